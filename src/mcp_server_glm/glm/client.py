@@ -1,0 +1,375 @@
+"""The async GLM API client: one pooled HTTP connection pool, bearer auth, retries, SSE, error mapping.
+
+Retries are decided by business code (see errors.py), bounded by a count and by a deadline, and a
+request that may already have reached the API is re-sent only when the caller says it is safe.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import itertools
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+import httpx2
+
+from .errors import (
+    APIError,
+    AuthenticationFailed,
+    BadResponse,
+    ConnectionFailed,
+    ContentFiltered,
+    GLMError,
+    StreamBroken,
+    classify,
+)
+from .models import ChatCompletion, ChatRequest, SearchItem, Usage, WebSearchRequest, WebSearchResponse
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+OnDelta = Callable[[ChatCompletion], Awaitable[None]]
+
+MAX_BACKOFF = 30.0
+
+
+def new_request_id() -> str:
+    """A fresh id for one attempt: the platform refuses a request id it has already seen (1231)."""
+    return f"mcp-{uuid.uuid4().hex}"
+
+
+class GLMClient:
+    """A client of one GLM API base URL, to be used as an async context manager."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str,
+        *,
+        timeout: float = 120.0,
+        connect_timeout: float = 10.0,
+        max_retries: int = 3,
+        deadline: float = 300.0,
+        retry_backoff: float = 1.0,
+        user_agent: str = "mcp-server-glm",
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not api_key:
+            raise ValueError("an API key is required")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.deadline = deadline
+        self.retry_backoff = retry_backoff
+        self._secret = api_key
+        self._http = httpx2.AsyncClient(
+            base_url=self.base_url + "/",
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": user_agent},
+            timeout=httpx2.Timeout(timeout, connect=connect_timeout),
+            limits=httpx2.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=30),
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"GLMClient({self.base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- endpoints -------------------------------------------------------------------------------
+
+    async def chat(self, request: ChatRequest, on_delta: OnDelta | None = None) -> ChatCompletion:
+        """Stream a chat completion, calling `on_delta` as text arrives.
+
+        Returns the answer, complete or (when the stream broke after content arrived) marked with
+        `interruption`. Raises ContentFiltered when the filter stopped it, and any other GLMError
+        when the call failed before content arrived.
+        """
+
+        async def attempt(request_id: str) -> ChatCompletion:
+            body = request.model_copy(update={"request_id": request_id, "stream": True}).body()
+            return await self._stream_chat(body, request_id, on_delta)
+
+        return await self._with_retries(attempt, resend=True)
+
+    async def web_search(self, request: WebSearchRequest) -> WebSearchResponse:
+        """Search the web through the standalone Web Search API."""
+
+        async def attempt(request_id: str) -> WebSearchResponse:
+            body = request.model_copy(update={"request_id": request_id}).body()
+            data = await self._post_json("web_search", body, request_id)
+            try:
+                return WebSearchResponse.model_validate(data)
+            except ValueError as exc:
+                raise BadResponse(
+                    "GLM API returned a web search result of an unexpected shape", status=200
+                ) from exc
+
+        return await self._with_retries(attempt, resend=True)
+
+    # -- retries ---------------------------------------------------------------------------------
+
+    async def _with_retries(self, attempt: Callable[[str], Awaitable[T]], *, resend: bool) -> T:
+        started = anyio.current_time()
+        for number in itertools.count(1):
+            try:
+                return await attempt(new_request_id())
+            except GLMError as error:
+                delay = self._retry_delay(error, number, resend)
+                if delay is None:
+                    if number > 1:
+                        error.args = (f"{error.args[0]} (gave up after {number} attempts)",)
+                    raise
+                remaining = self.deadline - (anyio.current_time() - started)
+                if delay > remaining:
+                    error.args = (
+                        f"{error.args[0]} (gave up after {number} attempts: the next retry, in "
+                        f"{delay:.0f} s, would pass the {self.deadline:.0f} s deadline)",
+                    )
+                    raise
+                log.warning("GLM call failed (%s); retry %d of %d in %.2f s", error, number, self.max_retries, delay)
+                await anyio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _retry_delay(self, error: GLMError, number: int, resend: bool) -> float | None:
+        """Seconds to wait before retrying after attempt `number`, or None not to retry."""
+        if number > self.max_retries or not error.retryable:
+            return None
+        if isinstance(error, ConnectionFailed) and error.reached and not resend:
+            return None
+        if isinstance(error, APIError) and error.retry_after is not None:
+            return error.retry_after
+        backoff = self.retry_backoff * 2 ** (number - 1)
+        return float(min(MAX_BACKOFF, backoff * random.uniform(0.75, 1.0)))  # noqa: S311 - jitter, not crypto
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    async def _post_json(self, path: str, body: dict[str, Any], request_id: str) -> dict[str, Any]:
+        try:
+            response = await self._http.post(path, json=body)
+        except httpx2.TransportError as exc:
+            raise self._connection_failed(exc, request_id) from exc
+        if response.is_error:
+            raise self._api_error(response, request_id)
+        return self._json(response, request_id)
+
+    async def _stream_chat(self, body: dict[str, Any], request_id: str, on_delta: OnDelta | None) -> ChatCompletion:
+        completion = ChatCompletion(model=str(body["model"]), request_id=request_id)
+        answered = False
+        try:
+            async with self._http.stream(
+                "POST", "chat/completions", json=body, headers={"Accept": "text/event-stream"}
+            ) as response:
+                answered = True
+                if response.is_error:
+                    await response.aread()
+                    raise self._api_error(response, request_id)
+                if not _is_event_stream(response):
+                    # Tolerate a platform (or proxy) that answers a stream request with plain JSON.
+                    await response.aread()
+                    return self._finish(_completion_from_json(self._json(response, request_id), completion))
+                async for event in httpx2.EventSource(response):
+                    if event.data.strip() == "[DONE]":
+                        break
+                    chunk = _event_json(event.data)
+                    if chunk is None:
+                        completion.interruption = "the API sent an event that is not JSON"
+                        break
+                    before = completion.received
+                    self._apply_chunk(chunk, completion, response.status_code, request_id)
+                    if on_delta is not None and completion.received > before:
+                        await on_delta(completion)
+        except httpx2.TransportError as exc:
+            failure = self._connection_failed(exc, request_id)
+            if not answered:
+                raise failure from exc
+            if completion.received == 0:
+                raise StreamBroken(f"The stream broke before any content arrived: {failure}") from exc
+            completion.interruption = f"the connection broke mid-answer ({failure})"
+        return self._finish(completion)
+
+    def _finish(self, completion: ChatCompletion) -> ChatCompletion:
+        if completion.finish_reason == "sensitive":
+            raise ContentFiltered(
+                status=200,
+                code="1301",
+                message="the answer was stopped by the content filter (finish_reason sensitive)",
+                request_id=completion.request_id,
+            )
+        if completion.finish_reason == "network_error" and completion.interruption is None:
+            completion.interruption = "the platform reported a network error mid-answer (finish_reason network_error)"
+        if completion.finish_reason is None and completion.interruption is None:
+            completion.interruption = "the stream ended without a finish_reason"
+        if completion.interruption is not None and completion.received == 0:
+            raise StreamBroken(f"GLM API stream ended with no content: {completion.interruption}")
+        return completion
+
+    def _apply_chunk(self, chunk: dict[str, Any], completion: ChatCompletion, status: int, request_id: str) -> None:
+        if isinstance(chunk.get("error"), dict):
+            raise self._envelope_error(status, chunk, request_id, retry_after=None)
+        completion.id = chunk.get("id") or completion.id
+        completion.model = chunk.get("model") or completion.model
+        completion.request_id = chunk.get("request_id") or completion.request_id
+        if isinstance(chunk.get("usage"), dict):
+            completion.usage = Usage.model_validate(chunk["usage"])
+        if isinstance(chunk.get("web_search"), list):
+            completion.web_search = _search_items(chunk["web_search"])
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta") or {}
+            if isinstance(delta, dict):
+                completion.reasoning += _text(delta.get("reasoning_content"))
+                completion.content += _text(delta.get("content"))
+            if choice.get("finish_reason"):
+                completion.finish_reason = str(choice["finish_reason"])
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    def _json(self, response: httpx2.Response, request_id: str) -> dict[str, Any]:
+        status = response.status_code
+        if not response.content:
+            raise BadResponse(f"GLM API returned an empty body (HTTP {status})", status=status, request_id=request_id)
+        try:
+            data = response.json()
+        except ValueError:
+            raise BadResponse(
+                f"GLM API returned a body that is not JSON (HTTP {status}, {_describe_body(response)})",
+                status=status,
+                request_id=request_id,
+            ) from None
+        if not isinstance(data, dict):
+            raise BadResponse(
+                f"GLM API returned JSON that is not an object (HTTP {status})", status=status, request_id=request_id
+            )
+        if isinstance(data.get("error"), dict):
+            # Some failures arrive with HTTP 200 and an error envelope.
+            raise self._envelope_error(status, data, request_id, retry_after=None)
+        return data
+
+    def _api_error(self, response: httpx2.Response, request_id: str) -> GLMError:
+        retry_after = _retry_after_seconds(response.headers.get("retry-after"))
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and (isinstance(data.get("error"), dict) or "code" in data):
+            return self._envelope_error(response.status_code, data, request_id, retry_after=retry_after)
+        error_type = classify(response.status_code, None)
+        return error_type(
+            status=response.status_code,
+            code=None,
+            message=f"the API answered with {_describe_body(response)} instead of an error envelope",
+            request_id=request_id,
+            retry_after=retry_after,
+        )
+
+    def _envelope_error(
+        self, status: int, data: dict[str, Any], request_id: str, *, retry_after: float | None
+    ) -> APIError:
+        # The documented form is {"error": {"code": "1113", "message": ...}}; the OpenAPI spec has the
+        # fields at top level, and some codes arrive as numbers.
+        envelope = data["error"] if isinstance(data.get("error"), dict) else data
+        code = envelope.get("code")
+        code = str(code) if code not in (None, "") else None
+        message = self._redact(str(envelope.get("message") or ""))
+        error_type = classify(status, code)
+        hint = None
+        if error_type is AuthenticationFailed:
+            hint = (
+                f"the API key was refused by {self.base_url}: a key works only on its own platform "
+                "(api.z.ai or open.bigmodel.cn) and endpoint (general or Coding Plan)"
+            )
+        return error_type(
+            status=status, code=code, message=message, request_id=request_id, retry_after=retry_after, hint=hint
+        )
+
+    def _connection_failed(self, exc: httpx2.TransportError, request_id: str) -> ConnectionFailed:
+        reached = not isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout)
+        if isinstance(exc, httpx2.ReadTimeout):
+            what = f"no data from the GLM API for {self.timeout:g} s (read timeout)"
+        elif isinstance(exc, httpx2.ConnectTimeout):
+            what = f"could not connect to {self.base_url} in time (connect timeout)"
+        elif isinstance(exc, httpx2.ConnectError):
+            what = f"could not connect to {self.base_url}: {self._redact(str(exc)) or type(exc).__name__}"
+        else:
+            what = f"the connection to the GLM API failed: {self._redact(str(exc)) or type(exc).__name__}"
+        return ConnectionFailed(what, request_id=request_id, reached=reached)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._secret, "***") if self._secret in text else text
+
+
+def _is_event_stream(response: httpx2.Response) -> bool:
+    return response.headers.get("content-type", "").partition(";")[0].strip().lower() == "text/event-stream"
+
+
+def _event_json(data: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _search_items(items: list[Any]) -> list[SearchItem]:
+    return [SearchItem.model_validate(item) for item in items if isinstance(item, dict)]
+
+
+def _completion_from_json(data: dict[str, Any], completion: ChatCompletion) -> ChatCompletion:
+    """Fill a completion from a non-streamed chat response."""
+    completion.id = data.get("id") or completion.id
+    completion.model = data.get("model") or completion.model
+    completion.request_id = data.get("request_id") or completion.request_id
+    if isinstance(data.get("usage"), dict):
+        completion.usage = Usage.model_validate(data["usage"])
+    if isinstance(data.get("web_search"), list):
+        completion.web_search = _search_items(data["web_search"])
+    choices = data.get("choices") or []
+    first = choices[0] if choices and isinstance(choices[0], dict) else {}
+    message = first.get("message") if isinstance(first.get("message"), dict) else {}
+    completion.content = _text(message.get("content"))
+    completion.reasoning = _text(message.get("reasoning_content"))
+    completion.finish_reason = str(first["finish_reason"]) if first.get("finish_reason") else None
+    return completion
+
+
+def _describe_body(response: httpx2.Response) -> str:
+    content_type = response.headers.get("content-type", "").partition(";")[0].strip() or "no content type"
+    kind = "an HTML page" if "html" in content_type else f"a {content_type} body"
+    return f"{kind} of {len(response.content)} bytes"
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header, given as seconds or as an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,124 @@
+"""Request and response shapes of the GLM API, as the adapter sends and reads them.
+
+Requests are strict (only documented fields, nothing null on the wire); responses are read tolerantly,
+since the platform adds fields and omits others between models and regions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body to send: unset fields are left out, never sent as null."""
+        return self.model_dump(exclude_none=True, by_alias=True)
+
+
+class WebSearchOptions(_Wire):
+    """The chat's built-in web_search tool (sent inside `tools`)."""
+
+    enable: bool = True
+    search_engine: str
+    search_result: bool = True
+    count: int | None = None
+    search_recency_filter: str | None = None
+
+    def as_tool(self) -> dict[str, Any]:
+        return {"type": "web_search", "web_search": self.body()}
+
+
+class ChatRequest(_Wire):
+    """POST /chat/completions."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    stream: bool = True
+    thinking: dict[str, str] | None = None
+    do_sample: bool | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    response_format: dict[str, str] | None = None
+    tools: list[dict[str, Any]] | None = None
+    request_id: str | None = None
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class SearchItem(BaseModel):
+    """One web result, the same shape in chat (`web_search`) and in the Web Search API (`search_result`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = ""
+    content: str = ""
+    link: str = ""
+    media: str | None = None
+    icon: str | None = None
+    refer: str | None = None
+    publish_date: str | None = None
+
+
+FinishReason = str
+# "stop", "length", "tool_calls", "sensitive", "network_error", "model_context_window_exceeded", and
+# "incomplete" when the stream ended without any finish_reason (the connection broke, or no [DONE]).
+
+
+class ChatCompletion(BaseModel):
+    """A chat answer assembled from the stream (or read whole), complete or cut short."""
+
+    id: str | None = None
+    request_id: str | None = None
+    model: str
+    content: str = ""
+    reasoning: str = ""
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+    web_search: list[SearchItem] = Field(default_factory=list)
+    # Why the answer is incomplete when it is: a transport failure text, "network_error", ...
+    interruption: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.interruption is None
+
+    @property
+    def received(self) -> int:
+        """Characters received so far (reasoning and answer), for progress reporting."""
+        return len(self.reasoning) + len(self.content)
+
+
+class WebSearchRequest(_Wire):
+    """POST /web_search."""
+
+    search_query: str
+    search_engine: str
+    count: int | None = None
+    search_domain_filter: str | None = None
+    search_recency_filter: Literal["oneDay", "oneWeek", "oneMonth", "oneYear", "noLimit"] | None = None
+    content_size: Literal["medium", "high"] | None = None
+    request_id: str | None = None
+
+
+class WebSearchResponse(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    request_id: str | None = None
+    search_result: list[SearchItem] = Field(default_factory=list)
+
+    @field_validator("search_result", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return [] if value is None else value

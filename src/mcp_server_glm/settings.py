@@ -1,0 +1,120 @@
+"""The server's configuration: one object, read once from the environment and flags, passed down.
+
+Every field has an environment variable and a command-line flag (`cli.py` builds the flags from here).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Platform = Literal["zai", "bigmodel"]
+
+API_ROOTS: dict[Platform, str] = {
+    "zai": "https://api.z.ai/api",
+    "bigmodel": "https://open.bigmodel.cn/api",
+}
+# The standalone Web Search API and the chat's built-in web_search tool name their engines differently.
+SEARCH_ENGINES: dict[Platform, str] = {"zai": "search-prime", "bigmodel": "search_std"}
+CHAT_SEARCH_ENGINES: dict[Platform, str] = {"zai": "search_pro_jina", "bigmodel": "search_std"}
+
+KEY_VARIABLES = ("ZAI_API_KEY", "ZHIPUAI_API_KEY")
+
+
+class Settings(BaseSettings):
+    """What the server needs to reach the GLM platform and how it behaves."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GLM_",
+        env_ignore_empty=True,
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(*KEY_VARIABLES),
+        description="API key from the Z.AI or BigModel console.",
+    )
+    base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ZAI_BASE_URL", "ZHIPUAI_BASE_URL"),
+        description="API base URL; overrides platform and coding plan.",
+    )
+    platform: Platform = Field(
+        default="zai",
+        description="zai (api.z.ai, international) or bigmodel (open.bigmodel.cn, China).",
+    )
+    coding_plan: bool = Field(
+        default=False,
+        description="Use the platform's GLM Coding Plan endpoint (/api/coding/paas/v4).",
+    )
+    timeout: float = Field(
+        default=120.0, gt=0, description="Seconds to wait for the API to send data (read timeout)."
+    )
+    connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for a connection.")
+    max_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries of a failed call that is safe to repeat."
+    )
+    deadline: float = Field(
+        default=300.0, gt=0, description="Seconds after which a failing call is no longer retried."
+    )
+    retry_backoff: float = Field(
+        default=1.0, ge=0, description="Seconds before the first retry; doubles with each retry."
+    )
+    chat_model: str = Field(default="glm-4.7", min_length=1, description="Default model of glm_chat.")
+    vision_model: str = Field(
+        default="glm-4.6v", min_length=1, description="Default model of glm_chat when images are given."
+    )
+    search_engine: str | None = Field(
+        default=None, description="Default engine of web_search (search-prime on zai, search_std on bigmodel)."
+    )
+    chat_search_engine: str | None = Field(
+        default=None,
+        description="Engine of glm_chat's built-in web search (search_pro_jina on zai, search_std on bigmodel).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Logging level of the server's stderr log."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL, e.g. https://api.z.ai/api/paas/v4")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def api_base_url(self) -> str:
+        """The base every API path is joined to."""
+        if self.base_url:
+            return self.base_url
+        root = API_ROOTS[self.platform]
+        return f"{root}/coding/paas/v4" if self.coding_plan else f"{root}/paas/v4"
+
+    @property
+    def default_search_engine(self) -> str:
+        return self.search_engine or SEARCH_ENGINES[self.platform]
+
+    @property
+    def default_chat_search_engine(self) -> str:
+        return self.chat_search_engine or CHAT_SEARCH_ENGINES[self.platform]
+
+
+def environment_names(field: str) -> list[str]:
+    """The environment variables a field is read from, in order of precedence."""
+    info = Settings.model_fields[field]
+    if isinstance(info.validation_alias, AliasChoices):
+        return [str(choice) for choice in info.validation_alias.choices]
+    return [f"GLM_{field.upper()}"]

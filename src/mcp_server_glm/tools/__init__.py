@@ -1,0 +1,1 @@
+"""The MCP tools, one capability per module: arguments in, GLM adapter call, a readable result out."""

@@ -1,0 +1,177 @@
+"""`glm_chat`: ask a GLM model, with thinking, vision, JSON mode and built-in web search.
+
+The answer is streamed from the API; progress notifications keep a long answer from looking dead,
+and an answer cut short is returned marked as such, never as a clean-looking success.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..glm import catalog
+from ..glm.models import ChatCompletion, ChatRequest, WebSearchOptions
+from .common import app_state, glm_client, result, upstream_errors
+
+TITLE = "Ask a GLM model"
+ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
+PROGRESS_INTERVAL = 0.25  # seconds between progress notifications while an answer streams
+IMAGE_PREFIXES = ("https://", "http://", "data:image/")
+
+
+class Message(BaseModel):
+    """One turn of an OpenAI-style conversation; extra keys (tool_calls, ...) pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class Source(BaseModel):
+    title: str
+    url: str
+    snippet: str | None = None
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatResult(BaseModel):
+    content: str = Field(description="The answer.")
+    reasoning: str | None = Field(None, description="The model's thinking, when it returned any.")
+    model: str
+    finish_reason: str = Field(description="stop; length (cut at max_tokens); network_error or incomplete (partial)")
+    usage: Usage | None = None
+    sources: list[Source] | None = Field(None, description="Web pages the answer drew on (web_search).")
+    request_id: str | None = None
+
+
+async def glm_chat(
+    ctx: Context[Any, Any],
+    prompt: Annotated[str | None, Field(description="The message to send. Or use messages.")] = None,
+    messages: Annotated[
+        list[Message] | None,
+        Field(description="A conversation as [{role, content}]; prompt, if given, is added as the last user turn."),
+    ] = None,
+    system: Annotated[str | None, Field(description="System prompt.")] = None,
+    model: Annotated[str | None, Field(description="Model, e.g. glm-4.7, glm-4.6v (default from settings).")] = None,
+    thinking: Annotated[bool | None, Field(description="Turn thinking on or off (default: the model's).")] = None,
+    temperature: Annotated[float | None, Field(ge=0, le=1)] = None,
+    top_p: Annotated[float | None, Field(ge=0.01, le=1)] = None,
+    max_tokens: Annotated[int | None, Field(ge=1, le=131072)] = None,
+    json_mode: Annotated[bool, Field(description="Answer with a JSON object.")] = False,
+    web_search: Annotated[bool, Field(description="Search the web first; sources are returned.")] = False,
+    images: Annotated[
+        list[str] | None,
+        Field(max_length=50, description="Image URLs (http(s) or data:) for a vision model."),
+    ] = None,
+) -> Annotated[CallToolResult, ChatResult]:
+    """Ask a GLM model (Zhipu/Z.AI) a question or continue a conversation; can see images and search the web."""
+    settings = app_state(ctx).settings
+    chosen = model or (settings.vision_model if images else settings.chat_model)
+    if images and catalog.is_text_only(chosen):
+        raise ToolError(f"{chosen} cannot see images: use a vision model such as {settings.vision_model}.")
+    request = ChatRequest(
+        model=chosen,
+        messages=_conversation(prompt, messages, system, images),
+        thinking=None if thinking is None else {"type": "enabled" if thinking else "disabled"},
+        # The API ignores temperature when sampling is off, which is what a temperature of 0 asks for.
+        do_sample=False if temperature == 0 else None,
+        temperature=temperature or None,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        response_format={"type": "json_object"} if json_mode else None,
+        tools=[WebSearchOptions(search_engine=settings.default_chat_search_engine).as_tool()] if web_search else None,
+    )
+    client = glm_client(ctx)
+    with upstream_errors():
+        completion = await client.chat(request, on_delta=_Progress(ctx))
+    return result(_text(completion, show_reasoning=thinking is True), _structured(completion))
+
+
+def _conversation(
+    prompt: str | None, messages: list[Message] | None, system: str | None, images: list[str] | None
+) -> list[dict[str, Any]]:
+    if not prompt and not messages:
+        raise ToolError("Give prompt (a single message) or messages (a conversation).")
+    if images and not prompt:
+        raise ToolError("images go with prompt: say in prompt what to do with them.")
+    turns: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    turns += [message.model_dump(exclude_none=True) for message in messages or ()]
+    if prompt:
+        turns.append({"role": "user", "content": _user_content(prompt, images or [])})
+    if not any(turn["role"] == "user" for turn in turns):
+        raise ToolError("messages need at least one user turn.")
+    return turns
+
+
+def _user_content(prompt: str, images: list[str]) -> str | list[dict[str, Any]]:
+    if not images:
+        return prompt
+    for index, url in enumerate(images):
+        if not url.startswith(IMAGE_PREFIXES):
+            raise ToolError(f"images[{index}] must be an http(s) URL or a data:image/... URL.")
+    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}} for url in images]
+    return [*parts, {"type": "text", "text": prompt}]
+
+
+class _Progress:
+    """Reports streaming progress at most every PROGRESS_INTERVAL seconds, always increasing."""
+
+    def __init__(self, ctx: Context[Any, Any]) -> None:
+        self._ctx = ctx
+        self._last_time = -PROGRESS_INTERVAL
+        self._last_value = 0
+
+    async def __call__(self, completion: ChatCompletion) -> None:
+        now = anyio.current_time()
+        received = completion.received
+        if now - self._last_time < PROGRESS_INTERVAL or received <= self._last_value:
+            return
+        self._last_time, self._last_value = now, received
+        phase = "answering" if completion.content else "thinking"
+        await self._ctx.report_progress(received, message=f"{phase}: {received} characters received")
+
+
+def _structured(completion: ChatCompletion) -> ChatResult:
+    usage = completion.usage
+    return ChatResult(
+        content=completion.content,
+        reasoning=completion.reasoning or None,
+        model=completion.model,
+        finish_reason=completion.finish_reason or "incomplete",
+        usage=Usage(**usage.model_dump()) if usage else None,
+        sources=[Source(title=item.title, url=item.link, snippet=item.content or None) for item in completion.web_search]
+        or None,
+        request_id=completion.request_id,
+    )
+
+
+def _text(completion: ChatCompletion, *, show_reasoning: bool) -> str:
+    parts: list[str] = []
+    if show_reasoning and completion.reasoning:
+        parts += [f"Reasoning:\n{completion.reasoning.strip()}", "Answer:"]
+    parts.append(completion.content)
+    if not completion.complete:
+        parts.append(
+            f"[INCOMPLETE ANSWER: {completion.interruption}. The text above is only the part that arrived; "
+            "ask again for the whole answer.]"
+        )
+    elif completion.finish_reason in ("length", "model_context_window_exceeded"):
+        parts.append(
+            f"[The answer was cut off (finish_reason {completion.finish_reason}): raise max_tokens "
+            "or ask for a shorter answer.]"
+        )
+    if completion.web_search:
+        lines = [f"[{item.refer or index}] {item.title} - {item.link}" for index, item in enumerate(completion.web_search, 1)]
+        parts.append("Sources:\n" + "\n".join(lines))
+    return "\n\n".join(part for part in parts if part)

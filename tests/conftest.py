@@ -1,0 +1,90 @@
+"""Shared fixtures: the loopback fake GLM API, in-process MCP clients, and the installed server over stdio.
+
+Every test uses a canary API key; `tests/test_secrets.py` checks it never leaks.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from mcp_server_glm.server import build_server
+from mcp_server_glm.settings import Settings
+from tests.fake_glm import FakeGLM
+
+CANARY_KEY = "canary-glm-key-5f0c7e2a9b14d8e3a6c1f4b7d2e9a0c3"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeGLM]:
+    with FakeGLM() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_server: FakeGLM) -> FakeGLM:
+    """The fake GLM API, reset for each test, accepting only the canary key."""
+    fake_server.reset()
+    fake_server.api_keys = {CANARY_KEY}
+    return fake_server
+
+
+def settings_for(fake: FakeGLM, **overrides: Any) -> Settings:
+    """Settings pointing at the fake, with retries fast enough for tests."""
+    values: dict[str, Any] = {
+        "api_key": CANARY_KEY,
+        "base_url": fake.base_url,
+        "retry_backoff": 0.01,
+        "timeout": 5.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def in_process(fake: FakeGLM, mode: str = "auto", **overrides: Any) -> AsyncIterator[Client]:
+    """An MCP client talking to a server built in this process (no transport)."""
+    async with Client(build_server(settings_for(fake, **overrides)), mode=mode) as client:  # type: ignore[arg-type]
+        yield client
+
+
+def installed_server() -> str:
+    """The `mcp-server-glm` console script of the environment running the tests."""
+    found = shutil.which("mcp-server-glm", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail("mcp-server-glm is not installed in this environment: pip install -e '.[dev]'")
+    return found
+
+
+def server_env(fake: FakeGLM | None, **extra: str) -> dict[str, str]:
+    """A clean environment for the server subprocess: no inherited GLM settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ZAI_", "ZHIPUAI_", "GLM_"))}
+    if fake is not None:
+        env.update({"ZAI_API_KEY": CANARY_KEY, "ZAI_BASE_URL": fake.base_url, "GLM_RETRY_BACKOFF": "0.01"})
+    env.update(extra)
+    return env
+
+
+@asynccontextmanager
+async def over_stdio(
+    env: dict[str, str], stderr_path: Path, mode: str = "auto", args: list[str] | None = None
+) -> AsyncIterator[Client]:
+    """An MCP client talking to the installed server, spawned as a subprocess, over stdio."""
+    params = StdioServerParameters(command=installed_server(), args=args or [], env=env)
+    with stderr_path.open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:  # type: ignore[arg-type]
+            yield client
