@@ -72,7 +72,9 @@ def installed_server() -> str:
 
 def server_env(fake: FakeGLM | None, **extra: str) -> dict[str, str]:
     """A clean environment for the server subprocess: no inherited GLM settings."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("ZAI_", "ZHIPUAI_", "GLM_"))}
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("ZAI_", "ZHIPUAI_", "GLM_"))
+    }
     if fake is not None:
         env.update({"ZAI_API_KEY": CANARY_KEY, "ZAI_BASE_URL": fake.base_url, "GLM_RETRY_BACKOFF": "0.01"})
     env.update(extra)

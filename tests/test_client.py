@@ -55,7 +55,9 @@ async def test_chat_streams_and_assembles(glm: GLMClient, fake: FakeGLM) -> None
 
 
 async def test_rate_limit_is_retried_with_backoff(glm: GLMClient, fake: FakeGLM) -> None:
-    fake.script("chat/completions", Fault(status=429, code="1302"), Fault(status=429, code="1305", retry_after=0.4))
+    fake.script(
+        "chat/completions", Fault(status=429, code="1302"), Fault(status=429, code="1305", retry_after=0.4)
+    )
     completion = await glm.chat(HELLO)
     assert completion.complete
     requests = fake.requests_to("chat/completions")
@@ -147,8 +149,10 @@ async def test_read_timeout_every_time_is_a_clear_error(fake: FakeGLM) -> None:
 
 
 async def test_connection_refused_is_a_connection_error() -> None:
-    async with GLMClient(CANARY_KEY, "http://127.0.0.1:9/api/paas/v4", max_retries=1, retry_backoff=0.01) as glm:
-        with pytest.raises(ConnectionFailed, match="could not connect to http://127.0.0.1:9"):
+    async with GLMClient(
+        CANARY_KEY, "http://127.0.0.1:9/api/paas/v4", max_retries=1, retry_backoff=0.01
+    ) as glm:
+        with pytest.raises(ConnectionFailed, match=r"could not connect to http://127\.0\.0\.1:9"):
             await glm.chat(HELLO)
 
 
@@ -162,10 +166,17 @@ async def test_dropped_connection_is_retried(glm: GLMClient, fake: FakeGLM) -> N
 @pytest.mark.parametrize(
     ("fault", "kind", "words"),
     [
-        (Fault(status=200, body='{"choices": [', content_type="application/json"), BadResponse, "not JSON (HTTP 200"),
+        (
+            Fault(status=200, body='{"choices": [', content_type="application/json"),
+            BadResponse,
+            "not JSON (HTTP 200",
+        ),
         (Fault(status=200, body="", content_type="application/json"), BadResponse, "empty body (HTTP 200)"),
-        (Fault(status=502, body="<html><body>Bad gateway</body></html>", content_type="text/html"), ServerFailed,
-         "HTTP 502): the API answered with an HTML page"),
+        (
+            Fault(status=502, body="<html><body>Bad gateway</body></html>", content_type="text/html"),
+            ServerFailed,
+            "HTTP 502): the API answered with an HTML page",
+        ),
     ],
 )
 async def test_malformed_bodies_name_the_status(
@@ -180,7 +191,11 @@ async def test_malformed_bodies_name_the_status(
 async def test_numeric_code_and_top_level_envelope_are_understood(glm: GLMClient, fake: FakeGLM) -> None:
     fake.script(
         "web_search",
-        Fault(status=429, body='{"error": {"code": 1113, "message": "no money"}}', content_type="application/json"),
+        Fault(
+            status=429,
+            body='{"error": {"code": 1113, "message": "no money"}}',
+            content_type="application/json",
+        ),
     )
     with pytest.raises(QuotaExhausted, match="code 1113"):
         await glm.web_search(WebSearchRequest(search_query="x", search_engine="search-prime"))
@@ -188,7 +203,7 @@ async def test_numeric_code_and_top_level_envelope_are_understood(glm: GLMClient
         "web_search",
         Fault(status=400, body='{"code": 1214, "message": "bad engine"}', content_type="application/json"),
     )
-    with pytest.raises(InvalidRequest, match="code 1214.*bad engine"):
+    with pytest.raises(InvalidRequest, match=r"code 1214.*bad engine"):
         await glm.web_search(WebSearchRequest(search_query="x", search_engine="search-prime"))
 
 

@@ -48,17 +48,24 @@ def test_chat_non_stream_shape(client: httpx2.Client) -> None:
     assert response.headers["content-type"] == "application/json; charset=UTF-8"
     body = response.json()
     assert set(body) == {"choices", "created", "id", "model", "request_id", "usage"}
-    assert ID_PATTERN.match(body["id"]) and body["request_id"] == body["id"]
-    assert body["model"] == "glm-4.5" and isinstance(body["created"], int)
+    assert ID_PATTERN.match(body["id"])
+    assert body["request_id"] == body["id"]
+    assert body["model"] == "glm-4.5"
+    assert isinstance(body["created"], int)
     choice = body["choices"][0]
-    assert choice["finish_reason"] == "stop" and choice["index"] == 0
+    assert choice["finish_reason"] == "stop"
+    assert choice["index"] == 0
     assert choice["message"] == {
         "content": "Fake GLM answer to: hello brave new world",
         "reasoning_content": "Thinking about: hello brave new world",
         "role": "assistant",
     }
-    assert body["usage"] == {"completion_tokens": 11, "prompt_tokens": 4,
-                             "prompt_tokens_details": {"cached_tokens": 0}, "total_tokens": 15}
+    assert body["usage"] == {
+        "completion_tokens": 14,
+        "prompt_tokens": 4,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "total_tokens": 18,
+    }
 
 
 def test_chat_stream_framing_matches_non_stream(client: httpx2.Client) -> None:
@@ -68,9 +75,11 @@ def test_chat_stream_framing_matches_non_stream(client: httpx2.Client) -> None:
     payloads = sse_payloads(response.content)
     assert payloads[-1] == "[DONE]"
     chunks = [json.loads(p) for p in payloads[:-1]]
-    assert len({c["id"] for c in chunks}) == 1 and len({c["created"] for c in chunks}) == 1
+    assert len({c["id"] for c in chunks}) == 1
+    assert len({c["created"] for c in chunks}) == 1
     for chunk in chunks:
-        assert "object" not in chunk and chunk["model"] == "glm-4.5"
+        assert "object" not in chunk
+        assert chunk["model"] == "glm-4.5"
         assert chunk["choices"][0]["delta"]["role"] == "assistant"
     *middle, last = chunks
     assert all("finish_reason" not in c["choices"][0] and "usage" not in c for c in middle)
@@ -100,8 +109,18 @@ def test_chat_validation_errors(client: httpx2.Client) -> None:
         ({"model": "glm-4.5", "messages": [{"role": "system", "content": "x"}]}, "1214"),
         (chat_body(temperature=1.5), "1210"),
         (chat_body(max_tokens=0), "1210"),
-        ({"model": "glm-4.5", "messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}]}, "1210"),
+        (
+            {
+                "model": "glm-4.5",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}],
+                    }
+                ],
+            },
+            "1210",
+        ),
     ]
     for body, code in cases:
         response = client.post("chat/completions", json=body)
@@ -111,9 +130,11 @@ def test_chat_validation_errors(client: httpx2.Client) -> None:
 
 
 def test_vision_json_mode_and_max_tokens(client: httpx2.Client) -> None:
-    parts = [{"type": "text", "text": "what is this"},
-             {"type": "image_url", "image_url": {"url": "aGVsbG8="}},
-             {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGVsbG8="}}]
+    parts = [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": "aGVsbG8="}},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGVsbG8="}},
+    ]
     vision = {"model": "GLM-4.6V", "messages": [{"role": "user", "content": parts}]}
     content = client.post("chat/completions", json=vision).json()["choices"][0]["message"]["content"]
     assert content == "Fake GLM answer to: what is this (2 images)"
@@ -136,12 +157,18 @@ def test_chat_builtin_web_search(client: httpx2.Client) -> None:
 
 
 def test_web_search_endpoint(client: httpx2.Client) -> None:
-    body = {"search_query": "glm news", "search_engine": "search-prime", "count": 3,
-            "search_domain_filter": "www.example.org", "content_size": "high"}
+    body = {
+        "search_query": "glm news",
+        "search_engine": "search-prime",
+        "count": 3,
+        "search_domain_filter": "www.example.org",
+        "content_size": "high",
+    }
     response = client.post("web_search", json=body)
     assert response.status_code == 200
     result = response.json()
-    assert ID_PATTERN.match(result["id"]) and result["request_id"] == result["id"]
+    assert ID_PATTERN.match(result["id"])
+    assert result["request_id"] == result["id"]
     assert result["search_intent"] == [{"query": "glm news", "intent": "SEARCH_ALL", "keywords": "glm news"}]
     items = result["search_result"]
     assert [i["refer"] for i in items] == ["ref_1", "ref_2", "ref_3"]
@@ -150,8 +177,9 @@ def test_web_search_endpoint(client: httpx2.Client) -> None:
     assert set(items[0]) == {"title", "content", "link", "media", "icon", "refer", "publish_date"}
     missing = client.post("web_search", json={"search_query": "glm news"})
     assert missing.status_code == 400
-    assert missing.json() == {"error": {"code": "1214",
-                                        "message": "search_engine:The search_engine cannot both be empty."}}
+    assert missing.json() == {
+        "error": {"code": "1214", "message": "search_engine:The search_engine cannot both be empty."}
+    }
     unknown = client.post("web_search", json={"search_query": "q", "search_engine": "bing"})
     assert unknown.json()["error"]["code"] == "1211"
 
@@ -168,14 +196,20 @@ def test_auth_errors(fake: FakeGLM) -> None:
 
 
 def test_scripted_faults_then_normal(fake: FakeGLM, client: httpx2.Client) -> None:
-    fake.script("chat/completions", Fault(status=429, code="1302", retry_after=2),
-                Fault(code="1301"), Fault(body='{"choices": [', content_type="application/json"))
+    fake.script(
+        "chat/completions",
+        Fault(status=429, code="1302", retry_after=2),
+        Fault(code="1301"),
+        Fault(body='{"choices": [', content_type="application/json"),
+    )
     first = client.post("chat/completions", json=chat_body())
-    assert first.status_code == 429 and first.headers["retry-after"] == "2"
+    assert first.status_code == 429
+    assert first.headers["retry-after"] == "2"
     assert first.json()["error"] == {
         "code": "1302",
         "message": "High concurrency usage of this API, please reduce concurrency or contact customer "
-                   "service to increase limits"}
+        "service to increase limits",
+    }
     second = client.post("chat/completions", json=chat_body())
     assert second.status_code == 400
     assert second.json()["contentFilter"] == [{"level": 1, "role": "user"}]
@@ -195,18 +229,24 @@ def test_drop_and_delay_are_transport_errors(fake: FakeGLM, client: httpx2.Clien
 def test_cut_after_truncates_stream(fake: FakeGLM, client: httpx2.Client) -> None:
     fake.script("chat/completions", Fault(cut_after=2))
     received = bytearray()
-    with pytest.raises(httpx2.TransportError), \
-            client.stream("POST", "chat/completions", json=chat_body(stream=True)) as response:
-        for data in response.iter_raw():
-            received += data
+
+    def read_stream() -> None:
+        with client.stream("POST", "chat/completions", json=chat_body(stream=True)) as response:
+            for data in response.iter_raw():
+                received.extend(data)
+
+    with pytest.raises(httpx2.TransportError):
+        read_stream()
     assert received.count(b"data: ") == 2
-    assert b"[DONE]" not in received and b"finish_reason" not in received
+    assert b"[DONE]" not in received
+    assert b"finish_reason" not in received
 
 
 def test_stream_finish_reason_and_no_done(fake: FakeGLM, client: httpx2.Client) -> None:
     fake.script("chat/completions", Fault(cut_after=3, finish_reason="sensitive"), Fault(no_done=True))
     payloads = sse_payloads(client.post("chat/completions", json=chat_body(stream=True)).content)
-    assert len(payloads) == 5 and payloads[-1] == "[DONE]"
+    assert len(payloads) == 5
+    assert payloads[-1] == "[DONE]"
     final = json.loads(payloads[-2])
     assert final["choices"][0]["finish_reason"] == "sensitive"
     assert final["content_filter"] == [{"role": "assistant", "level": 1}]
@@ -228,16 +268,23 @@ def test_chunk_delay_streams_events_one_by_one(fake: FakeGLM, client: httpx2.Cli
 def test_requests_are_recorded(fake: FakeGLM) -> None:
     with httpx2.Client(headers=AUTH) as http:
         http.post(fake.base_url + "/chat/completions", json=chat_body())
-        http.post(fake.coding_base_url + "/web_search", json={"search_query": "q", "search_engine": "search_std"})
+        search_body = {"search_query": "q", "search_engine": "search_std"}
+        http.post(fake.coding_base_url + "/web_search", json=search_body)
         assert http.get(fake.root_url + "/nowhere").status_code == 404
     chat, search, other = fake.requests
-    assert (chat.method, chat.path, chat.route, chat.base) == ("POST", "/api/paas/v4/chat/completions",
-                                                               "chat/completions", "paas")
-    assert chat.json == chat_body() and chat.headers["authorization"] == "Bearer test-key"
+    assert (chat.method, chat.path, chat.route, chat.base) == (
+        "POST",
+        "/api/paas/v4/chat/completions",
+        "chat/completions",
+        "paas",
+    )
+    assert chat.json == chat_body()
+    assert chat.headers["authorization"] == "Bearer test-key"
     assert (search.route, search.base, search.json["search_query"]) == ("web_search", "coding", "q")
     assert (other.route, other.base, other.json) == ("nowhere", "", None)
     assert fake.requests_to("web_search") == [search]
-    assert chat.connection == search.connection and chat.time <= search.time
+    assert chat.connection == search.connection
+    assert chat.time <= search.time
     fake.reset()
     assert (fake.requests, fake.connections, fake.api_keys) == ([], 0, None)
 

@@ -94,8 +94,18 @@ def test_every_setting_has_a_flag_naming_its_variable() -> None:
     help_text = build_parser().format_help()
     for name in Settings.model_fields:
         assert "--" + name.replace("_", "-") in help_text
-    for variable in ("ZAI_API_KEY", "ZHIPUAI_API_KEY", "ZAI_BASE_URL", "GLM_PLATFORM", "GLM_CODING_PLAN",
-                     "GLM_TIMEOUT", "GLM_CONNECT_TIMEOUT", "GLM_MAX_RETRIES", "GLM_CHAT_MODEL", "GLM_VISION_MODEL"):
+    for variable in (
+        "ZAI_API_KEY",
+        "ZHIPUAI_API_KEY",
+        "ZAI_BASE_URL",
+        "GLM_PLATFORM",
+        "GLM_CODING_PLAN",
+        "GLM_TIMEOUT",
+        "GLM_CONNECT_TIMEOUT",
+        "GLM_MAX_RETRIES",
+        "GLM_CHAT_MODEL",
+        "GLM_VISION_MODEL",
+    ):
         assert variable in help_text
 
 
@@ -110,7 +120,9 @@ def test_every_setting_has_a_flag_naming_its_variable() -> None:
 def test_bad_configuration_is_one_clear_line(args: list[str], env: dict[str, str], expected: str) -> None:
     import os
 
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GLM_", "ZAI_", "ZHIPUAI_"))} | env
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GLM_", "ZAI_", "ZHIPUAI_"))
+    } | env
     done = subprocess.run(
         [sys.executable, "-m", "mcp_server_glm", *args],
         env=environment,

@@ -6,6 +6,7 @@ Every setting has a flag built from its field in settings.py, so `--help` always
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import typing
@@ -36,13 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
             help_text += " Prefer the environment: a flag is visible to other local users."
         annotation = field.annotation
         if annotation is bool:
-            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            parser.add_argument(
+                flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
         elif typing.get_origin(annotation) is typing.Literal:
             choices = typing.get_args(annotation)
-            parser.add_argument(flag, dest=name, choices=choices, type=_lower_if(choices), default=None, help=help_text)
+            parser.add_argument(
+                flag, dest=name, choices=choices, type=_lower_if(choices), default=None, help=help_text
+            )
         else:
             kind: Any = annotation if annotation in (int, float) else str
-            parser.add_argument(flag, dest=name, type=kind, default=None, metavar=name.upper(), help=help_text)
+            parser.add_argument(
+                flag, dest=name, type=kind, default=None, metavar=name.upper(), help=help_text
+            )
     return parser
 
 
@@ -60,7 +67,8 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in exc.errors(include_url=False)
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in exc.errors(include_url=False)
         )
         parser.error(f"invalid configuration: {problems}")
 
@@ -71,8 +79,8 @@ def configure_logging(level: str) -> None:
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
     if level != "DEBUG":
-        # One line per HTTP request or MCP message is noise at INFO.
-        for noisy in ("httpx2", "httpcore2", "mcp"):
+        # A line per HTTP request is noise at INFO; GLM failures are logged by the adapter.
+        for noisy in ("httpx2", "httpcore2"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -83,7 +91,5 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     server = build_server(settings)
     log.info("mcp-server-glm %s serving over stdio, API %s", __version__, settings.api_base_url)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.run("stdio")
-    except KeyboardInterrupt:
-        pass

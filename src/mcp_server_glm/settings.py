@@ -70,11 +70,12 @@ class Settings(BaseSettings):
         default="glm-4.6v", min_length=1, description="Default model of glm_chat when images are given."
     )
     search_engine: str | None = Field(
-        default=None, description="Default engine of web_search (search-prime on zai, search_std on bigmodel)."
+        default=None,
+        description="Default engine of web_search (search-prime on zai, search_std on bigmodel).",
     )
     chat_search_engine: str | None = Field(
         default=None,
-        description="Engine of glm_chat's built-in web search (search_pro_jina on zai, search_std on bigmodel).",
+        description="Engine of glm_chat's web search (search_pro_jina on zai, search_std on bigmodel).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Logging level of the server's stderr log."

@@ -14,26 +14,72 @@ from typing import Any
 JSON_TYPE = "application/json; charset=UTF-8"
 SSE_TYPE = "text/event-stream;charset=UTF-8"
 
-TEXT_MODELS = frozenset({
-    "glm-5.3", "glm-5.2", "glm-5.1", "glm-5", "glm-5-turbo", "glm-4.7", "glm-4.7-flash",
-    "glm-4.7-flashx", "glm-4.6", "glm-4.5", "glm-4.5-air", "glm-4.5-x", "glm-4.5-airx",
-    "glm-4.5-flash", "glm-4-32b-0414-128k",
-    # CN-platform legacy codes (glm-api.md §18.1)
-    "glm-4-plus", "glm-4-air", "glm-4-air-250414", "glm-4-airx", "glm-4-flash", "glm-4-flash-250414",
-    "glm-4-flashx", "glm-4-flashx-250414", "glm-4-long", "glm-4", "glm-4-0520", "glm-z1-air",
-    "glm-z1-airx", "glm-z1-flash", "glm-z1-flashx", "glm-4-voice", "glm-4-assistant",
-    "glm-4-alltools", "charglm-3", "charglm-4", "emohaa", "codegeex-4", "chatglm3-6b",
-})
-VISION_MODELS = frozenset({
-    "glm-5.3-flashx", "glm-5.3-flash", "glm-5v-turbo", "glm-4.6v", "glm-4.6v-flash",
-    "glm-4.6v-flashx", "glm-4.5v", "autoglm-phone-multilingual",
-    # CN-platform legacy codes (glm-api.md §18.2)
-    "glm-4v-plus", "glm-4v-plus-0111", "glm-4v", "glm-4v-flash", "glm-4.1v-thinking-flash",
-    "glm-4.1v-thinking-flashx",
-})
+TEXT_MODELS = frozenset(
+    {
+        "glm-5.3",
+        "glm-5.2",
+        "glm-5.1",
+        "glm-5",
+        "glm-5-turbo",
+        "glm-4.7",
+        "glm-4.7-flash",
+        "glm-4.7-flashx",
+        "glm-4.6",
+        "glm-4.5",
+        "glm-4.5-air",
+        "glm-4.5-x",
+        "glm-4.5-airx",
+        "glm-4.5-flash",
+        "glm-4-32b-0414-128k",
+        # CN-platform legacy codes (glm-api.md §18.1)
+        "glm-4-plus",
+        "glm-4-air",
+        "glm-4-air-250414",
+        "glm-4-airx",
+        "glm-4-flash",
+        "glm-4-flash-250414",
+        "glm-4-flashx",
+        "glm-4-flashx-250414",
+        "glm-4-long",
+        "glm-4",
+        "glm-4-0520",
+        "glm-z1-air",
+        "glm-z1-airx",
+        "glm-z1-flash",
+        "glm-z1-flashx",
+        "glm-4-voice",
+        "glm-4-assistant",
+        "glm-4-alltools",
+        "charglm-3",
+        "charglm-4",
+        "emohaa",
+        "codegeex-4",
+        "chatglm3-6b",
+    }
+)
+VISION_MODELS = frozenset(
+    {
+        "glm-5.3-flashx",
+        "glm-5.3-flash",
+        "glm-5v-turbo",
+        "glm-4.6v",
+        "glm-4.6v-flash",
+        "glm-4.6v-flashx",
+        "glm-4.5v",
+        "autoglm-phone-multilingual",
+        # CN-platform legacy codes (glm-api.md §18.2)
+        "glm-4v-plus",
+        "glm-4v-plus-0111",
+        "glm-4v",
+        "glm-4v-flash",
+        "glm-4.1v-thinking-flash",
+        "glm-4.1v-thinking-flashx",
+    }
+)
 # Only GLM-4.5 and later (and the z1/4.1v "thinking" lines) produce reasoning_content.
 THINKING_MODELS = frozenset(
-    m for m in TEXT_MODELS | VISION_MODELS
+    m
+    for m in TEXT_MODELS | VISION_MODELS
     if re.match(r"glm-(5|4\.[5-9])", m) or m.startswith(("glm-z1", "glm-4.1v-thinking"))
 )
 SEARCH_ENGINES = frozenset(
@@ -52,7 +98,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "1000": "Authentication failed.",
     "1001": "Authorization parameter not received in header, unable to authenticate.",
     "1002": "Authorization Token is invalid, please ensure that the Authorization Token is correctly "
-            "provided.",
+    "provided.",
     "1003": "Authorization Token has expired.",
     "1004": "Authentication failed for the Authorization Token.",
     "1110": "Your account is currently inactive. Please check your account information.",
@@ -78,9 +124,9 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "1300": "API call blocked by policy.",
     "1301": SAFETY_MESSAGE,
     "1302": "High concurrency usage of this API, please reduce concurrency or contact customer service "
-            "to increase limits",
+    "to increase limits",
     "1303": "High frequency usage of this API, please reduce frequency or contact customer service "
-            "to increase limits",
+    "to increase limits",
     "1304": "Daily call limit for this API key has been reached. Limit will reset at midnight UTC.",
     "1305": "The service may be temporarily overloaded",
     "1308": "Usage limit reached for 5 hour. Your limit will reset at 2030-01-01 00:00:00",
@@ -88,14 +134,37 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "1310": "Weekly/Monthly Limit Exhausted. Your limit will reset at 2030-01-01 00:00:00",
     "1311": "Your current plan does not include access to this model.",
     "1312": "The model is currently experiencing high traffic. Please try again later or switch to "
-            "another model.",
+    "another model.",
     "1313": "Request blocked under Fair Use Policy. Your request rate has been restricted.",
 }
 _STATUS_BY_CODE: dict[str, int] = {
-    "500": 500, "1230": 500, "1234": 500,
-    "1000": 401, "1001": 401, "1002": 401, "1003": 401, "1004": 401,
-    **{code: 429 for code in ("1110", "1112", "1113", "1121", "1302", "1303", "1304", "1305",
-                              "1308", "1309", "1310", "1311", "1312", "1313")},
+    "500": 500,
+    "1230": 500,
+    "1234": 500,
+    "1000": 401,
+    "1001": 401,
+    "1002": 401,
+    "1003": 401,
+    "1004": 401,
+    **{
+        code: 429
+        for code in (
+            "1110",
+            "1112",
+            "1113",
+            "1121",
+            "1302",
+            "1303",
+            "1304",
+            "1305",
+            "1308",
+            "1309",
+            "1310",
+            "1311",
+            "1312",
+            "1313",
+        )
+    },
 }
 
 
@@ -145,18 +214,38 @@ class ApiError(Exception):
 
 # ---------------------------------------------------------------- entry point
 
-def handle(method: str, route: str, headers: dict[str, str], body: bytes, *,
-           fault: Fault | None, api_keys: set[str] | None) -> Reply:
+
+def handle(
+    method: str,
+    route: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    fault: Fault | None,
+    api_keys: set[str] | None,
+) -> Reply:
     """Compute the reply to one request (the fault, if any, was already popped for it)."""
     reply = _dispatch(method, route, headers, body, fault=fault, api_keys=api_keys)
     if fault is not None and fault.retry_after is not None:
-        reply = Reply(reply.status, (*reply.headers, ("Retry-After", _retry_after(fault.retry_after))),
-                      reply.body, reply.events, reply.cut)
+        reply = Reply(
+            reply.status,
+            (*reply.headers, ("Retry-After", _retry_after(fault.retry_after))),
+            reply.body,
+            reply.events,
+            reply.cut,
+        )
     return reply
 
 
-def _dispatch(method: str, route: str, headers: dict[str, str], body: bytes, *,
-              fault: Fault | None, api_keys: set[str] | None) -> Reply:
+def _dispatch(
+    method: str,
+    route: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    fault: Fault | None,
+    api_keys: set[str] | None,
+) -> Reply:
     if fault is not None and fault.replaces_response:
         return fault_reply(fault)
     try:
@@ -194,12 +283,14 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- generic replies
 
+
 def json_reply(status: int, payload: Any, extra: tuple[tuple[str, str], ...] = ()) -> Reply:
     return Reply(status, (("Content-Type", JSON_TYPE), *extra), dump(payload))
 
 
-def error_reply(status: int, code: str, message: str,
-                content_filter: list[dict[str, Any]] | None = None) -> Reply:
+def error_reply(
+    status: int, code: str, message: str, content_filter: list[dict[str, Any]] | None = None
+) -> Reply:
     payload: dict[str, Any] = {}
     if content_filter is not None:
         payload["contentFilter"] = content_filter
@@ -255,6 +346,7 @@ def pieces(text: str) -> list[str]:
 
 # ---------------------------------------------------------------- tolerant value parsing
 
+
 def _flag(value: Any, field: str) -> bool | None:
     """Booleans as docs and clients send them: real bools or "True"/"true"/"False"/"false"."""
     if value is None or isinstance(value, bool):
@@ -286,6 +378,7 @@ def _number(value: Any, field: str) -> float | None:
 
 
 # ---------------------------------------------------------------- search results
+
 
 @dataclass(frozen=True)
 class SearchOptions:
@@ -323,6 +416,7 @@ def _result(opts: SearchOptions, slug: str, host: str, size: int, n: int) -> dic
 
 # ---------------------------------------------------------------- POST web_search
 
+
 def web_search(payload: dict[str, Any], fault: Fault | None) -> Reply:
     opts = _parse_search(payload)
     ident = new_id()
@@ -355,7 +449,9 @@ def _parse_search(payload: dict[str, Any]) -> SearchOptions:
     _check_recency(payload.get("search_recency_filter"))
     domain = payload.get("search_domain_filter")
     return SearchOptions(
-        query=query, count=count, domain=domain if isinstance(domain, str) and domain else None,
+        query=query,
+        count=count,
+        domain=domain if isinstance(domain, str) and domain else None,
         content_size=_content_size(payload.get("content_size")),
         include_image=bool(_flag(payload.get("include_image"), "include_image")),
     )
@@ -369,10 +465,11 @@ def _check_recency(value: Any) -> None:
 def _content_size(value: Any) -> str | None:
     if value is not None and value not in ("medium", "high"):
         raise ApiError(400, "1214", "content_size:The content_size must be medium or high.")
-    return value
+    return None if value is None else str(value)
 
 
 # ---------------------------------------------------------------- POST chat/completions: request
+
 
 @dataclass(frozen=True)
 class ChatRequest:
@@ -400,13 +497,16 @@ def parse_chat(payload: dict[str, Any]) -> ChatRequest:
     search, return_search = _parse_tools(payload.get("tools"), last_user)
     request_id = payload.get("request_id")
     return ChatRequest(
-        model=model, text=last_user, images=images,
+        model=model,
+        text=last_user,
+        images=images,
         prompt_words=sum(words(t) for t in texts),
         stream=bool(_flag(payload.get("stream"), "stream")),
         think=_parse_thinking(payload.get("thinking")) and model.lower() in THINKING_MODELS,
         json_mode=_parse_response_format(payload.get("response_format")),
         max_tokens=_parse_max_tokens(payload.get("max_tokens")),
-        search=search, return_search=return_search,
+        search=search,
+        return_search=return_search,
         request_id=request_id if isinstance(request_id, str) else None,
     )
 
@@ -464,8 +564,12 @@ def _message_content(content: Any, role: str, vision: bool) -> tuple[str, int]:
             _check_url(part, "image_url")
             images += 1
         elif kind not in ("video_url", "file_url", "file"):
-            raise ApiError(400, "1210", "messages.content.type 参数非法, 取值范围 "
-                                        "['text', 'image_url', 'video_url', 'file_url', 'file']")
+            raise ApiError(
+                400,
+                "1210",
+                "messages.content.type 参数非法, 取值范围 "
+                "['text', 'image_url', 'video_url', 'file_url', 'file']",
+            )
     return " ".join(texts), images
 
 
@@ -496,8 +600,9 @@ def _parse_max_tokens(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS_LIMIT:
-        raise ApiError(400, "1210",
-                       f"max_tokens:The max_tokens must be an integer in [1, {MAX_TOKENS_LIMIT}].")
+        raise ApiError(
+            400, "1210", f"max_tokens:The max_tokens must be an integer in [1, {MAX_TOKENS_LIMIT}]."
+        )
     return value
 
 
@@ -520,7 +625,7 @@ def _parse_response_format(value: Any) -> bool:
     kind = value.get("type") if isinstance(value, dict) else None
     if kind not in ("text", "json_object"):
         raise ApiError(400, "1214", "不支持当前response_format值")
-    return kind == "json_object"
+    return bool(kind == "json_object")
 
 
 def _parse_tools(tools: Any, text: str) -> tuple[SearchOptions | None, bool]:
@@ -557,6 +662,7 @@ def _parse_search_tool(spec: Any, text: str) -> tuple[SearchOptions | None, bool
 
 
 # ---------------------------------------------------------------- POST chat/completions: response
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -603,11 +709,19 @@ def complete(req: ChatRequest, fault: Fault | None) -> Completion:
     completion_tokens = words(content) + words(reasoning or "")
     ident = new_id()
     return Completion(
-        id=ident, created=int(time.time()), model=req.model, request_id=req.request_id or ident,
-        reasoning=reasoning, content=content, finish_reason=finish_reason,
-        usage={"prompt_tokens": req.prompt_words, "completion_tokens": completion_tokens,
-               "total_tokens": req.prompt_words + completion_tokens,
-               "prompt_tokens_details": {"cached_tokens": 0}},
+        id=ident,
+        created=int(time.time()),
+        model=req.model,
+        request_id=req.request_id or ident,
+        reasoning=reasoning,
+        content=content,
+        finish_reason=finish_reason,
+        usage={
+            "prompt_tokens": req.prompt_words,
+            "completion_tokens": completion_tokens,
+            "total_tokens": req.prompt_words + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0},
+        },
         web_search=search_results(req.search) if req.search is not None and req.return_search else None,
     )
 
@@ -621,10 +735,16 @@ def completion_body(done: Completion) -> dict[str, Any]:
     usage = done.usage
     body: dict[str, Any] = {
         "choices": [{"finish_reason": done.finish_reason, "index": 0, "message": message}],
-        "created": done.created, "id": done.id, "model": done.model, "request_id": done.request_id,
-        "usage": {"completion_tokens": usage["completion_tokens"], "prompt_tokens": usage["prompt_tokens"],
-                  "prompt_tokens_details": usage["prompt_tokens_details"],
-                  "total_tokens": usage["total_tokens"]},
+        "created": done.created,
+        "id": done.id,
+        "model": done.model,
+        "request_id": done.request_id,
+        "usage": {
+            "completion_tokens": usage["completion_tokens"],
+            "prompt_tokens": usage["prompt_tokens"],
+            "prompt_tokens_details": usage["prompt_tokens_details"],
+            "total_tokens": usage["total_tokens"],
+        },
     }
     if done.web_search is not None:
         body["web_search"] = done.web_search
@@ -656,15 +776,22 @@ def stream_events(done: Completion, fault: Fault | None) -> tuple[tuple[bytes, .
 
 
 def _chunk(done: Completion, delta: dict[str, Any]) -> dict[str, Any]:
-    return {"id": done.id, "created": done.created, "model": done.model,
-            "choices": [{"index": 0, "delta": {"role": "assistant", **delta}}]}
+    return {
+        "id": done.id,
+        "created": done.created,
+        "model": done.model,
+        "choices": [{"index": 0, "delta": {"role": "assistant", **delta}}],
+    }
 
 
 def _final_chunk(done: Completion, finish_reason: str) -> dict[str, Any]:
     chunk: dict[str, Any] = {
-        "id": done.id, "created": done.created, "model": done.model,
-        "choices": [{"index": 0, "finish_reason": finish_reason,
-                     "delta": {"role": "assistant", "content": ""}}],
+        "id": done.id,
+        "created": done.created,
+        "model": done.model,
+        "choices": [
+            {"index": 0, "finish_reason": finish_reason, "delta": {"role": "assistant", "content": ""}}
+        ],
         "usage": done.usage,
     }
     if finish_reason == "sensitive":

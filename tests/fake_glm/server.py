@@ -42,7 +42,7 @@ def split_path(path: str) -> tuple[str, str]:
     """(route, base) of a URL path; outside both bases the route is the path and base is ""."""
     for prefix, base in PREFIXES:
         if path == prefix or path.startswith(prefix + "/"):
-            return path[len(prefix) + 1:], base
+            return path[len(prefix) + 1 :], base
     return path.lstrip("/"), ""
 
 
@@ -69,7 +69,7 @@ class FakeGLM:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._next_connection = 0
         self._init_state()
 
@@ -140,8 +140,9 @@ class FakeGLM:
     def __enter__(self) -> "FakeGLM":
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # ------------------------------------------------------------ loop thread
@@ -184,7 +185,7 @@ class FakeGLM:
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         conn_id = self._open_connection()
         sock = writer.get_extra_info("socket")
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -196,7 +197,7 @@ class FakeGLM:
         except (OSError, asyncio.CancelledError, h11.ProtocolError):
             pass  # client went away, or we are shutting down
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(OSError, asyncio.CancelledError):
                 await writer.wait_closed()
@@ -205,8 +206,9 @@ class FakeGLM:
 class _Connection:
     """One TCP connection: a loop of request/response cycles (keep-alive)."""
 
-    def __init__(self, fake: FakeGLM, conn_id: int, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, fake: FakeGLM, conn_id: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self.fake = fake
         self.id = conn_id
         self.reader = reader
@@ -255,8 +257,17 @@ class _Connection:
             headers[key] = f"{headers[key]}, {text}" if key in headers else text
         path = request.target.decode("latin-1").split("?", 1)[0]
         route, base = split_path(path)
-        return Recorded(method=request.method.decode("ascii"), path=path, route=route, base=base,
-                        headers=headers, body=body, json=_parse_json(body), time=arrived, connection=self.id)
+        return Recorded(
+            method=request.method.decode("ascii"),
+            path=path,
+            route=route,
+            base=base,
+            headers=headers,
+            body=body,
+            json=_parse_json(body),
+            time=arrived,
+            connection=self.id,
+        )
 
     async def _respond(self, request: Recorded) -> bool:
         """Answer one request; False when the connection was aborted."""
@@ -268,8 +279,14 @@ class _Connection:
         if fault is not None and fault.drop:
             self._abort()
             return False
-        reply = handle(request.method, request.route, request.headers, request.body,
-                       fault=fault, api_keys=self.fake.api_keys)
+        reply = handle(
+            request.method,
+            request.route,
+            request.headers,
+            request.body,
+            fault=fault,
+            api_keys=self.fake.api_keys,
+        )
         if reply.events is None:
             await self._send_whole(reply)
             return True
@@ -307,9 +324,12 @@ class _Connection:
 
     async def _send_plain(self, status: int, text: bytes) -> None:
         with contextlib.suppress(h11.LocalProtocolError):
-            head = h11.Response(status_code=status, headers=[("Content-Type", "text/plain"),
-                                                             ("Content-Length", str(len(text))),
-                                                             ("Connection", "close")])
+            headers = [
+                ("Content-Type", "text/plain"),
+                ("Content-Length", str(len(text))),
+                ("Connection", "close"),
+            ]
+            head = h11.Response(status_code=status, reason=_reason(status), headers=headers)
             await self._send(head, h11.Data(data=text), h11.EndOfMessage())
 
     def _abort(self) -> None:

@@ -143,7 +143,9 @@ class GLMClient:
                         f"{delay:.0f} s, would pass the {self.deadline:.0f} s deadline)",
                     )
                     raise
-                log.warning("GLM call failed (%s); retry %d of %d in %.2f s", error, number, self.max_retries, delay)
+                log.warning(
+                    "GLM call failed (%s); retry %d of %d in %.2f s", error, number, self.max_retries, delay
+                )
                 await anyio.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -169,7 +171,9 @@ class GLMClient:
             raise self._api_error(response, request_id)
         return self._json(response, request_id)
 
-    async def _stream_chat(self, body: dict[str, Any], request_id: str, on_delta: OnDelta | None) -> ChatCompletion:
+    async def _stream_chat(
+        self, body: dict[str, Any], request_id: str, on_delta: OnDelta | None
+    ) -> ChatCompletion:
         completion = ChatCompletion(model=str(body["model"]), request_id=request_id)
         answered = False
         try:
@@ -213,14 +217,18 @@ class GLMClient:
                 request_id=completion.request_id,
             )
         if completion.finish_reason == "network_error" and completion.interruption is None:
-            completion.interruption = "the platform reported a network error mid-answer (finish_reason network_error)"
+            completion.interruption = (
+                "the platform reported a network error mid-answer (finish_reason network_error)"
+            )
         if completion.finish_reason is None and completion.interruption is None:
             completion.interruption = "the stream ended without a finish_reason"
         if completion.interruption is not None and completion.received == 0:
             raise StreamBroken(f"GLM API stream ended with no content: {completion.interruption}")
         return completion
 
-    def _apply_chunk(self, chunk: dict[str, Any], completion: ChatCompletion, status: int, request_id: str) -> None:
+    def _apply_chunk(
+        self, chunk: dict[str, Any], completion: ChatCompletion, status: int, request_id: str
+    ) -> None:
         if isinstance(chunk.get("error"), dict):
             raise self._envelope_error(status, chunk, request_id, retry_after=None)
         completion.id = chunk.get("id") or completion.id
@@ -245,7 +253,9 @@ class GLMClient:
     def _json(self, response: httpx2.Response, request_id: str) -> dict[str, Any]:
         status = response.status_code
         if not response.content:
-            raise BadResponse(f"GLM API returned an empty body (HTTP {status})", status=status, request_id=request_id)
+            raise BadResponse(
+                f"GLM API returned an empty body (HTTP {status})", status=status, request_id=request_id
+            )
         try:
             data = response.json()
         except ValueError:
@@ -256,7 +266,9 @@ class GLMClient:
             ) from None
         if not isinstance(data, dict):
             raise BadResponse(
-                f"GLM API returned JSON that is not an object (HTTP {status})", status=status, request_id=request_id
+                f"GLM API returned JSON that is not an object (HTTP {status})",
+                status=status,
+                request_id=request_id,
             )
         if isinstance(data.get("error"), dict):
             # Some failures arrive with HTTP 200 and an error envelope.
@@ -297,7 +309,12 @@ class GLMClient:
                 "(api.z.ai or open.bigmodel.cn) and endpoint (general or Coding Plan)"
             )
         return error_type(
-            status=status, code=code, message=message, request_id=request_id, retry_after=retry_after, hint=hint
+            status=status,
+            code=code,
+            message=message,
+            request_id=request_id,
+            retry_after=retry_after,
+            hint=hint,
         )
 
     def _connection_failed(self, exc: httpx2.TransportError, request_id: str) -> ConnectionFailed:
@@ -345,9 +362,9 @@ def _completion_from_json(data: dict[str, Any], completion: ChatCompletion) -> C
         completion.usage = Usage.model_validate(data["usage"])
     if isinstance(data.get("web_search"), list):
         completion.web_search = _search_items(data["web_search"])
-    choices = data.get("choices") or []
-    first = choices[0] if choices and isinstance(choices[0], dict) else {}
-    message = first.get("message") if isinstance(first.get("message"), dict) else {}
+    choices = data.get("choices") or [None]
+    first: dict[str, Any] = choices[0] if isinstance(choices[0], dict) else {}
+    message: dict[str, Any] = first["message"] if isinstance(first.get("message"), dict) else {}
     completion.content = _text(message.get("content"))
     completion.reasoning = _text(message.get("reasoning_content"))
     completion.finish_reason = str(first["finish_reason"]) if first.get("finish_reason") else None

@@ -21,7 +21,9 @@ from __future__ import annotations
 import re
 
 RETRYABLE_CODES = frozenset({"1302", "1303", "1305", "1312"})
-QUOTA_CODES = frozenset({"1110", "1111", "1112", "1113", "1121", "1304", "1308", "1309", "1310", "1311", "1313"})
+QUOTA_CODES = frozenset(
+    {"1110", "1111", "1112", "1113", "1121", "1304", "1308", "1309", "1310", "1311", "1313"}
+)
 AUTH_CODES = frozenset({"1000", "1001", "1002", "1003", "1004"})
 
 HINTS: dict[str, str] = {

@@ -49,7 +49,9 @@ class ChatResult(BaseModel):
     content: str = Field(description="The answer.")
     reasoning: str | None = Field(None, description="The model's thinking, when it returned any.")
     model: str
-    finish_reason: str = Field(description="stop; length (cut at max_tokens); network_error or incomplete (partial)")
+    finish_reason: str = Field(
+        description="stop; length (cut at max_tokens); network_error or incomplete (partial)"
+    )
     usage: Usage | None = None
     sources: list[Source] | None = Field(None, description="Web pages the answer drew on (web_search).")
     request_id: str | None = None
@@ -60,11 +62,15 @@ async def glm_chat(
     prompt: Annotated[str | None, Field(description="The message to send. Or use messages.")] = None,
     messages: Annotated[
         list[Message] | None,
-        Field(description="A conversation as [{role, content}]; prompt, if given, is added as the last user turn."),
+        Field(description="Conversation as [{role, content}]; prompt, if given, becomes the last user turn."),
     ] = None,
     system: Annotated[str | None, Field(description="System prompt.")] = None,
-    model: Annotated[str | None, Field(description="Model, e.g. glm-4.7, glm-4.6v (default from settings).")] = None,
-    thinking: Annotated[bool | None, Field(description="Turn thinking on or off (default: the model's).")] = None,
+    model: Annotated[
+        str | None, Field(description="Model, e.g. glm-4.7, glm-4.6v (default from settings).")
+    ] = None,
+    thinking: Annotated[
+        bool | None, Field(description="Turn thinking on or off (default: the model's).")
+    ] = None,
     temperature: Annotated[float | None, Field(ge=0, le=1)] = None,
     top_p: Annotated[float | None, Field(ge=0.01, le=1)] = None,
     max_tokens: Annotated[int | None, Field(ge=1, le=131072)] = None,
@@ -75,7 +81,7 @@ async def glm_chat(
         Field(max_length=50, description="Image URLs (http(s) or data:) for a vision model."),
     ] = None,
 ) -> Annotated[CallToolResult, ChatResult]:
-    """Ask a GLM model (Zhipu/Z.AI) a question or continue a conversation; can see images and search the web."""
+    """Ask a GLM model a question or continue a conversation; it can see images and search the web."""
     settings = app_state(ctx).settings
     chosen = model or (settings.vision_model if images else settings.chat_model)
     if images and catalog.is_text_only(chosen):
@@ -90,7 +96,9 @@ async def glm_chat(
         top_p=top_p,
         max_tokens=max_tokens,
         response_format={"type": "json_object"} if json_mode else None,
-        tools=[WebSearchOptions(search_engine=settings.default_chat_search_engine).as_tool()] if web_search else None,
+        tools=[WebSearchOptions(search_engine=settings.default_chat_search_engine).as_tool()]
+        if web_search
+        else None,
     )
     client = glm_client(ctx)
     with upstream_errors():
@@ -150,7 +158,10 @@ def _structured(completion: ChatCompletion) -> ChatResult:
         model=completion.model,
         finish_reason=completion.finish_reason or "incomplete",
         usage=Usage(**usage.model_dump()) if usage else None,
-        sources=[Source(title=item.title, url=item.link, snippet=item.content or None) for item in completion.web_search]
+        sources=[
+            Source(title=item.title, url=item.link, snippet=item.content or None)
+            for item in completion.web_search
+        ]
         or None,
         request_id=completion.request_id,
     )
@@ -172,6 +183,9 @@ def _text(completion: ChatCompletion, *, show_reasoning: bool) -> str:
             "or ask for a shorter answer.]"
         )
     if completion.web_search:
-        lines = [f"[{item.refer or index}] {item.title} - {item.link}" for index, item in enumerate(completion.web_search, 1)]
+        lines = [
+            f"[{item.refer or index}] {item.title} - {item.link}"
+            for index, item in enumerate(completion.web_search, 1)
+        ]
         parts.append("Sources:\n" + "\n".join(lines))
     return "\n\n".join(part for part in parts if part)

@@ -38,7 +38,7 @@ async def web_search(
     query: Annotated[str, Field(min_length=1, max_length=1000, description="What to search for.")],
     engine: Annotated[
         str | None,
-        Field(description="search-prime (Z.AI); search_std, search_pro, search_pro_sogou, search_pro_quark (BigModel)."),
+        Field(description="search-prime (Z.AI); search_std, search_pro, search_pro_sogou, search_pro_quark."),
     ] = None,
     count: Annotated[int, Field(ge=1, le=50)] = 10,
     domain_filter: Annotated[str | None, Field(description="Only results from this domain.")] = None,

@@ -1,0 +1,56 @@
+"""The API key never leaves the process except in the Authorization header sent to the GLM API.
+
+A canary key goes through successes and every kind of failure, with the most verbose logging, and must
+not appear in stdout, stderr or any tool result.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CANARY_KEY, over_stdio, server_env
+from tests.fake_glm import FakeGLM, Fault
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_canary_key_never_leaks(fake: FakeGLM, tmp_path: Path) -> None:
+    fake.script(
+        "chat/completions",
+        Fault(status=400, code="1214", message=f"header was Bearer {CANARY_KEY}"),  # the API echoes the key
+        Fault(status=401, code="1002"),
+        Fault(status=500, body=f"<html>{CANARY_KEY}</html>", content_type="text/html"),
+        Fault(status=500, body=f"<html>{CANARY_KEY}</html>", content_type="text/html"),
+        Fault(cut_after=6),
+        Fault(finish_reason="sensitive"),
+        Fault(delay=2),
+        Fault(delay=2),
+    )
+    env = server_env(fake, GLM_LOG_LEVEL="DEBUG", GLM_MAX_RETRIES="1", GLM_TIMEOUT="0.5")
+    stderr_path = tmp_path / "stderr.log"
+    outputs: list[str] = []
+    async with over_stdio(env, stderr_path, mode="legacy") as client:
+        for arguments in (
+            {"prompt": "echo"},
+            {"prompt": "refused"},
+            {"prompt": "html"},
+            {"prompt": "cut"},
+            {"prompt": "filtered"},
+            {"prompt": "slow"},
+            {"prompt": "fine", "web_search": True},
+            {"prompt": "bad", "temperature": 9},
+        ):
+            result = await client.call_tool("glm_chat", arguments)
+            outputs.append(result.model_dump_json())
+        outputs.append((await client.call_tool("web_search", {"query": CANARY_KEY[:8]})).model_dump_json())
+    errors = [json.loads(output)["is_error"] for output in outputs]
+    assert errors == [True, True, True, False, True, True, False, True, False]
+    assert all(CANARY_KEY not in output for output in outputs)
+    stderr = stderr_path.read_text()
+    assert "DEBUG" in stderr
+    assert CANARY_KEY not in stderr
+    # and the key did reach the API, where it belongs
+    assert all(r.headers["authorization"] == f"Bearer {CANARY_KEY}" for r in fake.requests)

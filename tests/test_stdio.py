@@ -1,0 +1,171 @@
+"""End to end: the installed `mcp-server-glm` as a subprocess, the mcp client, stdio, both protocol eras."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from mcp.types import TextContent
+
+from tests.conftest import CANARY_KEY, installed_server, over_stdio, server_env
+from tests.fake_glm import FakeGLM, Fault
+
+pytestmark = pytest.mark.anyio
+
+ERAS = [pytest.param("legacy", id="2025-11-25"), pytest.param("auto", id="2026-07-28")]
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_tools_over_stdio(fake: FakeGLM, tmp_path: Path, mode: str) -> None:
+    fake.chunk_delay = 0.05
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    async with over_stdio(server_env(fake), tmp_path / "stderr.log", mode=mode) as client:
+        expected_era = "2025-11-25" if mode == "legacy" else "2026-07-28"
+        assert client.protocol_version == expected_era
+        assert client.server_info is not None
+        assert client.server_info.name == "mcp-server-glm"
+        assert client.server_info.version == version("mcp-server-glm")
+
+        listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert set(listed) == {"glm_chat", "web_search"}
+        for tool in listed.values():
+            assert tool.title
+            assert tool.output_schema is not None
+            assert tool.annotations is not None
+            assert tool.annotations.read_only_hint is True
+            assert tool.annotations.open_world_hint is True
+
+        chat = await client.call_tool(
+            "glm_chat", {"prompt": "a fairly long question"}, progress_callback=on_progress
+        )
+        assert not chat.is_error
+        assert chat.structured_content is not None
+        assert chat.structured_content["content"] == "Fake GLM answer to: a fairly long question"
+        assert len(progress) >= 2
+
+        found = await client.call_tool("web_search", {"query": "model context protocol", "count": 2})
+        assert not found.is_error
+        assert found.structured_content is not None
+        assert len(found.structured_content["results"]) == 2
+
+    assert [r.route for r in fake.requests] == ["chat/completions", "web_search"]
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_failures_are_tool_errors_and_the_server_keeps_serving(
+    fake: FakeGLM, tmp_path: Path, mode: str
+) -> None:
+    fake.script("chat/completions", Fault(status=429, code="1302"), Fault(status=429, code="1113"))
+    async with over_stdio(server_env(fake), tmp_path / "stderr.log", mode=mode) as client:
+        failed = await client.call_tool("glm_chat", {"prompt": "hi"})
+        assert failed.is_error
+        [block] = failed.content
+        assert isinstance(block, TextContent)
+        assert block.text.startswith("Error executing tool glm_chat: GLM API error (HTTP 429, code 1113)")
+        assert "\n" not in block.text
+
+        invalid = await client.call_tool("web_search", {"query": ""})
+        assert invalid.is_error
+
+        unknown = await client.call_tool("no_such_tool", {})
+        assert unknown.is_error
+
+        again = await client.call_tool("glm_chat", {"prompt": "still there?"})
+        assert not again.is_error
+    assert len(fake.requests_to("chat/completions")) == 3  # 1302 retried, 1113 not, then the last call
+
+
+async def test_without_a_key_tools_list_works_and_calls_explain(tmp_path: Path) -> None:
+    async with over_stdio(server_env(None), tmp_path / "stderr.log") as client:
+        assert len((await client.list_tools()).tools) == 2
+        result = await client.call_tool("web_search", {"query": "x"})
+        assert result.is_error
+        [block] = result.content
+        assert isinstance(block, TextContent)
+        assert "ZAI_API_KEY" in block.text
+        assert len((await client.list_tools()).tools) == 2
+
+
+def test_stdout_carries_only_json_rpc(fake: FakeGLM, tmp_path: Path) -> None:
+    """Drive the server with raw JSON-RPC lines and read every byte it writes to stdout."""
+    messages = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "0"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "glm_chat", "arguments": {"prompt": "x"}},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": 4,
+            "method": "tools/call",
+            "params": {"name": "web_search", "arguments": {"query": "y"}},
+        },
+    ]
+    stdin = "".join(json.dumps(message) + "\n" for message in messages)
+    env = server_env(fake, GLM_LOG_LEVEL="DEBUG")
+    process = subprocess.Popen(
+        [installed_server()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(stdin)
+        process.stdin.flush()
+        replies = {}
+        while len(replies) < 4:
+            line = process.stdout.readline()
+            assert line, "the server closed stdout early"
+            message = json.loads(line)  # every line must be JSON-RPC
+            assert message["jsonrpc"] == "2.0"
+            if "id" in message:
+                replies[message["id"]] = message
+        rest, stderr = process.communicate(timeout=20)  # closes stdin: the server must exit cleanly
+    finally:
+        process.kill()
+    assert rest == ""
+    assert process.returncode == 0
+    assert replies[3]["result"]["isError"] is False
+    assert replies[4]["result"]["isError"] is False
+    assert CANARY_KEY not in json.dumps(replies)
+    assert CANARY_KEY not in stderr
+    assert "DEBUG" in stderr  # the log went to stderr, and it was verbose
+
+
+def test_module_entry_point_matches_the_script() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_server_glm", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    assert done.stdout.strip() == f"mcp-server-glm {version('mcp-server-glm')}"
+    done = subprocess.run(
+        [installed_server(), "--version"], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert done.stdout.strip() == f"mcp-server-glm {version('mcp-server-glm')}"
