@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 from mcp.types import CallToolResult, TextContent
 
@@ -253,3 +254,33 @@ async def test_without_a_key_the_error_names_the_variables(fake: FakeGLM) -> Non
     assert result.is_error
     assert "ZAI_API_KEY" in text_of(result) and "ZHIPUAI_API_KEY" in text_of(result)
     assert fake.requests == []
+
+
+async def test_read_timeout_is_retried_then_reported(fake: FakeGLM) -> None:
+    fake.script("chat/completions", Fault(delay=1.0), Fault(delay=1.0))
+    result = await chat(fake, {"prompt": "hi"}, timeout=0.3, max_retries=1)
+    assert result.is_error
+    assert "no data from the GLM API for 0.3 s (read timeout)" in text_of(result)
+    assert "gave up after 2 attempts" in text_of(result)
+    fake.script("chat/completions", Fault(delay=1.0))
+    result = await chat(fake, {"prompt": "hi"}, timeout=0.3, max_retries=1)
+    assert not result.is_error
+
+
+async def test_malformed_json_is_a_tool_error_with_the_status(fake: FakeGLM) -> None:
+    fake.script("chat/completions", Fault(status=200, body="{not json", content_type="application/json"))
+    result = await chat(fake, {"prompt": "hi"})
+    assert result.is_error
+    assert "GLM API returned a body that is not JSON (HTTP 200" in text_of(result)
+
+
+async def test_cancelled_call_leaves_the_server_serving(fake: FakeGLM) -> None:
+    fake.chunk_delay = 0.2
+    async with in_process(fake) as client:
+        with anyio.move_on_after(0.5) as scope:
+            await client.call_tool("glm_chat", {"prompt": "a slow and long answer please"})
+        assert scope.cancelled_caught
+        fake.chunk_delay = 0.0
+        result = await client.call_tool("glm_chat", {"prompt": "and now?"})
+    assert not result.is_error
+    assert len(fake.requests_to("chat/completions")) == 2

@@ -25,8 +25,8 @@ IMAGE_PREFIXES = ("https://", "http://", "data:image/")
 
 
 class Message(BaseModel):
-    """One turn of an OpenAI-style conversation; extra keys (tool_calls, ...) pass through."""
-
+    # One turn of an OpenAI-style conversation; extra keys (tool_calls, ...) pass through. No docstring:
+    # it would become a description in every client's copy of the schema.
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "user", "assistant", "tool"]
