@@ -29,6 +29,16 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data, output and allowed input directories; returns the input directory."""
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GLM_ALLOWED_DIRS", os.pathsep.join([str(inputs), str(tmp_path / "data" / "media")]))
+    return inputs
+
+
 @pytest.fixture(scope="session")
 def fake_server() -> Iterator[FakeGLM]:
     with FakeGLM() as fake:
@@ -50,6 +60,8 @@ def settings_for(fake: FakeGLM, **overrides: Any) -> Settings:
         "base_url": fake.base_url,
         "retry_backoff": 0.01,
         "timeout": 5.0,
+        "poll_interval": 0.05,
+        "poll_max_interval": 0.2,
     }
     values.update(overrides)
     return Settings(**values)
@@ -72,11 +84,22 @@ def installed_server() -> str:
 
 def server_env(fake: FakeGLM | None, **extra: str) -> dict[str, str]:
     """A clean environment for the server subprocess: no inherited GLM settings."""
+    kept = ("GLM_DATA_DIR", "GLM_ALLOWED_DIRS")  # the test's own directories
     env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("ZAI_", "ZHIPUAI_", "GLM_"))
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ZAI_", "ZHIPUAI_", "GLM_")) or key in kept
     }
     if fake is not None:
-        env.update({"ZAI_API_KEY": CANARY_KEY, "ZAI_BASE_URL": fake.base_url, "GLM_RETRY_BACKOFF": "0.01"})
+        env.update(
+            {
+                "ZAI_API_KEY": CANARY_KEY,
+                "ZAI_BASE_URL": fake.base_url,
+                "GLM_RETRY_BACKOFF": "0.01",
+                "GLM_POLL_INTERVAL": "0.05",
+                "GLM_POLL_MAX_INTERVAL": "0.2",
+            }
+        )
     env.update(extra)
     return env
 

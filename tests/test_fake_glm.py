@@ -1,16 +1,21 @@
 """Tests of the fake GLM server itself (tests/fake_glm), driven over real HTTP with httpx2.
-They pin the wire format the rest of the test suite relies on (glm-api.md §2, §3, §5, §17)."""
+They pin the wire format the rest of the test suite relies on (glm-api.md §2, §3, §5, §7, §8, §9, §17)."""
 
+import base64
+import io
 import json
 import re
+import struct
 import time
+import wave
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import httpx2
 import pytest
 
-from tests.fake_glm import FakeGLM, Fault
+from tests.fake_glm import FakeGLM, Fault, TaskPlan
 
 AUTH = {"Authorization": "Bearer test-key"}
 ID_PATTERN = re.compile(r"^\d{14}[0-9a-f]{16}$")
@@ -294,3 +299,348 @@ def test_keep_alive_reuses_one_connection(fake: FakeGLM, client: httpx2.Client) 
         assert client.post("chat/completions", json=chat_body()).status_code == 200
     assert fake.connections == 1
     assert len({r.connection for r in fake.requests}) == 1
+
+
+# ---------------------------------------------------------------- media: images, videos, tasks, ASR, CDN
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TASK_ID_PATTERN = re.compile(r"^\d{19}$")
+
+
+def wav_bytes(seconds: float, rate: int = 8000) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(rate)
+        audio.writeframes(b"\x00\x01" * int(seconds * rate))
+    return buffer.getvalue()
+
+
+def create_video(client: httpx2.Client, **extra: Any) -> dict[str, Any]:
+    response = client.post("videos/generations", json={"model": "cogvideox-3", "prompt": "a cat", **extra})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def poll(client: httpx2.Client, task_id: str) -> dict[str, Any]:
+    response = client.get(f"async-result/{task_id}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_image_generation_shape_and_validation(fake: FakeGLM, client: httpx2.Client) -> None:
+    body = {
+        "model": "glm-image",
+        "prompt": "a red fox",
+        "size": "1568x1056",
+        "quality": "hd",
+        "user_id": None,
+    }
+    response = client.post("images/generations", json=body)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json; charset=UTF-8"
+    result = response.json()
+    assert set(result) == {"created", "data", "content_filter"}
+    assert isinstance(result["created"], int)
+    assert result["content_filter"] == [{"role": "assistant", "level": 3}]
+    [item] = result["data"]
+    assert re.fullmatch(re.escape(fake.root_url) + r"/media/image-\d{14}[0-9a-f]{16}\.png", item["url"])
+    with httpx2.Client(base_url=fake.coding_base_url + "/", headers=AUTH) as coding:
+        ok = {"model": "cogview-4-250304", "prompt": "x", "size": "1440x720", "quality": "standard"}
+        assert coding.post("images/generations", json=ok).status_code == 200
+    assert client.post("images/generations", json={**body, "size": "2048x2048"}).status_code == 200
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        ({"prompt": "x"}, "1214", "model"),
+        ({"model": "dall-e-3", "prompt": "x"}, "1211", ""),
+        ({"model": "glm-image"}, "1214", "prompt"),
+        ({"model": "glm-image", "prompt": "x", "size": "1000x1000"}, "1214", "size"),  # not /32
+        ({"model": "glm-image", "prompt": "x", "size": "512x512"}, "1214", "size"),  # < 1024
+        ({"model": "cogview-4", "prompt": "x", "size": "2048x2048"}, "1214", "size"),  # > 2^21 px
+        ({"model": "cogview-4", "prompt": "x", "size": "big"}, "1214", "size"),
+        ({"model": "cogview-4", "prompt": "x", "quality": "ultra"}, "1214", "quality"),
+    ]
+    for case, code, field in cases:
+        error = client.post("images/generations", json=case)
+        assert error.status_code == 400, case
+        assert error.json()["error"]["code"] == code, case
+        assert error.json()["error"]["message"].startswith(field), case
+
+
+def test_video_task_processing_then_success_and_download(fake: FakeGLM, client: httpx2.Client) -> None:
+    frames = ["https://example.com/first.png", "data:image/png;base64,aGVsbG8="]
+    created = create_video(client, image_url=frames, quality="speed", with_audio=True, request_id="req-12345")
+    assert set(created) == {"model", "id", "request_id", "task_status"}
+    assert TASK_ID_PATTERN.match(created["id"])
+    assert (created["model"], created["request_id"], created["task_status"]) == (
+        "cogvideox-3",
+        "req-12345",
+        "PROCESSING",
+    )
+    task_id = created["id"]
+    for _ in range(2):
+        assert poll(client, task_id) == {**created, "task_status": "PROCESSING"}
+    done = poll(client, task_id)
+    assert done["task_status"] == "SUCCESS"
+    [video] = done["video_result"]
+    assert video == {
+        "url": fake.media_url(f"video-{task_id}.mp4"),
+        "cover_image_url": fake.media_url(f"cover-{task_id}.png"),
+    }
+    assert poll(client, task_id)["task_status"] == "SUCCESS"  # done stays done
+    with httpx2.Client() as cdn:  # CDN URLs need no key
+        mp4 = cdn.get(video["url"])
+        cover = cdn.get(video["cover_image_url"])
+    assert (mp4.status_code, mp4.headers["content-type"]) == (200, "video/mp4")
+    assert mp4.content[4:8] == b"ftyp"
+    assert len(mp4.content) == int(mp4.headers["content-length"]) == 64 * 1024
+    assert cover.content.startswith(PNG_SIGNATURE)
+    task = fake.tasks[task_id]
+    assert (task.kind, task.model, task.polls, task.prompt) == ("video", "cogvideox-3", 4, "a cat")
+    assert task.image_urls == tuple(frames)
+    assert [r.route for r in fake.requests[1:4]] == [f"async-result/{task_id}"] * 3
+    assert create_video(client)["id"] != task_id
+
+
+def test_png_is_valid(fake: FakeGLM) -> None:
+    data = httpx2.get(fake.media_url("image-abc_0.png")).content
+    assert data.startswith(PNG_SIGNATURE)
+    offset, chunks = 8, {}
+    while offset < len(data):
+        (length,) = struct.unpack_from(">I", data, offset)
+        kind, payload = data[offset + 4 : offset + 8], data[offset + 8 : offset + 8 + length]
+        assert struct.unpack_from(">I", data, offset + 8 + length)[0] == zlib.crc32(kind + payload)
+        chunks[kind] = payload
+        offset += 12 + length
+    assert struct.unpack(">II", chunks[b"IHDR"][:8]) == (2, 2)
+    assert len(zlib.decompress(chunks[b"IDAT"])) == 2 * (1 + 2 * 3)
+    assert list(chunks) == [b"IHDR", b"IDAT", b"IEND"]
+
+
+def test_task_fail_plan(fake: FakeGLM, client: httpx2.Client) -> None:
+    fake.task_plan = TaskPlan(polls=1, outcome="FAIL", fail_code="1301", fail_message="review failed")
+    created = create_video(client)
+    assert poll(client, created["id"])["task_status"] == "PROCESSING"
+    assert poll(client, created["id"]) == {
+        **created,
+        "task_status": "FAIL",
+        "error": {"code": "1301", "message": "review failed"},
+    }
+    fake.task_plan = TaskPlan(polls=0)
+    assert poll(client, create_video(client)["id"])["task_status"] == "SUCCESS"
+    assert fake.tasks[created["id"]].plan.outcome == "FAIL"  # plans stick to the tasks made under them
+
+
+def test_task_seconds_plan_ignores_polls(fake: FakeGLM, client: httpx2.Client) -> None:
+    fake.task_plan = TaskPlan(polls=0, seconds=0.4)
+    task_id = create_video(client)["id"]
+    statuses = [poll(client, task_id)["task_status"] for _ in range(3)]
+    assert statuses == ["PROCESSING"] * 3
+    time.sleep(0.45)
+    assert poll(client, task_id)["task_status"] == "SUCCESS"
+    assert fake.tasks[task_id].polls == 4
+
+
+def test_unknown_task_status_is_configurable(fake: FakeGLM, client: httpx2.Client) -> None:
+    missing = client.get("async-result/1234567890123456789")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": {"code": "1214", "message": "task id not found"}}
+    fake.unknown_task_status = 400
+    assert client.get("async-result/1234567890123456789").status_code == 400
+    assert client.post("async-result/1").status_code == 405
+    with httpx2.Client(base_url=fake.base_url + "/") as anonymous:
+        assert anonymous.get("async-result/1").json()["error"]["code"] == "1001"
+
+
+def test_async_image_generation(fake: FakeGLM, client: httpx2.Client) -> None:
+    fake.task_plan = TaskPlan(polls=1)
+    response = client.post(
+        "async/images/generations", json={"model": "glm-image", "prompt": "a fox", "size": "1280x1280"}
+    )
+    created = response.json()
+    assert (response.status_code, created["task_status"], created["model"]) == (
+        200,
+        "PROCESSING",
+        "glm-image",
+    )
+    assert created["request_id"] == created["id"]
+    assert poll(client, created["id"])["task_status"] == "PROCESSING"
+    done = poll(client, created["id"])
+    assert done == {**created, "task_status": "SUCCESS", "image_result": [done["image_result"][0]]}
+    assert done["image_result"][0]["url"] == fake.media_url(f"image-{created['id']}.png")
+    assert httpx2.get(done["image_result"][0]["url"]).content.startswith(PNG_SIGNATURE)
+    assert fake.tasks[created["id"]].kind == "image"
+    for model, code in (("cogview-4", "1214"), ("midjourney", "1211"), (None, "1214")):
+        error = client.post("async/images/generations", json={"model": model, "prompt": "x"})
+        assert (error.status_code, error.json()["error"]["code"]) == (400, code), model
+
+
+def test_video_validation(client: httpx2.Client) -> None:
+    assert create_video(client, model="viduq1-start-end", prompt=None, image_url=["aGVsbG8=", "aGk="])
+    assert create_video(client, model="vidu2-image", image_url="https://e.com/a.png", duration=4)
+    assert create_video(client, model="cogvideox-flash", size="1920x1080", fps=60, duration="10")
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        ({"prompt": "x"}, "1214", "model"),
+        ({"model": "sora", "prompt": "x"}, "1211", ""),
+        ({"model": "cogvideox-3"}, "1214", "prompt"),
+        ({"model": "cogvideox-3", "prompt": None, "image_url": None}, "1214", "prompt"),
+        ({"model": "cogvideox-3", "image_url": ["a", "b"], "quality": "quality"}, "1214", "image_url"),
+        ({"model": "cogvideox-3", "image_url": ["a", "b", "c"]}, "1214", "image_url"),
+        ({"model": "cogvideox-3", "image_url": [1]}, "1214", "image_url"),
+        ({"model": "viduq1-start-end", "image_url": "a"}, "1214", "image_url"),
+        ({"model": "viduq1-text", "image_url": "a"}, "1214", "prompt"),
+        ({"model": "cogvideox-3", "prompt": "x", "quality": "best"}, "1214", "quality"),
+        ({"model": "cogvideox-3", "prompt": "x", "with_audio": "loud"}, "1214", "with_audio"),
+        ({"model": "cogvideox-3", "prompt": "x", "size": "640x480"}, "1214", "size"),
+        ({"model": "cogvideox-3", "prompt": "x", "fps": 24}, "1214", "fps"),
+        ({"model": "cogvideox-3", "prompt": "x", "duration": 4}, "1214", "duration"),
+    ]
+    for case, code, field in cases:
+        error = client.post("videos/generations", json=case)
+        assert error.status_code == 400, case
+        assert error.json()["error"]["code"] == code, case
+        assert error.json()["error"]["message"].startswith(field), case
+
+
+def test_transcription_multipart(fake: FakeGLM, client: httpx2.Client) -> None:
+    audio = wav_bytes(1.0)
+    form = {
+        "model": "glm-asr-2512",
+        "hotwords": ["GLM", "Zhipu"],
+        "stream": "false",
+        "request_id": "asr-0001",
+    }
+    response = client.post("audio/transcriptions", data=form, files={"file": ("a.wav", audio, "audio/wav")})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert list(result) == ["id", "created", "request_id", "model", "text"]
+    assert ID_PATTERN.match(result["id"])
+    assert (result["request_id"], result["model"]) == ("asr-0001", "glm-asr-2512")
+    assert result["text"] == "Transcript of 1.00 s of audio."
+    [recorded] = fake.requests_to("audio/transcriptions")
+    assert recorded.form == {
+        "model": ["glm-asr-2512"],
+        "hotwords": ["GLM", "Zhipu"],
+        "stream": ["false"],
+        "request_id": ["asr-0001"],
+    }
+    assert recorded.files == {"file": audio}
+    assert recorded.json is None
+    as_json_array = {"model": "glm-asr", "hotwords[]": json.dumps(["a", "b"])}
+    mp3 = b"ID3\x04\x00" + bytes(200)
+    result = client.post("audio/transcriptions", data=as_json_array, files={"file": ("a.mp3", mp3)}).json()
+    assert result["text"] == f"Transcript of an MP3 of {len(mp3)} bytes."
+    assert fake.requests[-1].form["hotwords[]"] == ['["a", "b"]']
+    as_base64 = {"model": (None, "glm-asr"), "file_base64": (None, base64.b64encode(audio).decode())}
+    result = client.post("audio/transcriptions", files=as_base64).json()
+    assert result["text"] == "Transcript of 1.00 s of audio."
+    assert fake.requests[-1].headers["content-type"].startswith("multipart/form-data")
+    urlencoded = {
+        "model": "glm-asr",
+        "file_base64": "data:audio/wav;base64," + base64.b64encode(audio).decode(),
+    }
+    result = client.post("audio/transcriptions", data=urlencoded).json()
+    assert result["text"] == "Transcript of 1.00 s of audio."
+    assert fake.requests[-1].form["model"] == ["glm-asr"]
+    assert fake.requests_to("chat/completions") == []
+    assert all(r.form == {} and r.files == {} for r in fake.requests if r.route != "audio/transcriptions")
+
+
+def test_transcription_stream(client: httpx2.Client) -> None:
+    form = {"model": "glm-asr-2512", "stream": "true"}
+    response = client.post("audio/transcriptions", data=form, files={"file": ("a.wav", wav_bytes(2.5))})
+    assert response.headers["content-type"] == "text/event-stream;charset=UTF-8"
+    payloads = sse_payloads(response.content)
+    assert payloads[-1] == "[DONE]"
+    *deltas, done = [json.loads(p) for p in payloads[:-1]]
+    assert {d["type"] for d in deltas} == {"transcript.text.delta"}
+    assert all(set(d) == {"id", "created", "model", "type", "delta"} for d in deltas)
+    assert done["type"] == "transcript.text.done"
+    assert "".join(d["delta"] for d in deltas) == done["text"] == "Transcript of 2.50 s of audio."
+
+
+def test_transcription_refusals(client: httpx2.Client) -> None:
+    def transcribe(data: bytes | None, model: str | None = "glm-asr-2512") -> httpx2.Response:
+        files = {"file": ("upload", data)} if data is not None else None
+        fields = {"model": model} if model is not None else {}
+        return client.post("audio/transcriptions", data=fields, files=files)
+
+    too_long = transcribe(wav_bytes(31.0))
+    assert too_long.status_code == 400
+    assert too_long.json()["error"] == {"code": "1214", "message": "audio duration exceeds 30 seconds"}
+    text_file = transcribe(b"just some text, not audio\n")
+    assert text_file.status_code == 400
+    assert text_file.json()["error"] == {"code": "1214", "message": "transcriptions不支持当前文件格式"}
+    assert transcribe(None).json()["error"]["code"] == "1214"
+    assert transcribe(wav_bytes(1.0), model=None).json()["error"]["code"] == "1214"
+    assert transcribe(wav_bytes(1.0), model="whisper-1").json()["error"]["code"] == "1211"
+    assert transcribe(wav_bytes(30.0)).status_code == 200
+    fmt = struct.pack("<HHIIHH", 3, 1, 8000, 32000, 4, 32)  # IEEE float, which `wave` rejects
+    float_wav = b"RIFF" + struct.pack("<I", 36 + 64000) + b"WAVEfmt " + struct.pack("<I", 16) + fmt
+    float_wav += b"data" + struct.pack("<I", 64000) + bytes(64000)
+    assert transcribe(float_wav).json()["text"] == "Transcript of 2.00 s of audio."
+    too_big = transcribe(b"ID3" + bytes(25 * 1024 * 1024))
+    assert (too_big.status_code, too_big.json()["error"]["code"]) == (400, "1214")
+    assert too_big.json()["error"]["message"].startswith("file")
+    json_body = client.post("audio/transcriptions", json={"model": "glm-asr-2512"})
+    assert json_body.status_code == 400
+
+
+def test_media_not_found_and_not_under_api_base(fake: FakeGLM, client: httpx2.Client) -> None:
+    with httpx2.Client() as cdn:
+        for name in ("nothing.txt", "image-1.gif", "video-1.png", "image-1.mp4", ""):
+            missing = cdn.get(fake.media_url(name))
+            assert missing.status_code == 404, name
+        assert cdn.head(fake.media_url("video-1.mp4")).headers["content-length"] == str(64 * 1024)
+        assert cdn.post(fake.media_url("video-1.mp4")).status_code == 405
+    under_base = client.get("media/video-1.mp4")
+    assert (under_base.status_code, under_base.json()["error"]["code"]) == (404, "1222")
+
+
+def test_big_media_is_streamed_with_content_length(fake: FakeGLM) -> None:
+    fake.media_size = 20 * 1024 * 1024
+    received = 0
+    head = b""
+    with httpx2.Client(timeout=10.0) as cdn, cdn.stream("GET", fake.media_url("video-42.mp4")) as response:
+        assert response.headers["content-length"] == str(20 * 1024 * 1024)
+        assert "transfer-encoding" not in response.headers
+        for data in response.iter_raw():
+            head = head or data[:32]
+            received += len(data)
+    assert received == 20 * 1024 * 1024
+    assert head[4:8] == b"ftyp"
+    assert head[28:32] == b"mdat"
+
+
+def test_media_faults(fake: FakeGLM) -> None:
+    task_name = "video-7.mp4"
+    fake.script("media", Fault(cut_after=1000), Fault(delay=1.0))
+    fake.script(f"media/{task_name}", Fault(status=503, code="500"))
+    received = bytearray()
+
+    def download(cdn: httpx2.Client) -> None:
+        with cdn.stream("GET", fake.media_url("video-1.mp4")) as response:
+            assert response.headers["content-length"] == str(64 * 1024)
+            for data in response.iter_raw():
+                received.extend(data)
+
+    with httpx2.Client() as cdn:
+        with pytest.raises(httpx2.TransportError):
+            download(cdn)
+        assert len(received) == 1000
+        assert received[4:8] == b"ftyp"
+        with pytest.raises(httpx2.ReadTimeout):
+            cdn.get(fake.media_url("video-2.mp4"), timeout=0.2)
+        assert cdn.get(fake.media_url(task_name)).status_code == 503  # exact route before "media"
+        assert cdn.get(fake.media_url(task_name)).status_code == 200
+
+
+def test_async_result_faults_by_collection(fake: FakeGLM, client: httpx2.Client) -> None:
+    task_id = create_video(client)["id"]
+    fake.script("async-result", Fault(status=500, code="500"))
+    assert client.get(f"async-result/{task_id}").status_code == 500
+    assert poll(client, task_id)["task_status"] == "PROCESSING"
+    assert fake.tasks[task_id].polls == 1  # faulted polls are not counted
+    fake.reset()
+    assert fake.tasks == {}
+    assert (fake.task_plan, fake.unknown_task_status, fake.media_size) == (TaskPlan(), 404, 64 * 1024)

@@ -16,6 +16,8 @@ from tests.fake_glm import FakeGLM, Fault
 
 pytestmark = pytest.mark.anyio
 
+ALL_TOOLS = ("glm_chat", "web_search", "generate_image", "generate_video", "get_task", "transcribe")
+READ_ONLY = ("glm_chat", "web_search", "transcribe")
 ERAS = [pytest.param("legacy", id="2025-11-25"), pytest.param("auto", id="2026-07-28")]
 
 
@@ -35,13 +37,16 @@ async def test_tools_over_stdio(fake: FakeGLM, tmp_path: Path, mode: str) -> Non
         assert client.server_info.version == version("mcp-server-glm")
 
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
-        assert set(listed) == {"glm_chat", "web_search"}
-        for tool in listed.values():
+        assert set(listed) == set(ALL_TOOLS)
+        for name, tool in listed.items():
             assert tool.title
             assert tool.output_schema is not None
             assert tool.annotations is not None
-            assert tool.annotations.read_only_hint is True
+            assert tool.annotations.read_only_hint is (name in READ_ONLY)
             assert tool.annotations.open_world_hint is True
+            if name in ("generate_image", "generate_video"):
+                assert tool.annotations.destructive_hint is False
+                assert tool.annotations.idempotent_hint is False
 
         chat = await client.call_tool(
             "glm_chat", {"prompt": "a fairly long question"}, progress_callback=on_progress
@@ -85,13 +90,13 @@ async def test_failures_are_tool_errors_and_the_server_keeps_serving(
 
 async def test_without_a_key_tools_list_works_and_calls_explain(tmp_path: Path) -> None:
     async with over_stdio(server_env(None), tmp_path / "stderr.log") as client:
-        assert len((await client.list_tools()).tools) == 2
+        assert len((await client.list_tools()).tools) == len(ALL_TOOLS)
         result = await client.call_tool("web_search", {"query": "x"})
         assert result.is_error
         [block] = result.content
         assert isinstance(block, TextContent)
         assert "ZAI_API_KEY" in block.text
-        assert len((await client.list_tools()).tools) == 2
+        assert len((await client.list_tools()).tools) == len(ALL_TOOLS)
 
 
 def test_stdout_carries_only_json_rpc(fake: FakeGLM, tmp_path: Path) -> None:

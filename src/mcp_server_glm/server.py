@@ -6,28 +6,36 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
+from urllib.parse import unquote
 
+from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
-from pydantic import ValidationError
+from pydantic import AnyUrl, ValidationError
 
-from . import __version__, schemas
+from . import __version__, resources, schemas
+from .files import Files, MediaKind
 from .glm import GLMClient
-from .settings import Settings
-from .state import AppState
-from .tools import chat, search
+from .settings import MB, Settings
+from .state import AppState, LazyStore
+from .tools import audio, chat, images, search, tasks, videos
 
 log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "Tools of the GLM platform (Z.AI / BigModel). glm_chat asks a GLM model (second opinion, thinking, "
-    "vision, JSON output, answers grounded in a web search); web_search returns current web results."
+    "vision, JSON output, answers grounded in a web search); web_search returns current web results; "
+    "generate_image and generate_video create media (saved to files); a video takes minutes: when "
+    "generate_video returns a task id still processing, call get_task with it later; transcribe turns "
+    "WAV/MP3 speech into text."
 )
+# Input size limits per kind, as the API states them (images inline in chat and video requests).
+INPUT_LIMITS: dict[MediaKind, int] = {"image": 5 * MB, "video": 200 * MB}
 
 
 class GLMServer(MCPServer[AppState]):
@@ -49,6 +57,18 @@ class GLMServer(MCPServer[AppState]):
                 raise ToolError(f"Error executing tool {name}: {_describe(exc.__cause__)}") from exc.__cause__
             raise
 
+    async def read_resource(
+        self, uri: AnyUrl | str, context: Context[AppState, Any] | None = None
+    ) -> Iterable[ReadResourceContents] | InputRequiredResult:
+        # Saved media is served with each file's own MIME type, which a resource template cannot vary.
+        text = str(uri)
+        if text.startswith(resources.MEDIA_PREFIX) and context is not None:
+            name = unquote(text.removeprefix(resources.MEDIA_PREFIX))
+            state: AppState = context.request_context.lifespan_context
+            data, mime_type = await resources.read_media(state.settings, state.store, name)
+            return [ReadResourceContents(content=data, mime_type=mime_type)]
+        return await super().read_resource(uri, context)
+
 
 def _describe(error: ValidationError) -> str:
     problems = [
@@ -66,7 +86,9 @@ def _tool(fn: Callable[..., Any], *, title: str, annotations: ToolAnnotations) -
     return tool
 
 
-def _lifespan(settings: Settings) -> Callable[[MCPServer[AppState]], AbstractAsyncContextManager[AppState]]:
+def _lifespan(
+    settings: Settings, store: LazyStore
+) -> Callable[[MCPServer[AppState]], AbstractAsyncContextManager[AppState]]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
@@ -86,22 +108,40 @@ def _lifespan(settings: Settings) -> Callable[[MCPServer[AppState]], AbstractAsy
                 )
             else:
                 log.warning("No GLM API key configured: tools will answer with how to set ZAI_API_KEY")
-            yield AppState(settings=settings, glm=glm)
+            files = await stack.enter_async_context(
+                Files(
+                    allowed_dirs=settings.input_dirs,
+                    output_dir=settings.media_dir,
+                    input_limits={**INPUT_LIMITS, "audio": settings.max_audio_mb * MB},
+                    max_download_bytes=settings.max_download_mb * MB,
+                    connect_timeout=settings.connect_timeout,
+                    read_timeout=settings.timeout,
+                )
+            )
+            stack.push_async_callback(store.close)
+            yield AppState(settings=settings, glm=glm, files=files, store=store)
 
     return lifespan
 
 
 def build_server(settings: Settings) -> GLMServer:
+    store = LazyStore(settings)
     tools = [
         _tool(chat.glm_chat, title=chat.TITLE, annotations=chat.ANNOTATIONS),
         _tool(search.web_search, title=search.TITLE, annotations=search.ANNOTATIONS),
+        _tool(images.generate_image, title=images.TITLE, annotations=images.ANNOTATIONS),
+        _tool(videos.generate_video, title=videos.TITLE, annotations=videos.ANNOTATIONS),
+        _tool(tasks.get_task, title=tasks.TITLE, annotations=tasks.ANNOTATIONS),
+        _tool(audio.transcribe, title=audio.TITLE, annotations=audio.ANNOTATIONS),
     ]
-    return GLMServer(
+    server = GLMServer(
         name="mcp-server-glm",
         title="GLM",
         version=__version__,
         instructions=INSTRUCTIONS,
-        lifespan=_lifespan(settings),
+        lifespan=_lifespan(settings, store),
         tools=tools,
         log_level=settings.log_level,
     )
+    resources.register(server, settings, store)
+    return server

@@ -5,10 +5,13 @@ Every field has an environment variable and a command-line flag (`cli.py` builds
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Platform = Literal["zai", "bigmodel"]
 
@@ -21,6 +24,17 @@ SEARCH_ENGINES: dict[Platform, str] = {"zai": "search-prime", "bigmodel": "searc
 CHAT_SEARCH_ENGINES: dict[Platform, str] = {"zai": "search_pro_jina", "bigmodel": "search_std"}
 
 KEY_VARIABLES = ("ZAI_API_KEY", "ZHIPUAI_API_KEY")
+MB = 1024 * 1024
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory of the platform (XDG on Linux)."""
+    home = Path.home()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "mcp-server-glm"
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "mcp-server-glm"
+    return Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "mcp-server-glm"
 
 
 class Settings(BaseSettings):
@@ -77,6 +91,31 @@ class Settings(BaseSettings):
         default=None,
         description="Engine of glm_chat's web search (search_pro_jina on zai, search_std on bigmodel).",
     )
+    image_model: str = Field(
+        default="cogview-4-250304", min_length=1, description="Default model of generate_image."
+    )
+    video_model: str = Field(
+        default="cogvideox-3", min_length=1, description="Default model of generate_video."
+    )
+    asr_model: str = Field(default="glm-asr-2512", min_length=1, description="Default model of transcribe.")
+    video_wait: float = Field(
+        default=50.0, ge=0, le=3600, description="Seconds generate_video and get_task wait by default."
+    )
+    poll_interval: float = Field(default=1.0, gt=0, description="Seconds before the first poll of a job.")
+    poll_max_interval: float = Field(default=10.0, gt=0, description="Longest wait between two polls.")
+    data_dir: Path | None = Field(
+        default=None, description="Where the task store lives (default: the per-user data directory)."
+    )
+    output_dir: Path | None = Field(
+        default=None, description="Where generated media is saved (default: <data dir>/media)."
+    )
+    allowed_dirs: Annotated[list[Path] | None, NoDecode] = Field(
+        default=None,
+        description=f"Directories local input files may come from, separated by {os.pathsep!r} "
+        "(default: home and the output directory).",
+    )
+    max_download_mb: int = Field(default=2048, gt=0, description="Largest media file downloaded, in MiB.")
+    max_audio_mb: int = Field(default=500, gt=0, description="Largest audio input to transcribe, in MiB.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Logging level of the server's stderr log."
     )
@@ -91,6 +130,20 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL, e.g. https://api.z.ai/api/paas/v4")
         return value
 
+    @field_validator("allowed_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()] or None
+        return value
+
+    @field_validator("data_dir", "output_dir", "allowed_dirs", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path | list[Path] | None) -> Path | list[Path] | None:
+        if isinstance(value, list):
+            return [path.expanduser().absolute() for path in value]
+        return value.expanduser().absolute() if value is not None else None
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -103,6 +156,18 @@ class Settings(BaseSettings):
             return self.base_url
         root = API_ROOTS[self.platform]
         return f"{root}/coding/paas/v4" if self.coding_plan else f"{root}/paas/v4"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir or default_data_dir()
+
+    @property
+    def media_dir(self) -> Path:
+        return self.output_dir or self.store_dir / "media"
+
+    @property
+    def input_dirs(self) -> list[Path]:
+        return self.allowed_dirs or [Path.home(), self.media_dir]
 
     @property
     def default_search_engine(self) -> str:

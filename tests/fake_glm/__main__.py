@@ -1,10 +1,12 @@
-"""Run the fake GLM API by hand: `python -m tests.fake_glm [--port N] [--latency S] [--chunk-delay S]`.
+"""Run the fake GLM API by hand: `python -m tests.fake_glm [--port N] [--latency S] [--chunk-delay S]
+[--task-polls N] [--task-seconds S] [--media-size BYTES]`.
 Prints the base URL to use as ZAI_BASE_URL and serves until Ctrl-C."""
 
 import argparse
 import contextlib
 import time
 
+from .media import MEDIA_SIZE, TaskPlan
 from .server import FakeGLM
 
 
@@ -13,6 +15,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8000, help="TCP port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds slept before every response")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between SSE events")
+    parser.add_argument("--task-polls", type=int, default=2, help="PROCESSING answers before a task is done")
+    parser.add_argument("--task-seconds", type=float, default=None, help="seconds a task runs (beats polls)")
+    parser.add_argument("--media-size", type=int, default=MEDIA_SIZE, help="bytes of each fake video")
     return parser.parse_args(argv)
 
 
@@ -21,6 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     with FakeGLM(port=args.port) as fake:
         fake.latency = args.latency
         fake.chunk_delay = args.chunk_delay
+        fake.task_plan = TaskPlan(polls=args.task_polls, seconds=args.task_seconds)
+        fake.media_size = args.media_size
         print(fake.base_url, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while True:

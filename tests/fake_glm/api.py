@@ -1,15 +1,20 @@
 """GLM "paas v4" routes of the fake server: request validation and wire-faithful responses.
-Pure functions of the request, the scripted fault and the accepted keys; no I/O happens here."""
+Pure functions of the request, the scripted fault and the accepted keys; no I/O happens here.
+The stateful media routes (images, videos, tasks, ASR, CDN files) live in `media.py`, reached via a `Site`."""
 
+import dataclasses
 import hashlib
 import http
 import json
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .media import Site
 
 JSON_TYPE = "application/json; charset=UTF-8"
 SSE_TYPE = "text/event-stream;charset=UTF-8"
@@ -170,7 +175,9 @@ _STATUS_BY_CODE: dict[str, int] = {
 
 @dataclass
 class Fault:
-    """One scripted deviation from normal behaviour for one request (all fields combinable)."""
+    """One scripted deviation from normal behaviour for one request (all fields combinable).
+
+    `cut_after` counts SSE events on streams and bytes of the body on `/media/...` downloads."""
 
     status: int | None = None
     code: str | None = None
@@ -193,13 +200,16 @@ class Fault:
 
 @dataclass(frozen=True)
 class Reply:
-    """What to send: a whole body, or SSE events written (and flushed) one by one."""
+    """What to send: a whole body, SSE events written (and flushed) one by one, or a body of known
+    `length` produced lazily by `chunks` (large downloads)."""
 
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes = b""
     events: tuple[bytes, ...] | None = None
-    cut: bool = False  # abort the connection after the events instead of ending the body
+    cut: bool = False  # abort the connection after the events/chunks instead of ending the body
+    chunks: Iterable[bytes] | None = None
+    length: int | None = None  # Content-Length of a chunked-up body
 
 
 class ApiError(Exception):
@@ -223,16 +233,28 @@ def handle(
     *,
     fault: Fault | None,
     api_keys: set[str] | None,
+    base: str = "",
+    form: dict[str, list[str]] | None = None,
+    files: dict[str, bytes] | None = None,
+    site: "Site | None" = None,
 ) -> Reply:
-    """Compute the reply to one request (the fault, if any, was already popped for it)."""
-    reply = _dispatch(method, route, headers, body, fault=fault, api_keys=api_keys)
+    """Compute the reply to one request (the fault, if any, was already popped for it).
+    Without a `site` only the stateless routes (chat, web search) exist."""
+    reply = _dispatch(
+        method,
+        route,
+        headers,
+        body,
+        fault=fault,
+        api_keys=api_keys,
+        base=base,
+        form=form,
+        files=files,
+        site=site,
+    )
     if fault is not None and fault.retry_after is not None:
-        reply = Reply(
-            reply.status,
-            (*reply.headers, ("Retry-After", _retry_after(fault.retry_after))),
-            reply.body,
-            reply.events,
-            reply.cut,
+        reply = dataclasses.replace(
+            reply, headers=(*reply.headers, ("Retry-After", _retry_after(fault.retry_after)))
         )
     return reply
 
@@ -245,11 +267,21 @@ def _dispatch(
     *,
     fault: Fault | None,
     api_keys: set[str] | None,
+    base: str,
+    form: dict[str, list[str]] | None,
+    files: dict[str, bytes] | None,
+    site: "Site | None",
 ) -> Reply:
     if fault is not None and fault.replaces_response:
         return fault_reply(fault)
+    if site is not None and (public := site.public(method, route, base, fault)) is not None:
+        return public  # CDN files need no key
     try:
         check_auth(headers.get("authorization"), api_keys)
+        if site is not None:
+            reply = site.route(method, route, body, form or {}, files or {}, fault)
+            if reply is not None:
+                return reply
         handler = ROUTES.get(route)
         if handler is None:
             raise ApiError(404, "1222", f"The API {route or '/'} does not exist.")

@@ -11,15 +11,18 @@ import struct
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import h11
 
 from .api import Fault, Reply, handle
+from .media import MEDIA_SIZE, Site, Task, TaskBook, TaskPlan, parse_form
 
 PREFIXES: tuple[tuple[str, str], ...] = (("/api/paas/v4", "paas"), ("/api/coding/paas/v4", "coding"))
+# Routes ending in an id or a file name; a fault scripted for the collection matches any of them.
+COLLECTIONS = ("async-result", "media")
 READ_SIZE = 65536
 
 
@@ -36,6 +39,8 @@ class Recorded:
     json: Any
     time: float
     connection: int
+    form: dict[str, list[str]] = field(default_factory=dict)  # text fields of a multipart/form-data body
+    files: dict[str, bytes] = field(default_factory=dict)  # its file parts, by field name
 
 
 def split_path(path: str) -> tuple[str, str]:
@@ -71,15 +76,20 @@ class FakeGLM:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._next_connection = 0
+        self._book = TaskBook()
         self._init_state()
 
     def _init_state(self) -> None:
         self.api_keys: set[str] | None = None
         self.latency = 0.0
         self.chunk_delay = 0.0
+        self.task_plan = TaskPlan()
+        self.unknown_task_status = 404
+        self.media_size = MEDIA_SIZE
         self._scripts: dict[str, deque[Fault]] = {}
         self._records: list[Recorded] = []
         self._connections = 0
+        self._book.clear()
 
     # ------------------------------------------------------------ public API
 
@@ -109,8 +119,18 @@ class FakeGLM:
         with self._lock:
             return self._connections
 
+    @property
+    def tasks(self) -> dict[str, Task]:
+        """Async tasks (video and image) by id, as they are now (kind, model, created, polls, plan...)."""
+        return self._book.snapshot()
+
+    def media_url(self, name: str) -> str:
+        return f"{self.root_url}/media/{name}"
+
     def script(self, route: str, *faults: Fault) -> None:
-        """Queue faults for a route; each matching request consumes the next one."""
+        """Queue faults for a route; each matching request consumes the next one.
+        Routes are as in `Recorded.route`: "chat/completions", "async-result/<id>", "media/<name>";
+        the collections "async-result" and "media" match any id or file name (the exact route first)."""
         with self._lock:
             self._scripts.setdefault(route.strip("/"), deque()).extend(faults)
 
@@ -174,9 +194,17 @@ class FakeGLM:
             return self._next_connection
 
     def _pop_fault(self, route: str) -> Fault | None:
+        collection = route.partition("/")[0]
+        keys = (route, collection) if collection in COLLECTIONS else (route,)
         with self._lock:
-            queue = self._scripts.get(route)
-            return queue.popleft() if queue else None
+            for key in keys:
+                queue = self._scripts.get(key)
+                if queue:
+                    return queue.popleft()
+            return None
+
+    def _site(self) -> Site:
+        return Site(self.root_url, self._book, self.task_plan, self.unknown_task_status, self.media_size)
 
     def _record(self, entry: Recorded) -> None:
         with self._lock:
@@ -257,6 +285,7 @@ class _Connection:
             headers[key] = f"{headers[key]}, {text}" if key in headers else text
         path = request.target.decode("latin-1").split("?", 1)[0]
         route, base = split_path(path)
+        form, files = parse_form(headers.get("content-type"), body)
         return Recorded(
             method=request.method.decode("ascii"),
             path=path,
@@ -267,6 +296,8 @@ class _Connection:
             json=_parse_json(body),
             time=arrived,
             connection=self.id,
+            form=form,
+            files=files,
         )
 
     async def _respond(self, request: Recorded) -> bool:
@@ -286,7 +317,13 @@ class _Connection:
             request.body,
             fault=fault,
             api_keys=self.fake.api_keys,
+            base=request.base,
+            form=request.form,
+            files=request.files,
+            site=self.fake._site(),
         )
+        if reply.chunks is not None:
+            return await self._send_chunks(reply)
         if reply.events is None:
             await self._send_whole(reply)
             return True
@@ -316,6 +353,20 @@ class _Connection:
             if index and self.fake.chunk_delay > 0:
                 await asyncio.sleep(self.fake.chunk_delay)
             await self._send(h11.Data(data=event))
+        if reply.cut:
+            self._abort()
+            return False
+        await self._send(h11.EndOfMessage())
+        return True
+
+    async def _send_chunks(self, reply: Reply) -> bool:
+        """Stream a body of known length as its chunks come (chunk_delay between them); maybe cut it."""
+        assert reply.chunks is not None
+        await self._send(self._head(reply, reply.length))
+        for index, chunk in enumerate(reply.chunks):
+            if index and self.fake.chunk_delay > 0:
+                await asyncio.sleep(self.fake.chunk_delay)
+            await self._send(h11.Data(data=chunk))
         if reply.cut:
             self._abort()
             return False

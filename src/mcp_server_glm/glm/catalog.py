@@ -12,54 +12,72 @@ from typing import Literal
 Kind = Literal["chat", "vision", "image", "video", "asr"]
 
 
+K = 1024
+BOTH = ("zai", "bigmodel")
+CN = ("bigmodel",)
+
+
 @dataclass(frozen=True, slots=True)
 class Model:
     name: str
     kind: Kind
     note: str = ""
+    context: int | None = None  # tokens
+    max_output: int | None = None  # tokens
     free: bool = False
-    china_only: bool = False
+    platforms: tuple[str, ...] = BOTH
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.name,
+            "kind": self.kind,
+            "context_tokens": self.context,
+            "max_output_tokens": self.max_output,
+            "free": self.free,
+            "platforms": list(self.platforms),
+            "note": self.note,
+        }
 
 
 MODELS: tuple[Model, ...] = (
-    Model("glm-5.3", "chat", "newest flagship; thinking always on"),
-    Model("glm-5.2", "chat", "flagship; reasoning effort levels"),
-    Model("glm-5.1", "chat", "200K context, 128K output"),
-    Model("glm-5", "chat", "200K context"),
-    Model("glm-5-turbo", "chat", "200K context, fast"),
-    Model("glm-4.7", "chat", "200K context; strong at coding"),
-    Model("glm-4.7-flashx", "chat", "200K context, cheap"),
-    Model("glm-4.7-flash", "chat", "200K context", free=True),
-    Model("glm-4.6", "chat", "200K context"),
-    Model("glm-4.5", "chat", "128K context"),
-    Model("glm-4.5-x", "chat", "128K context, fast"),
-    Model("glm-4.5-air", "chat", "128K context, light"),
-    Model("glm-4.5-airx", "chat", "128K context, light and fast"),
-    Model("glm-4.5-flash", "chat", "128K context", free=True),
-    Model("glm-4-32b-0414-128k", "chat", "128K context, no thinking"),
-    Model("glm-4-plus", "chat", "legacy", china_only=True),
-    Model("glm-4-air-250414", "chat", "legacy", china_only=True),
-    Model("glm-4-flash-250414", "chat", "legacy", free=True, china_only=True),
-    Model("glm-4-long", "chat", "legacy; 1M context", china_only=True),
-    Model("glm-z1-flash", "chat", "legacy reasoning model", free=True, china_only=True),
-    Model("glm-5.3-flashx", "vision", "newest vision model, cheap"),
-    Model("glm-5.3-flash", "vision", "newest vision model"),
-    Model("glm-5v-turbo", "vision", "200K context"),
-    Model("glm-4.6v", "vision", "128K context; thinking switch"),
-    Model("glm-4.6v-flashx", "vision", "128K context, cheap"),
-    Model("glm-4.6v-flash", "vision", "128K context", free=True),
-    Model("glm-4.5v", "vision", "64K context; thinking always on"),
-    Model("glm-4v-plus-0111", "vision", "legacy", china_only=True),
-    Model("glm-4v-flash", "vision", "legacy", free=True, china_only=True),
-    Model("glm-4.1v-thinking-flash", "vision", "legacy reasoning vision model", free=True, china_only=True),
-    Model("glm-image", "image", "sync and async generation"),
-    Model("cogview-4-250304", "image", "fast generation"),
-    Model("cogview-4", "image", "fast generation", china_only=True),
-    Model("cogview-3-flash", "image", "legacy", free=True, china_only=True),
+    Model("glm-5.3", "chat", "newest flagship; thinking always on", None, 128 * K),
+    Model("glm-5.2", "chat", "flagship; reasoning effort levels", None, 128 * K),
+    Model("glm-5.1", "chat", "flagship", 200 * K, 128 * K),
+    Model("glm-5", "chat", "", 200 * K, 128 * K),
+    Model("glm-5-turbo", "chat", "fast", 200 * K, 128 * K),
+    Model("glm-4.7", "chat", "strong at coding", 200 * K, 128 * K),
+    Model("glm-4.7-flashx", "chat", "cheap", 200 * K, 128 * K),
+    Model("glm-4.7-flash", "chat", "", 200 * K, 128 * K, free=True),
+    Model("glm-4.6", "chat", "", 200 * K, 128 * K),
+    Model("glm-4.5", "chat", "", 128 * K, 96 * K),
+    Model("glm-4.5-x", "chat", "fast", 128 * K, 96 * K),
+    Model("glm-4.5-air", "chat", "light", 128 * K, 96 * K),
+    Model("glm-4.5-airx", "chat", "light and fast", 128 * K, 96 * K),
+    Model("glm-4.5-flash", "chat", "", 128 * K, 96 * K, free=True),
+    Model("glm-4-32b-0414-128k", "chat", "no thinking", 128 * K, 16 * K),
+    Model("glm-4-plus", "chat", "legacy", 128 * K, 4 * K, platforms=CN),
+    Model("glm-4-air-250414", "chat", "legacy", 128 * K, 16 * K, platforms=CN),
+    Model("glm-4-flash-250414", "chat", "legacy", 128 * K, 16 * K, free=True, platforms=CN),
+    Model("glm-4-long", "chat", "legacy; 1M context", 1024 * K, 4 * K, platforms=CN),
+    Model("glm-z1-flash", "chat", "legacy reasoning model", 128 * K, 32 * K, free=True, platforms=CN),
+    Model("glm-5.3-flashx", "vision", "newest vision model, cheap", None, 128 * K),
+    Model("glm-5.3-flash", "vision", "newest vision model", None, 128 * K),
+    Model("glm-5v-turbo", "vision", "", 200 * K, 128 * K),
+    Model("glm-4.6v", "vision", "thinking switch", 128 * K, 32 * K),
+    Model("glm-4.6v-flashx", "vision", "cheap", 128 * K, 32 * K),
+    Model("glm-4.6v-flash", "vision", "", 128 * K, 32 * K, free=True),
+    Model("glm-4.5v", "vision", "thinking always on", 64 * K, 16 * K),
+    Model("glm-4v-plus-0111", "vision", "legacy", 16 * K, 8 * K, platforms=CN),
+    Model("glm-4v-flash", "vision", "legacy", 16 * K, 1 * K, free=True, platforms=CN),
+    Model("glm-4.1v-thinking-flash", "vision", "legacy reasoning", 64 * K, 16 * K, free=True, platforms=CN),
+    Model("glm-image", "image", "best quality; hd by default (~20 s)"),
+    Model("cogview-4-250304", "image", "fast (5-10 s)"),
+    Model("cogview-4", "image", "fast", platforms=CN),
+    Model("cogview-3-flash", "image", "legacy", free=True, platforms=CN),
     Model("cogvideox-3", "video", "text or image to video, up to 4K, 5 or 10 s"),
     Model("cogvideox-2", "video", "legacy"),
-    Model("cogvideox-flash", "video", "legacy", free=True, china_only=True),
-    Model("glm-asr-2512", "asr", "speech to text, wav/mp3 up to 30 s"),
+    Model("cogvideox-flash", "video", "legacy", free=True, platforms=CN),
+    Model("glm-asr-2512", "asr", "speech to text; wav/mp3, 25 MB and 30 s per request"),
     Model("glm-asr", "asr", "legacy speech to text"),
 )
 

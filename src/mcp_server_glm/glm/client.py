@@ -16,9 +16,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import quote
 
 import anyio
 import httpx2
+from pydantic import BaseModel
 
 from .errors import (
     APIError,
@@ -27,10 +29,23 @@ from .errors import (
     ConnectionFailed,
     ContentFiltered,
     GLMError,
+    RateLimited,
     StreamBroken,
     classify,
 )
-from .models import ChatCompletion, ChatRequest, SearchItem, Usage, WebSearchRequest, WebSearchResponse
+from .models import (
+    ChatCompletion,
+    ChatRequest,
+    ImageRequest,
+    ImageResponse,
+    SearchItem,
+    TaskResult,
+    Transcription,
+    Usage,
+    VideoRequest,
+    WebSearchRequest,
+    WebSearchResponse,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +129,87 @@ class GLMClient:
         async def attempt(request_id: str) -> WebSearchResponse:
             body = request.model_copy(update={"request_id": request_id}).body()
             data = await self._post_json("web_search", body, request_id)
-            try:
-                return WebSearchResponse.model_validate(data)
-            except ValueError as exc:
+            return _parse(WebSearchResponse, data, "web search result")
+
+        return await self._with_retries(attempt, resend=True)
+
+    async def generate_image(self, request: ImageRequest) -> ImageResponse:
+        """Generate an image synchronously. Paid: never re-sent once it may have reached the API."""
+
+        async def attempt(request_id: str) -> ImageResponse:
+            body = request.model_copy(update={"request_id": request_id}).body()
+            data = await self._post_json("images/generations", body, request_id)
+            response = _parse(ImageResponse, data, "image generation result")
+            if not response.data or not response.data[0].url:
                 raise BadResponse(
-                    "GLM API returned a web search result of an unexpected shape", status=200
-                ) from exc
+                    "GLM API returned an image result without a URL", status=200, request_id=request_id
+                )
+            return response
+
+        return await self._with_retries(attempt, resend=False)
+
+    async def submit_video(self, request: VideoRequest) -> TaskResult:
+        """Create a video generation task. Paid: never re-sent once it may have reached the API."""
+
+        async def attempt(request_id: str) -> TaskResult:
+            body = request.model_copy(update={"request_id": request_id}).body()
+            data = await self._post_json("videos/generations", body, request_id)
+            task = _parse(TaskResult, data, "video task")
+            if not task.id:
+                raise BadResponse(
+                    "GLM API created a video task without an id", status=200, request_id=request_id
+                )
+            return task
+
+        return await self._with_retries(attempt, resend=False)
+
+    async def task_result(self, task_id: str) -> TaskResult:
+        """The state of an async job (video, image or chat); safe to repeat."""
+
+        async def attempt(request_id: str) -> TaskResult:
+            try:
+                response = await self._http.get(f"async-result/{quote(task_id, safe='')}")
+            except httpx2.TransportError as exc:
+                raise self._connection_failed(exc, request_id) from exc
+            if response.is_error:
+                raise self._api_error(response, request_id)
+            data = self._json(response, request_id, error_key_fails=False)
+            if "task_status" not in data and isinstance(data.get("error"), dict):
+                raise self._envelope_error(response.status_code, data, request_id, retry_after=None)
+            return _parse(TaskResult, data, "task result")
+
+        return await self._with_retries(attempt, resend=True)
+
+    async def transcribe(
+        self,
+        audio: bytes,
+        *,
+        filename: str,
+        mime_type: str,
+        model: str,
+        prompt: str | None,
+        hotwords: list[str],
+    ) -> Transcription:
+        """Speech to text of one request-sized piece of audio (wav/mp3, at most 25 MB and 30 s)."""
+        # Hotwords go as repeated `hotwords` fields (httpx encodes a list value that way).
+        fields: dict[str, str | list[str]] = {"model": model, "stream": "false"}
+        if prompt:
+            fields["prompt"] = prompt
+        if hotwords:
+            fields["hotwords"] = hotwords
+
+        async def attempt(request_id: str) -> Transcription:
+            try:
+                response = await self._http.post(
+                    "audio/transcriptions",
+                    data={**fields, "request_id": request_id},
+                    files={"file": (filename, audio, mime_type)},
+                )
+            except httpx2.TransportError as exc:
+                raise self._connection_failed(exc, request_id) from exc
+            if response.is_error:
+                raise self._api_error(response, request_id)
+            return _parse(Transcription, self._json(response, request_id), "transcription")
 
         return await self._with_retries(attempt, resend=True)
 
@@ -132,6 +222,8 @@ class GLMClient:
                 return await attempt(new_request_id())
             except GLMError as error:
                 delay = self._retry_delay(error, number, resend)
+                if delay is None and not resend and isinstance(error, ConnectionFailed) and error.reached:
+                    error.args = (f"{error.args[0]} (not re-sent: the API may have accepted it already)",)
                 if delay is None:
                     if number > 1:
                         error.args = (f"{error.args[0]} (gave up after {number} attempts)",)
@@ -153,7 +245,7 @@ class GLMClient:
         """Seconds to wait before retrying after attempt `number`, or None not to retry."""
         if number > self.max_retries or not error.retryable:
             return None
-        if isinstance(error, ConnectionFailed) and error.reached and not resend:
+        if not resend and not _never_started(error):
             return None
         if isinstance(error, APIError) and error.retry_after is not None:
             return error.retry_after
@@ -250,7 +342,9 @@ class GLMClient:
 
     # -- errors ----------------------------------------------------------------------------------
 
-    def _json(self, response: httpx2.Response, request_id: str) -> dict[str, Any]:
+    def _json(
+        self, response: httpx2.Response, request_id: str, *, error_key_fails: bool = True
+    ) -> dict[str, Any]:
         status = response.status_code
         if not response.content:
             raise BadResponse(
@@ -270,8 +364,8 @@ class GLMClient:
                 status=status,
                 request_id=request_id,
             )
-        if isinstance(data.get("error"), dict):
-            # Some failures arrive with HTTP 200 and an error envelope.
+        if error_key_fails and isinstance(data.get("error"), dict):
+            # Some failures arrive with HTTP 200 and an error envelope (a failed task's `error` is data).
             raise self._envelope_error(status, data, request_id, retry_after=None)
         return data
 
@@ -331,6 +425,21 @@ class GLMClient:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret in text else text
+
+
+def _never_started(error: GLMError) -> bool:
+    """True when the API certainly did no work for the request: safe to re-send even a paid one."""
+    return isinstance(error, RateLimited) or (isinstance(error, ConnectionFailed) and not error.reached)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], data: dict[str, Any], what: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValueError as exc:
+        raise BadResponse(f"GLM API returned a {what} of an unexpected shape", status=200) from exc
 
 
 def _is_event_stream(response: httpx2.Response) -> bool:

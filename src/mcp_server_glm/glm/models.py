@@ -122,3 +122,89 @@ class WebSearchResponse(BaseModel):
     @classmethod
     def _none_is_empty(cls, value: object) -> object:
         return [] if value is None else value
+
+
+class ImageRequest(_Wire):
+    """POST /images/generations (synchronous)."""
+
+    model: str
+    prompt: str
+    size: str | None = None
+    quality: Literal["hd", "standard"] | None = None
+    request_id: str | None = None
+
+
+class MediaURL(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    url: str = ""
+    cover_image_url: str | None = None
+
+
+class ImageResponse(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    created: int | None = None
+    data: list[MediaURL] = Field(default_factory=list)
+
+
+class VideoRequest(_Wire):
+    """POST /videos/generations: creates an async task."""
+
+    model: str
+    prompt: str | None = None
+    image_url: str | list[str] | None = None
+    quality: Literal["speed", "quality"] | None = None
+    with_audio: bool | None = None
+    size: str | None = None
+    fps: int | None = None
+    duration: int | None = None
+    request_id: str | None = None
+
+
+TaskStatus = Literal["PROCESSING", "SUCCESS", "FAIL"]
+
+
+class TaskError(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: str | None = None
+    message: str | None = None
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+
+class TaskResult(BaseModel):
+    """An async job as GET /async-result/{id} reports it (also the create response)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    request_id: str | None = None
+    model: str | None = None
+    task_status: TaskStatus
+    video_result: list[MediaURL] = Field(default_factory=list)
+    image_result: list[MediaURL] = Field(default_factory=list)
+    error: TaskError | None = None
+
+    @field_validator("task_status", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("video_result", "image_result", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return [] if value is None else value
+
+
+class Transcription(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    request_id: str | None = None
+    model: str | None = None
+    text: str = ""

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..glm import catalog
 from ..glm.models import ChatCompletion, ChatRequest, WebSearchOptions
-from .common import app_state, glm_client, result, upstream_errors
+from .common import app_state, count_usage, glm_client, result, upstream_errors
 
 TITLE = "Ask a GLM model"
 ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
@@ -103,6 +103,8 @@ async def glm_chat(
     client = glm_client(ctx)
     with upstream_errors():
         completion = await client.chat(request, on_delta=_Progress(ctx))
+    if completion.usage is not None:
+        await count_usage(ctx, "glm_chat", completion.model, completion.usage.total_tokens, "tokens")
     return result(_text(completion, show_reasoning=thinking is True), _structured(completion))
 
 

@@ -4,20 +4,27 @@ and shaping a result that carries both readable text and structured content.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel
 
+from ..audio_chunks import AudioError
+from ..files import FileRefused, Files, MediaKind, SavedFile
 from ..glm import GLMClient, GLMError
 from ..glm.errors import AuthenticationFailed
 from ..settings import KEY_VARIABLES
 from ..state import AppState
+from ..store import MediaRecord, Store, StoreError
 
+log = logging.getLogger(__name__)
+
+MEDIA_URI = "glm://media/"
 MISSING_KEY = (
     f"No GLM API key is configured: set {KEY_VARIABLES[0]} (or {KEY_VARIABLES[1]}) in the server's "
     "environment to a key from the Z.AI or BigModel console, then restart the server."
@@ -36,9 +43,15 @@ def glm_client(ctx: Context[Any, Any]) -> GLMClient:
     return client
 
 
+async def store(ctx: Context[Any, Any]) -> Store:
+    """The task store, opened on first use."""
+    with upstream_errors():
+        return await app_state(ctx).store.get()
+
+
 @contextmanager
 def upstream_errors() -> Iterator[None]:
-    """Turn a GLM adapter failure into a one-line tool error the model can act on."""
+    """Turn an adapter, file or store failure into a one-line tool error the model can act on."""
     try:
         yield
     except GLMError as exc:
@@ -46,11 +59,53 @@ def upstream_errors() -> Iterator[None]:
         if isinstance(exc, AuthenticationFailed):
             message += " Settings to check: the key, GLM_PLATFORM (zai or bigmodel) and GLM_CODING_PLAN."
         raise ToolError(message) from exc
+    except (FileRefused, StoreError, AudioError) as exc:
+        raise ToolError(str(exc)) from exc
 
 
-def result(text: str, structured: BaseModel) -> CallToolResult:
-    """A tool result: `text` for people and models, the model's fields (unset ones left out) as data."""
+def result(text: str, structured: BaseModel, extra: Sequence[ContentBlock] = ()) -> CallToolResult:
+    """A tool result: `text` for people and models, more content blocks (images, links) if any, and the
+    model's fields (unset ones left out) as data."""
     return CallToolResult(
-        content=[TextContent(type="text", text=text)],
+        content=[TextContent(type="text", text=text), *extra],
         structured_content=structured.model_dump(mode="json", exclude_none=True),
     )
+
+
+async def save_media(ctx: Context[Any, Any], url: str, *, kind: MediaKind, task_id: str | None) -> SavedFile:
+    """Download media the GLM API produced into the output directory and remember it in the store."""
+    state = app_state(ctx)
+    with upstream_errors():
+        saved = await state.files.download(url, kind=kind, stem=Files.output_stem(kind, task_id))
+    records = await store(ctx)
+    with upstream_errors():
+        await records.add_media(
+            MediaRecord(
+                name=saved.name,
+                path=str(saved.path),
+                mime_type=saved.mime_type,
+                size=saved.size,
+                source_url=url,
+                task_id=task_id,
+            )
+        )
+    return saved
+
+
+def media_link(saved: SavedFile) -> ResourceLink:
+    """A link the client can open or read as a resource: glm://media/{name}."""
+    return link(saved.name, saved.mime_type, saved.size)
+
+
+def link(name: str, mime_type: str | None, size: int | None = None) -> ResourceLink:
+    return ResourceLink(
+        type="resource_link", uri=f"{MEDIA_URI}{name}", name=name, mime_type=mime_type, size=size
+    )
+
+
+async def count_usage(ctx: Context[Any, Any], tool: str, model: str, units: int, unit: str) -> None:
+    """Add to the usage totals; accounting never fails a call that already did its work."""
+    try:
+        await (await app_state(ctx).store.get()).record_usage(tool, model, units, unit)
+    except StoreError as exc:
+        log.warning("Usage of %s not recorded: %s", tool, exc)

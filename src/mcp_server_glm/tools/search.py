@@ -12,7 +12,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..glm.models import SearchItem, WebSearchRequest
-from .common import app_state, glm_client, result, upstream_errors
+from .common import app_state, count_usage, glm_client, result, upstream_errors
 
 TITLE = "Search the web"
 ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
@@ -60,6 +60,7 @@ async def web_search(
     client = glm_client(ctx)
     with upstream_errors():
         response = await client.web_search(request)
+    await count_usage(ctx, "web_search", chosen, 1, "searches")
     hits = [_hit(item) for item in response.search_result]
     return result(_text(query, chosen, hits), SearchResult(query=query, engine=chosen, results=hits))
 

@@ -1,0 +1,734 @@
+"""Every local file the server reads, every URL it fetches for a client and every file it writes.
+
+Inputs are confined to allowed directories (no hidden files, no devices) and sniffed by their bytes;
+URLs a client gives are fetched from public addresses only; downloads stream into generated names.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import contextlib
+import errno
+import ipaddress
+import json
+import os
+import re
+import secrets
+import socket
+import stat
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import IO, Literal, Self
+from urllib.parse import unquote, urlsplit
+
+import anyio
+import httpcore2
+import httpx2
+
+MediaKind = Literal["image", "audio", "video"]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+MB = 1024 * 1024
+CHUNK = 64 * 1024
+MAX_REDIRECTS = 5
+MAX_PATH = 4096
+MAX_NAME = 255
+
+ACCEPTED: dict[MediaKind, str] = {
+    "image": "PNG, JPEG, WEBP or GIF",
+    "audio": "WAV or MP3",
+    "video": "MP4 or MOV",
+}
+NOUNS: dict[MediaKind, str] = {"image": "an image", "audio": "audio", "video": "a video"}
+# extension: (MIME type, how messages name it)
+FORMATS = {
+    ".png": ("image/png", "a PNG image"),
+    ".jpg": ("image/jpeg", "a JPEG image"),
+    ".webp": ("image/webp", "a WEBP image"),
+    ".gif": ("image/gif", "a GIF image"),
+    ".wav": ("audio/wav", "WAV audio"),
+    ".mp3": ("audio/mpeg", "MP3 audio"),
+    ".mp4": ("video/mp4", "an MP4 video"),
+    ".mov": ("video/quicktime", "a QuickTime (MOV) video"),
+}
+QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free")
+SHARED_ADDRESSES = ipaddress.IPv4Network("100.64.0.0/10")
+NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+# Where a file system cannot hard-link, publishing falls back to an exclusive create and a rename.
+NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK, errno.EXDEV}
+SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+STEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,199}")
+
+
+class FileRefused(Exception):
+    """An input or output the server will not use; str() is one line a model can act on, e.g.
+    'image "/home/u/.ssh/id_rsa" is refused: hidden files and directories (".ssh") are never read'."""
+
+
+class _Refused(Exception):
+    """Why an input or a URL is refused; the caller adds what was refused."""
+
+
+class _Failed(Exception):
+    """Why a fetch failed (network, status, size, time); the caller adds the URL."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    data: bytes
+    mime_type: str  # from the bytes, never from a declared type
+    source: str  # the resolved path or the URL; "data URL" for a data URL
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def data_url(self) -> str:
+        return f"data:{self.mime_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+@dataclass(frozen=True, slots=True)
+class SavedFile:
+    path: Path
+    name: str
+    mime_type: str
+    size: int
+    source_url: str
+
+
+class Files:
+    """Reads inputs from allowed directories and URLs, and saves downloads into the output directory.
+
+    Owns two HTTP clients, opened on first use: a guarded one for URLs a client gave, and an
+    unguarded one for media URLs the GLM API itself returned. Close it with `aclose()` or `async with`.
+    """
+
+    def __init__(
+        self,
+        *,
+        allowed_dirs: Sequence[Path],
+        output_dir: Path,
+        input_limits: Mapping[MediaKind, int],
+        max_download_bytes: int,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        total_timeout: float = 900.0,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        given = [Path(os.path.abspath(Path(root).expanduser())) for root in allowed_dirs]
+        self.allowed_dirs = [root.resolve() for root in given]
+        self._lexical_roots = [*given, *self.allowed_dirs]
+        self.output_dir = Path(output_dir).expanduser().resolve()
+        self.input_limits = dict(input_limits)
+        self.max_download_bytes = max_download_bytes
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.total_timeout = total_timeout
+        # Tests only: it replaces the network of both clients, and with it the connect-time check.
+        self._transport = transport
+        self._clients: dict[bool, httpx2.AsyncClient] = {}
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.aclose()
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    def resolve_local(self, ref: str) -> Path:
+        """The real path of a local file (a path or a file:// URL) the server may read."""
+        try:
+            return self._resolve(ref)
+        except _Refused as exc:
+            raise FileRefused(f"file {_quote(ref)} is refused: {exc}") from None
+
+    async def read_input(self, ref: str, kind: MediaKind) -> InputFile:
+        """The bytes of an input given as a path or a file, data or http(s) URL, sniffed as `kind`."""
+        limit = self.input_limits.get(kind, self.max_download_bytes)
+        scheme = _scheme(ref)
+        shown = "data URL" if scheme == "data" else _quote(ref)
+        try:
+            if scheme in ("http", "https"):
+                try:
+                    data = await self._fetch(ref, limit)
+                except _Failed as exc:
+                    raise FileRefused(f"{kind} {shown} could not be fetched: {exc}") from None
+                source = ref
+            elif scheme == "data":
+                data, source = _decode_data_url(ref, limit), "data URL"
+            elif scheme in (None, "file") or Path(ref).is_absolute():
+                path = await anyio.to_thread.run_sync(self._resolve, ref)
+                data, source = await anyio.to_thread.run_sync(_read_regular, path, limit), str(path)
+            else:
+                raise _Refused(f"{scheme} URLs are not read; give a path, or a file, data, http or https URL")
+            return InputFile(data=data, mime_type=_expect(kind, data), source=source)
+        except _Refused as exc:
+            raise FileRefused(f"{kind} {shown} is refused: {exc}") from None
+
+    def _resolve(self, ref: str) -> Path:
+        scheme = _scheme(ref)
+        if scheme == "file":
+            text = _file_url_path(ref)
+        elif scheme is not None and not Path(ref).is_absolute():
+            raise _Refused("it is neither a local path nor a file:// URL")
+        else:
+            text = ref
+        _check_path_text(text)
+        try:
+            given = Path(text).expanduser()
+        except RuntimeError:
+            raise _Refused("its ~ cannot be expanded to a home directory") from None
+        if not given.is_absolute():
+            raise _Refused("give an absolute path (or one starting with ~/); relative paths are ambiguous")
+        try:
+            real = given.resolve(strict=True)
+        except (FileNotFoundError, NotADirectoryError):
+            raise _Refused("it does not exist") from None
+        except RuntimeError:
+            raise _Refused("it is a symlink loop") from None
+        except OSError as exc:
+            raise _Refused(f"it cannot be read ({exc.strerror or exc})") from None
+        root = _deepest_root(real, self.allowed_dirs)
+        if root is None:
+            allowed = ", ".join(str(root) for root in self.allowed_dirs) or "none are configured"
+            raise _Refused(f"it is outside the allowed directories ({allowed})")
+        # Both where it really is and the name it was given by: a visible link into a hidden directory
+        # and a hidden link pointing out are both refused. Only what lies below the root counts.
+        lexical = Path(os.path.normpath(given))
+        lexical_root = _deepest_root(lexical, self._lexical_roots)
+        named = lexical.relative_to(lexical_root).parts if lexical_root is not None else lexical.parts
+        for part in (*real.relative_to(root).parts, *named):
+            if part.startswith("."):
+                raise _Refused(f"hidden files and directories ({json.dumps(part)}) are never read")
+        try:
+            mode = os.stat(real).st_mode
+        except OSError as exc:
+            raise _Refused(f"it cannot be read ({exc.strerror or exc})") from None
+        if not stat.S_ISREG(mode):
+            raise _Refused(f"it is not a regular file (it is {_file_type(mode)})")
+        return real
+
+    # -- fetching --------------------------------------------------------------------------------
+
+    async def _fetch(self, url: str, limit: int) -> bytes:
+        """The body of a URL a client gave, fetched through the guard, at most `limit` bytes."""
+        chunks: list[bytes] = []
+        received = 0
+        with anyio.move_on_after(self.total_timeout) as scope:
+            async with self._open(url, guarded=True, limit=limit) as response:
+                with self._network_errors():
+                    async for chunk in response.aiter_bytes(CHUNK):
+                        received += len(chunk)
+                        if received > limit:
+                            raise _Failed(f"it is larger than the {_amount(limit)} limit")
+                        chunks.append(chunk)
+        if scope.cancelled_caught:
+            raise _Failed(f"it took longer than {self.total_timeout:g} s")
+        return b"".join(chunks)
+
+    @asynccontextmanager
+    async def _open(self, url: str, *, guarded: bool, limit: int) -> AsyncIterator[httpx2.Response]:
+        """A streamed 2xx response to GET `url`; redirects are followed here, each hop checked again."""
+        client = self._client(guarded)
+        for hop in range(MAX_REDIRECTS + 1):
+            after = f" (after a redirect to {_quote(url)})" if hop else ""
+            try:
+                target = _checked_url(url, guarded=guarded)
+                with self._network_errors():
+                    response = await client.send(client.build_request("GET", target), stream=True)
+            except _Refused as exc:
+                raise _Refused(f"{exc}{after}") from None
+            if response.is_redirect:
+                await response.aclose()
+                try:
+                    url = str(target.join(response.headers["location"]))
+                except (httpx2.InvalidURL, ValueError):
+                    raise _Failed(f"it redirects to an invalid URL{after}") from None
+                continue
+            try:
+                if not response.is_success:
+                    raise _Failed(f"HTTP {response.status_code}{after}")
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise _Failed(f"it is {_amount(int(declared))}, more than the {_amount(limit)} limit")
+                yield response
+            finally:
+                await response.aclose()
+            return
+        raise _Failed(f"it redirects more than {MAX_REDIRECTS} times")
+
+    def _client(self, guarded: bool) -> httpx2.AsyncClient:
+        if guarded not in self._clients:
+            transport = self._transport
+            if transport is None and guarded:
+                transport = _GuardedTransport()
+            self._clients[guarded] = httpx2.AsyncClient(
+                headers={"User-Agent": "mcp-server-glm", "Accept-Encoding": "identity"},
+                cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # keeps and sends none
+                timeout=httpx2.Timeout(self.read_timeout, connect=self.connect_timeout),
+                follow_redirects=False,
+                trust_env=not guarded,  # a proxy would connect for us, past the address check
+                transport=transport,
+            )
+        return self._clients[guarded]
+
+    @contextlib.contextmanager
+    def _network_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except httpx2.ConnectTimeout:
+            raise _Failed(f"could not connect in {self.connect_timeout:g} s") from None
+        except httpx2.ReadTimeout:
+            raise _Failed(f"no data for {self.read_timeout:g} s (read timeout)") from None
+        except httpx2.ConnectError as exc:
+            raise _Failed(f"could not connect ({_one_line(str(exc) or type(exc).__name__)})") from None
+        except httpx2.HTTPError as exc:
+            raise _Failed(f"the connection failed ({_one_line(str(exc) or type(exc).__name__)})") from None
+
+    # -- outputs ---------------------------------------------------------------------------------
+
+    async def download(self, url: str, *, kind: MediaKind, stem: str, guarded: bool = False) -> SavedFile:
+        """Stream `url` into the output directory as `<stem><ext>` (or `<stem>-2<ext>`, ...).
+
+        `guarded` for URLs a client gave; media URLs the GLM API returned are fetched unguarded.
+        Nothing partial is left behind when it fails or is cancelled.
+        """
+        if not STEM.fullmatch(stem):
+            raise ValueError(f"not a file name stem: {stem!r}")
+        shown = _quote(url)
+        directory = self.output_dir
+        try:
+            await anyio.to_thread.run_sync(_make_dirs, directory)
+            async with _temporary(directory, stem) as (temp, out):
+                head = b""
+                size = 0
+                with anyio.move_on_after(self.total_timeout) as scope:
+                    async with self._open(url, guarded=guarded, limit=self.max_download_bytes) as response:
+                        with self._network_errors():
+                            async for chunk in response.aiter_bytes(CHUNK):
+                                size += len(chunk)
+                                if size > self.max_download_bytes:
+                                    limit = _amount(self.max_download_bytes)
+                                    raise _Failed(f"it is larger than the {limit} limit")
+                                if len(head) < 16:
+                                    head += chunk[:16]
+                                await anyio.to_thread.run_sync(out.write, chunk)
+                if scope.cancelled_caught:
+                    raise _Failed(f"it took longer than {self.total_timeout:g} s")
+                await anyio.to_thread.run_sync(out.close)
+                ext, mime_type = _extension(head, url)
+                with anyio.CancelScope(shield=True):  # once published, the caller must learn its name
+                    path = await anyio.to_thread.run_sync(_publish, temp, directory, stem, ext)
+        except _Refused as exc:
+            raise FileRefused(f"download of {kind} {shown} is refused: {exc}") from None
+        except _Failed as exc:
+            raise FileRefused(f"download of {kind} {shown} failed: {exc}") from None
+        except OSError as exc:
+            raise FileRefused(f"cannot write to {directory}: {exc.strerror or exc}") from None
+        return SavedFile(path=path, name=path.name, mime_type=mime_type, size=size, source_url=url)
+
+    @staticmethod
+    def output_stem(kind: str, task_id: str | None) -> str:
+        """A file name stem like `image-20250101-120000-<task id>`; never made from prompt text."""
+        when = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        tag = re.sub(r"[^A-Za-z0-9_-]", "", task_id or "")[:40] or secrets.token_hex(4)
+        return f"{re.sub(r'[^A-Za-z0-9_-]', '', kind) or 'media'}-{when}-{tag}"
+
+
+# -- the SSRF guard ------------------------------------------------------------------------------
+
+
+class _GuardedNetwork(httpcore2.AsyncNetworkBackend):
+    """Opens TCP connections to public addresses only. The name is resolved here, every address is
+    checked, and the connection goes to a checked address: a DNS answer cannot change in between."""
+
+    def __init__(self) -> None:
+        self._network = httpcore2.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore2's signature
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        try:
+            with anyio.fail_after(timeout):
+                answers = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except TimeoutError:
+            raise httpcore2.ConnectTimeout(f"resolving {host} took too long") from None
+        except OSError as exc:
+            raise httpcore2.ConnectError(f"cannot resolve {host} ({exc.strerror or exc})") from None
+        addresses = list(dict.fromkeys(str(answer[4][0]) for answer in answers))
+        for address in addresses:
+            refusal = _address_refusal(ipaddress.ip_address(address))
+            if refusal is not None:
+                raise _Refused(f"{host} resolves to {address}, {refusal}")
+        failure: Exception = httpcore2.ConnectError(f"cannot resolve {host}")
+        for address in addresses:
+            try:
+                return await self._network.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
+                failure = exc
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore2's signature
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        raise _Refused("Unix sockets are never connected to")
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+class _GuardedTransport(httpx2.AsyncHTTPTransport):
+    """httpx2's own transport, on a connection pool whose every connection goes through the guard."""
+
+    def __init__(self) -> None:
+        super().__init__(trust_env=False)
+        # httpx2 takes no network backend, so the pool it built (idle: no sockets yet) is replaced by
+        # the same pool with one; the rest of the transport (requests, exception mapping) is httpx2's.
+        self._pool = httpcore2.AsyncConnectionPool(
+            ssl_context=httpx2.create_ssl_context(),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_GuardedNetwork(),
+        )
+
+
+def _checked_url(url: str, *, guarded: bool) -> httpx2.URL:
+    try:
+        parsed = httpx2.URL(url)
+    except (httpx2.InvalidURL, TypeError, ValueError):
+        raise _Refused("it is not a valid URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise _Refused("only http and https URLs are fetched")
+    if guarded:
+        if parsed.userinfo:
+            raise _Refused("URLs with a user name or password are not fetched")
+        # Literal addresses are refused before any connection; names are checked as they connect.
+        literal = _literal_address(parsed.host)
+        if literal is not None and (refusal := _address_refusal(literal)) is not None:
+            numeric = ":" not in parsed.host and str(literal) != parsed.host
+            shown = f"{parsed.host} ({literal})" if numeric else parsed.host
+            raise _Refused(f"{shown} is {refusal}")
+    return parsed
+
+
+def _literal_address(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    # Forms like 2130706433 or 0x7f.1, which resolvers read as IPv4 addresses.
+    if re.fullmatch(r"[0-9A-Fa-fXx.]+", host):
+        with contextlib.suppress(OSError):
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+    return None
+
+
+def _address_refusal(ip: IPAddress) -> str | None:
+    """Why the guard will not connect to `ip` ("a loopback address; ..."), or None if it is public."""
+    candidates: list[IPAddress] = []
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv6 addresses that carry an IPv4 one (mapped, 6to4, Teredo, NAT64) are judged by it too,
+        # and by it first, so that ::ffff:127.0.0.1 is called loopback.
+        embedded = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+        if ip in NAT64_PREFIX:
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        candidates += [address for address in embedded if address is not None]
+    for address in [*candidates, ip]:
+        kind = _address_kind(address)
+        if kind is not None:
+            return f"{kind}; only public addresses are fetched"
+    return None
+
+
+def _address_kind(ip: IPAddress) -> str | None:
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address (where cloud metadata services live)"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip in SHARED_ADDRESSES:
+        return "a shared (carrier-grade NAT) address"
+    if ip.is_reserved:
+        return "a reserved address"
+    if ip.is_private or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local):
+        return "a private address"
+    if not ip.is_global:
+        return "not a public address"
+    return None
+
+
+# -- local files ---------------------------------------------------------------------------------
+
+
+def _scheme(ref: str) -> str | None:
+    found = SCHEME.match(ref)
+    return found.group(1).lower() if found else None
+
+
+def _file_url_path(ref: str) -> str:
+    parts = urlsplit(ref)
+    if parts.netloc not in ("", "localhost"):
+        raise _Refused("a file URL must name a local file (file:///path)")
+    if parts.query or parts.fragment:
+        raise _Refused("a file URL with a query or fragment is not read")
+    return unquote(parts.path)
+
+
+def _check_path_text(text: str) -> None:
+    if "\0" in text:
+        raise _Refused("the path contains a NUL byte")
+    if len(text) > MAX_PATH:
+        raise _Refused(f"the path is longer than {MAX_PATH} characters")
+    if any(len(part) > MAX_NAME for part in text.split("/")):
+        raise _Refused(f"a path component is longer than {MAX_NAME} characters")
+
+
+def _deepest_root(path: Path, roots: Iterable[Path]) -> Path | None:
+    inside = [root for root in roots if path.is_relative_to(root)]
+    return max(inside, key=lambda root: len(root.parts)) if inside else None
+
+
+def _file_type(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of a checked file; its size is checked before anything is read."""
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        raise _Refused(f"it cannot be read ({exc.strerror or exc})") from None
+    if size > limit:
+        raise _Refused(f"it is {_amount(size)}, more than the {_amount(limit)} limit")
+    # No following a link and no waiting on a pipe, should the file have been swapped since the check.
+    flags = (
+        os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    )
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _Refused(f"it cannot be read ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Refused("it changed into something that is not a regular file")
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise _Refused(f"it grew past the {_amount(limit)} limit while being read")
+    return data
+
+
+def _decode_data_url(ref: str, limit: int) -> bytes:
+    header, comma, payload = ref[len("data:") :].partition(",")
+    if not comma or not header.lower().endswith(";base64"):
+        raise _Refused("only base64 data URLs (data:<type>;base64,...) are read")
+    payload = payload.strip()
+    if len(payload) * 3 // 4 > limit:
+        raise _Refused(
+            f"it holds about {_amount(len(payload) * 3 // 4)}, more than the {_amount(limit)} limit"
+        )
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise _Refused("its base64 payload is invalid") from None
+    if len(data) > limit:
+        raise _Refused(f"it holds {_amount(len(data))}, more than the {_amount(limit)} limit")
+    return data
+
+
+# -- sniffing ------------------------------------------------------------------------------------
+
+
+def sniff(data: bytes) -> tuple[MediaKind, str] | None:
+    """(kind, extension) of media recognised by its first bytes, or None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image", ".png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image", ".jpg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image", ".gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image", ".webp"
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio", ".wav"
+    if data.startswith(b"ID3") or _mp3_frame(data):
+        return "audio", ".mp3"
+    if data[4:8] == b"ftyp":
+        return "video", ".mov" if data[8:12] == b"qt  " else ".mp4"
+    if data[4:8] in QUICKTIME_ATOMS:
+        return "video", ".mov"
+    return None
+
+
+def _mp3_frame(data: bytes) -> bool:
+    # A valid MPEG layer III frame header, not just the sync bits: a UTF-16 byte order mark (FF FE)
+    # must not pass for audio.
+    if len(data) < 3 or data[0] != 0xFF or data[1] & 0xE0 != 0xE0:
+        return False
+    version, layer = (data[1] >> 3) & 3, (data[1] >> 1) & 3
+    bitrate, rate = data[2] >> 4, (data[2] >> 2) & 3
+    return version != 1 and layer == 1 and bitrate != 15 and rate != 3
+
+
+def _expect(kind: MediaKind, data: bytes) -> str:
+    """The MIME type of `data` if it is media of `kind`, else a refusal saying what it looks like."""
+    if not data:
+        raise _Refused("it is empty")
+    found = sniff(data)
+    if found is not None and found[0] == kind:
+        return FORMATS[found[1]][0]
+    looks = f"it is {FORMATS[found[1]][1]}" if found else f"{_looks_like(data)}it is not {ACCEPTED[kind]}"
+    raise _Refused(f"it is not {NOUNS[kind]} ({looks})")
+
+
+def _looks_like(data: bytes) -> str:
+    head = data[:512]
+    if head.startswith(b"%PDF-"):
+        return "it looks like a PDF; "
+    if head.startswith(b"PK\x03\x04"):
+        return "it looks like a ZIP archive; "
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head)  # tolerates a cut last character
+    except UnicodeDecodeError:
+        return ""
+    if not all(char.isprintable() or char in "\t\r\n\f" for char in text):
+        return ""
+    return "it looks like HTML; " if re.search(r"<(!doctype|html)", text, re.I) else "it looks like text; "
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def _make_dirs(directory: Path) -> None:
+    """Create `directory` and its missing parents, each private to the user (0o700)."""
+    missing: list[Path] = []
+    path = directory
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o700)
+    if not directory.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory))
+
+
+@asynccontextmanager
+async def _temporary(directory: Path, stem: str) -> AsyncIterator[tuple[Path, IO[bytes]]]:
+    """A new hidden `.part` file in `directory`, closed and removed on the way out."""
+    with anyio.CancelScope(shield=True):  # so that no temporary file is ever created unseen
+        temp, out = await anyio.to_thread.run_sync(_create_temp, directory, stem)
+    try:
+        yield temp, out
+    finally:
+        # Plain system calls, so that they run even while the task is being cancelled.
+        with contextlib.suppress(OSError):
+            out.close()
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+
+
+def _create_temp(directory: Path, stem: str) -> tuple[Path, IO[bytes]]:
+    temp = directory / f".{stem}-{secrets.token_hex(4)}.part"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    return temp, os.fdopen(os.open(temp, flags, 0o600), "wb")
+
+
+def _publish(temp: Path, directory: Path, stem: str, ext: str) -> Path:
+    """Give the finished temporary file its final name, never replacing an existing file."""
+    for final in _names(directory, stem, ext):
+        try:
+            os.link(temp, final)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in NO_HARD_LINKS:
+                raise
+            return _publish_by_rename(temp, directory, stem, ext)
+        temp.unlink()
+        return final
+    raise FileExistsError(errno.EEXIST, f"too many files named {stem}-N{ext}")
+
+
+def _publish_by_rename(temp: Path, directory: Path, stem: str, ext: str) -> Path:
+    for final in _names(directory, stem, ext):
+        try:
+            os.close(os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        # The name is ours now (created exclusively), so the rename replaces nobody else's file.
+        os.replace(temp, final)
+        return final
+    raise FileExistsError(errno.EEXIST, f"too many files named {stem}-N{ext}")
+
+
+def _names(directory: Path, stem: str, ext: str) -> Iterator[Path]:
+    yield directory / f"{stem}{ext}"
+    for number in range(2, 10_000):
+        yield directory / f"{stem}-{number}{ext}"
+
+
+def _extension(head: bytes, url: str) -> tuple[str, str]:
+    """(extension, MIME type) of a download: from its first bytes, else from the URL, else .bin."""
+    found = sniff(head)
+    suffix = found[1] if found else PurePosixPath(urlsplit(url).path).suffix.lower()
+    suffix = ".jpg" if suffix == ".jpeg" else suffix
+    if suffix in FORMATS:
+        return suffix, FORMATS[suffix][0]
+    return ".bin", "application/octet-stream"
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    """A reference quoted on one line (control characters escaped), shortened when long."""
+    if len(text) > 200:
+        text = f"{text[:120]}…{text[-60:]}"
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= 200 else flat[:199] + "…"
+
+
+def _amount(size: int) -> str:
+    for unit, scale in (("GiB", 1024 * MB), ("MiB", MB), ("KiB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"

@@ -1,0 +1,114 @@
+"""MCP resources: the model catalogue, the jobs this server submitted, the media it saved, usage totals.
+
+`glm://media/{name}` is served with each file's own MIME type (see `read_media`); the others are JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+
+from .glm import catalog
+from .settings import Settings
+from .state import AppState, LazyStore
+from .store import Store, StoreError
+
+MEDIA_TEMPLATE = "glm://media/{name}"
+MEDIA_PREFIX = "glm://media/"
+MB = 1024 * 1024
+MAX_RESOURCE_BYTES = 100 * MB
+
+
+def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazyStore) -> None:
+    """Add the resources; they reach the store through `lazy_store`, which the lifespan closes."""
+
+    async def open_store() -> Store:
+        try:
+            return await lazy_store.get()
+        except StoreError as exc:
+            raise ResourceError(str(exc)) from exc
+
+    @server.resource(
+        "glm://models",
+        name="models",
+        title="GLM models",
+        description="The GLM model catalogue: id, kind, context and output limits, free or not, platforms.",
+        mime_type="application/json",
+    )
+    def models() -> str:
+        return _json([model.as_dict() for model in catalog.MODELS])
+
+    @server.resource(
+        "glm://tasks",
+        name="tasks",
+        title="Recent jobs",
+        description="The 50 most recent video and image jobs this server submitted, newest first.",
+        mime_type="application/json",
+    )
+    async def tasks() -> str:
+        store = await open_store()
+        return _json([dataclasses.asdict(task) for task in await store.recent_tasks(50)])
+
+    @server.resource(
+        "glm://tasks/{task_id}",
+        name="task",
+        title="A job",
+        description="One job this server submitted: its request, status and result.",
+        mime_type="application/json",
+    )
+    async def task(task_id: str) -> str:
+        record = await (await open_store()).get_task(task_id)
+        if record is None:
+            raise ResourceNotFoundError(f"No task {task_id} is recorded (get_task asks the API for any id)")
+        return _json(dataclasses.asdict(record))
+
+    @server.resource(
+        MEDIA_TEMPLATE,
+        name="media",
+        title="Generated media",
+        description="An image or video this server generated and saved, by file name.",
+        mime_type="application/octet-stream",
+    )
+    async def media(name: str) -> bytes:
+        data, _ = await read_media(settings, lazy_store, name)
+        return data
+
+    @server.resource(
+        "glm://usage",
+        name="usage",
+        title="Usage",
+        description="Calls and units (tokens, images, videos, seconds) per tool and model.",
+        mime_type="application/json",
+    )
+    async def usage() -> str:
+        totals = await (await open_store()).usage_totals()
+        return _json([dataclasses.asdict(total) for total in totals])
+
+
+async def read_media(settings: Settings, lazy_store: LazyStore, name: str) -> tuple[bytes, str]:
+    """A saved file's bytes and MIME type, only if the store knows it and it is in the output directory."""
+    try:
+        record = await (await lazy_store.get()).get_media(name)
+    except StoreError as exc:
+        raise ResourceError(str(exc)) from exc
+    if record is None:
+        raise ResourceNotFoundError(f"No media named {name!r} was saved by this server")
+    path = anyio.Path(record.path)
+    media_dir = await anyio.Path(settings.media_dir).resolve()
+    if not await path.is_file() or (await path.resolve()).parent != media_dir:
+        raise ResourceNotFoundError(f"Media {name!r} is no longer in the output directory ({media_dir})")
+    size = (await path.stat()).st_size
+    if size > MAX_RESOURCE_BYTES:
+        raise ResourceError(
+            f"{path} is {size // MB} MiB, too large to send as a resource: open the file instead"
+        )
+    return await path.read_bytes(), record.mime_type
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=1)

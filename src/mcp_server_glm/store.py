@@ -1,0 +1,393 @@
+"""The server's memory across restarts: the async jobs it submitted, the media it saved, its usage.
+
+One SQLite file in WAL mode, shared safely by every server process using the same data directory.
+Each call runs in a worker thread, so the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+
+T = TypeVar("T")
+
+DB_NAME = "mcp-server-glm.db"
+BUSY_TIMEOUT = 5.0  # seconds another process may hold the write lock before a call fails
+
+# Step i brings the schema from version i to version i + 1. Append new steps; never edit old ones.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (
+        """CREATE TABLE tasks (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            model TEXT NOT NULL,
+            request TEXT NOT NULL,
+            status TEXT NOT NULL,
+            result TEXT,
+            error TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX tasks_created_at ON tasks (created_at)",
+        """CREATE TABLE media (
+            name TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            mime_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            source_url TEXT NOT NULL,
+            task_id TEXT,
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE usage (
+            id INTEGER PRIMARY KEY,
+            tool TEXT NOT NULL,
+            model TEXT NOT NULL,
+            units INTEGER NOT NULL,
+            unit TEXT NOT NULL,
+            at REAL NOT NULL
+        )""",
+    ),
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+TASK_COLUMNS = "id, kind, model, request, status, result, error, created_at, updated_at"
+MEDIA_COLUMNS = "name, path, mime_type, size, source_url, task_id, created_at"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    id: str
+    kind: str
+    model: str
+    request: dict[str, Any]
+    status: str
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    created_at: float = 0.0  # unix seconds; 0 means "now" when recorded
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRecord:
+    name: str
+    path: str
+    mime_type: str
+    size: int
+    source_url: str
+    task_id: str | None = None
+    created_at: float = 0.0  # unix seconds; 0 means "now" when recorded
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotal:
+    tool: str
+    model: str
+    calls: int
+    units: int
+    unit: str
+
+
+class StoreError(Exception):
+    """The store could not be opened, read or written; the message names the database file and why."""
+
+
+class Store:
+    """The database in one data directory; open it with `await Store.open(data_dir)`.
+
+    Usable as an async context manager (`async with await Store.open(data_dir) as store:`),
+    which closes it on exit.
+    """
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._connection: sqlite3.Connection | None = connection
+        self._lock = threading.Lock()
+        # Calls queue here, in the event loop, rather than each parking a worker thread on the lock.
+        self._limiter = anyio.CapacityLimiter(1)
+
+    @classmethod
+    async def open(cls, data_dir: Path) -> Store:
+        """Open (creating and migrating as needed) the database in `data_dir`."""
+        path = Path(data_dir) / DB_NAME
+        connection = await anyio.to_thread.run_sync(_connect, path)
+        return cls(path, connection)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the database; later calls raise StoreError. Closing twice is harmless."""
+
+        def close() -> None:
+            with self._lock:
+                if self._connection is not None:
+                    connection, self._connection = self._connection, None
+                    connection.close()
+
+        await anyio.to_thread.run_sync(close, limiter=self._limiter)
+
+    # -- tasks -----------------------------------------------------------------------------------
+
+    async def record_task(self, task: TaskRecord) -> None:
+        """Insert a task, or update every field but `created_at` of the task with that id."""
+        now = time.time()
+        values = (
+            task.id,
+            task.kind,
+            task.model,
+            self._dumps(task.request, "the task's request"),
+            task.status,
+            None if task.result is None else self._dumps(task.result, "the task's result"),
+            task.error,
+            task.created_at or now,
+            task.updated_at or now,
+        )
+
+        def write(db: sqlite3.Connection) -> None:
+            with _immediate(db):
+                db.execute(
+                    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+                    "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, model = excluded.model, "
+                    "request = excluded.request, status = excluded.status, result = excluded.result, "
+                    "error = excluded.error, updated_at = excluded.updated_at",
+                    values,
+                )
+
+        await self._run("cannot write to", write)
+
+    async def update_task(
+        self, task_id: str, *, status: str, result: dict[str, Any] | None = None, error: str | None = None
+    ) -> TaskRecord | None:
+        """Set a task's status, and its result or error when given (None keeps the stored one).
+
+        Returns the updated task, or None when no task has that id.
+        """
+        result_json = None if result is None else self._dumps(result, "the task's result")
+        now = time.time()
+
+        def write(db: sqlite3.Connection) -> TaskRecord | None:
+            with _immediate(db):
+                db.execute(
+                    "UPDATE tasks SET status = ?, result = coalesce(?, result), "
+                    "error = coalesce(?, error), updated_at = ? WHERE id = ?",
+                    (status, result_json, error, now, task_id),
+                )
+                return _get_task(db, task_id)
+
+        return await self._run("cannot write to", write)
+
+    async def get_task(self, task_id: str) -> TaskRecord | None:
+        return await self._run("cannot read", lambda db: _get_task(db, task_id))
+
+    async def recent_tasks(self, limit: int = 20) -> list[TaskRecord]:
+        """Up to `limit` tasks, newest first."""
+        if limit <= 0:
+            return []
+
+        def read(db: sqlite3.Connection) -> list[TaskRecord]:
+            rows = db.execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?",  # noqa: S608
+                (limit,),
+            )
+            return [_task(row) for row in rows]
+
+        return await self._run("cannot read", read)
+
+    # -- media -----------------------------------------------------------------------------------
+
+    async def add_media(self, media: MediaRecord) -> None:
+        """Record a saved file; a record with the same name is replaced (the file was rewritten)."""
+        values = (
+            media.name,
+            media.path,
+            media.mime_type,
+            media.size,
+            media.source_url,
+            media.task_id,
+            media.created_at or time.time(),
+        )
+
+        def write(db: sqlite3.Connection) -> None:
+            with _immediate(db):
+                db.execute(
+                    f"INSERT OR REPLACE INTO media ({MEDIA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                    values,
+                )
+
+        await self._run("cannot write to", write)
+
+    async def get_media(self, name: str) -> MediaRecord | None:
+        def read(db: sqlite3.Connection) -> MediaRecord | None:
+            row = db.execute(f"SELECT {MEDIA_COLUMNS} FROM media WHERE name = ?", (name,)).fetchone()  # noqa: S608
+            return None if row is None else MediaRecord(*row)
+
+        return await self._run("cannot read", read)
+
+    # -- usage -----------------------------------------------------------------------------------
+
+    async def record_usage(self, tool: str, model: str, units: int, unit: str) -> None:
+        values = (tool, model, units, unit, time.time())
+
+        def write(db: sqlite3.Connection) -> None:
+            with _immediate(db):
+                db.execute("INSERT INTO usage (tool, model, units, unit, at) VALUES (?, ?, ?, ?, ?)", values)
+
+        await self._run("cannot write to", write)
+
+    async def usage_totals(self) -> list[UsageTotal]:
+        """Calls and units summed per tool, model and unit."""
+
+        def read(db: sqlite3.Connection) -> list[UsageTotal]:
+            rows = db.execute(
+                "SELECT tool, model, count(*), coalesce(sum(units), 0), unit FROM usage "
+                "GROUP BY tool, model, unit ORDER BY tool, model, unit"
+            )
+            return [UsageTotal(*row) for row in rows]
+
+        return await self._run("cannot read", read)
+
+    # -- running calls ---------------------------------------------------------------------------
+
+    async def _run(self, action: str, call: Callable[[sqlite3.Connection], T]) -> T:
+        # Not abandoned on cancellation: a started write finishes (or rolls back) before we return.
+        return await anyio.to_thread.run_sync(self._call, action, call, limiter=self._limiter)
+
+    def _dumps(self, value: dict[str, Any], what: str) -> str:
+        try:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"cannot write to the store {self.path}: {what} is not JSON ({exc})") from exc
+
+    def _call(self, action: str, call: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            if self._connection is None:
+                raise StoreError(f"{action} the store {self.path}: it is closed")
+            try:
+                return call(self._connection)
+            except sqlite3.Error as exc:
+                raise _error(action, self.path, exc) from exc
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open the database at `path`, creating its directory and bringing its schema up to date."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StoreError(f"cannot open the store {path}: cannot create {path.parent}: {reason}") from exc
+    try:
+        connection = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+        try:
+            # Refuse a newer database before touching it at all (even its journal mode).
+            _check_version(connection, path)
+            _use_wal(connection)
+            connection.execute("PRAGMA synchronous = NORMAL")
+            _migrate(connection, path)
+        except BaseException:
+            connection.close()
+            raise
+    except sqlite3.Error as exc:
+        raise _error("cannot open", path, exc) from exc
+    return connection
+
+
+def _check_version(db: sqlite3.Connection, path: Path) -> int:
+    version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"cannot open the store {path}: its schema is version {version}, newer than this "
+            f"mcp-server-glm knows ({SCHEMA_VERSION}); upgrade mcp-server-glm or use another data directory"
+        )
+    return version
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    # Switching a new database to WAL needs an exclusive lock, and SQLite reports another process
+    # holding a lock as busy at once instead of waiting (busy_timeout does not apply here).
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    # The check and the steps share one write transaction, so of two processes opening a fresh
+    # database at once, the second waits and then finds the schema already in place.
+    with _immediate(db):
+        version = _check_version(db, path)
+        for step in MIGRATIONS[version:]:
+            for statement in step:
+                db.execute(statement)
+        if version < SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+@contextlib.contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction that takes the write lock at once (waiting up to the busy timeout)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+        raise
+
+
+def _get_task(db: sqlite3.Connection, task_id: str) -> TaskRecord | None:
+    row = db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)).fetchone()  # noqa: S608
+    return None if row is None else _task(row)
+
+
+def _task(row: tuple[Any, ...]) -> TaskRecord:
+    id_, kind, model, request, status, result, error, created_at, updated_at = row
+    return TaskRecord(
+        id=id_,
+        kind=kind,
+        model=model,
+        request=json.loads(request),
+        status=status,
+        result=None if result is None else json.loads(result),
+        error=error,
+        created_at=created_at,
+        updated_at=updated_at,
+    )
+
+
+def _error(action: str, path: Path, exc: sqlite3.Error) -> StoreError:
+    reason = str(exc) or type(exc).__name__
+    code = getattr(exc, "sqlite_errorname", None)
+    if code:
+        reason += f" ({code})"
+    if code in {"SQLITE_CANTOPEN", "SQLITE_READONLY"} and not os.access(path.parent, os.W_OK):
+        reason += f"; {path.parent} is not writable"
+    return StoreError(f"{action} the store {path}: {reason}")

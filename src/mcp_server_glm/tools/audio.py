@@ -1,0 +1,103 @@
+"""`transcribe`: speech to text with GLM-ASR, for audio of any length the configured cap allows.
+
+The API takes at most 30 s and 25 MB per request, so longer audio is cut into pieces (WAV directly,
+MP3 through ffmpeg when installed), transcribed in order with progress, and joined.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from .. import audio_chunks
+from ..audio_chunks import MAX_BYTES, MAX_SECONDS, Piece
+from ..files import InputFile
+from .common import app_state, count_usage, glm_client, result, upstream_errors
+
+TITLE = "Transcribe speech"
+ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
+
+
+class Transcript(BaseModel):
+    text: str
+    model: str
+    request_ids: list[str]
+    duration_seconds: float
+    chunks: int = Field(description="Requests the audio was split into (30 s each at most).")
+
+
+async def transcribe(
+    ctx: Context[Any, Any],
+    file: Annotated[
+        str, Field(min_length=1, description="WAV or MP3: a local path, file://, http(s) or data: URL.")
+    ],
+    model: Annotated[str | None, Field(description="Default glm-asr-2512.")] = None,
+    prompt: Annotated[
+        str | None, Field(max_length=8000, description="Earlier transcript, as context.")
+    ] = None,
+    hotwords: Annotated[
+        list[str] | None, Field(max_length=100, description="Words to recognise reliably.")
+    ] = None,
+) -> Annotated[CallToolResult, Transcript]:
+    """Transcribe speech in a WAV or MP3 file to text; long audio is split and joined."""
+    chosen = model or app_state(ctx).settings.asr_model
+    with upstream_errors():
+        audio = await app_state(ctx).files.read_input(file, "audio")
+        pieces, extension = await anyio.to_thread.run_sync(_pieces, audio)
+    client = glm_client(ctx)
+    texts: list[str] = []
+    request_ids: list[str] = []
+    total = sum(piece.seconds for piece in pieces)
+    done = 0.0
+    for number, piece in enumerate(pieces, 1):
+        if len(pieces) > 1:
+            message = f"transcribing piece {number} of {len(pieces)}"
+            await ctx.report_progress(done, total=total, message=message)
+        mime = "audio/wav" if extension == "wav" else "audio/mpeg"
+        with upstream_errors():
+            answer = await client.transcribe(
+                piece.data,
+                filename=f"audio-{number}.{extension}",
+                mime_type=mime,
+                model=chosen,
+                prompt=_context(prompt, texts),
+                hotwords=hotwords or [],
+            )
+        texts.append(answer.text.strip())
+        request_ids.append(answer.request_id or answer.id or "")
+        done += piece.seconds
+    if len(pieces) > 1:
+        await ctx.report_progress(total, total=total, message=f"transcribed {len(pieces)} pieces")
+    await count_usage(ctx, "transcribe", chosen, round(total), "seconds")
+    text = " ".join(part for part in texts if part)
+    transcript = Transcript(
+        text=text, model=chosen, request_ids=request_ids, duration_seconds=round(total, 2), chunks=len(pieces)
+    )
+    return result(text or "(no speech recognised)", transcript)
+
+
+def _pieces(audio: InputFile) -> tuple[list[Piece], str]:
+    """Request-sized pieces of the audio, and the format they are in."""
+    if audio.mime_type == "audio/wav":
+        return audio_chunks.wav_pieces(audio.data), "wav"
+    seconds = audio_chunks.mp3_seconds(audio.data)
+    if seconds <= MAX_SECONDS and audio.size <= MAX_BYTES:
+        return [Piece(audio.data, seconds)], "mp3"
+    if not audio_chunks.ffmpeg_available():
+        raise ToolError(
+            f"{audio.source} is an MP3 of about {seconds:.0f} s; the API takes 30 s per request, and cutting "
+            "an MP3 needs ffmpeg on PATH. Install ffmpeg, or convert the file to WAV."
+        )
+    return audio_chunks.wav_pieces(audio_chunks.mp3_to_wav(audio.data)), "wav"
+
+
+def _context(prompt: str | None, earlier: list[str]) -> str | None:
+    """The prompt for the next piece: the caller's context, then the end of what was heard so far."""
+    heard = " ".join(earlier)[-2000:]
+    joined = " ".join(part for part in (prompt, heard) if part)
+    return joined[-8000:] or None

@@ -1,0 +1,493 @@
+"""The SQLite store: round trips, migrations, failures as StoreError, and two processes sharing one file.
+
+Every database call must leave the event loop free; one test holds SQLite's write lock to prove it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import stat
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+import pytest
+
+from mcp_server_glm import store as store_module
+from mcp_server_glm.store import (
+    DB_NAME,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    MediaRecord,
+    Store,
+    StoreError,
+    TaskRecord,
+    UsageTotal,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with await Store.open(tmp_path / "data") as opened:
+        yield opened
+
+
+@contextmanager
+def raw(path: Path) -> Iterator[sqlite3.Connection]:
+    """A plain connection to a database file, as another process would have."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        yield connection
+
+
+def pragma(path: Path, name: str) -> Any:
+    with raw(path) as connection:
+        return connection.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def tables(path: Path) -> set[str]:
+    with raw(path) as connection:
+        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def video_task(task_id: str = "task-1", **fields: Any) -> TaskRecord:
+    values: dict[str, Any] = {
+        "id": task_id,
+        "kind": "video",
+        "model": "cogvideox-3",
+        "request": {"prompt": "a red fox in snow", "size": "1920x1080"},
+        "status": "PROCESSING",
+    }
+    values.update(fields)
+    return TaskRecord(**values)
+
+
+# -- round trips -----------------------------------------------------------------------------------
+
+
+async def test_task_round_trip_keeps_json_and_fills_timestamps(store: Store) -> None:
+    request = {
+        "prompt": "雪の中の狐 🦊",
+        "size": "1920x1080",
+        "fps": 30,
+        "with_audio": True,
+        "quality": None,
+        "image_url": ["a.png", "b.png"],
+        "extra": {"nested": {"deep": 1.5}},
+    }
+    before = time.time()
+    await store.record_task(video_task(request=request))
+    got = await store.get_task("task-1")
+    assert got is not None
+    assert got.request == request
+    assert got.result is None
+    assert got.error is None
+    assert (got.kind, got.model, got.status) == ("video", "cogvideox-3", "PROCESSING")
+    assert before <= got.created_at <= time.time()
+    assert got.updated_at == pytest.approx(got.created_at)
+    assert await store.get_task("no-such-task") is None
+
+
+async def test_task_round_trip_keeps_given_timestamps_and_result(store: Store) -> None:
+    result = {"video_url": "https://cdn.example/v.mp4", "cover_image_url": "https://cdn.example/c.png"}
+    task = video_task(status="SUCCESS", result=result, created_at=1000.0, updated_at=2000.0)
+    await store.record_task(task)
+    assert await store.get_task("task-1") == task
+
+
+async def test_record_task_upserts_and_keeps_created_at(store: Store) -> None:
+    await store.record_task(video_task(created_at=1000.0, updated_at=1000.0))
+    await store.record_task(
+        video_task(
+            kind="image",
+            model="cogview-4",
+            request={"prompt": "changed"},
+            status="FAIL",
+            error="content filtered",
+            created_at=5000.0,
+            updated_at=5000.0,
+        )
+    )
+    got = await store.get_task("task-1")
+    assert got == TaskRecord(
+        id="task-1",
+        kind="image",
+        model="cogview-4",
+        request={"prompt": "changed"},
+        status="FAIL",
+        error="content filtered",
+        created_at=1000.0,
+        updated_at=5000.0,
+    )
+    assert len(await store.recent_tasks()) == 1
+
+
+async def test_update_task(store: Store) -> None:
+    await store.record_task(video_task(created_at=1000.0, updated_at=1000.0))
+    result = {"video_url": "https://cdn.example/v.mp4", "path": "/out/v.mp4"}
+
+    done = await store.update_task("task-1", status="SUCCESS", result=result)
+    assert done is not None
+    assert (done.status, done.result, done.error) == ("SUCCESS", result, None)
+    assert done.created_at == 1000.0
+    assert done.updated_at > 1000.0
+    assert await store.get_task("task-1") == done
+
+    # None leaves the stored result in place: a status-only update never loses a finished video.
+    again = await store.update_task("task-1", status="SUCCESS", error="download retried")
+    assert again is not None
+    assert (again.result, again.error) == (result, "download retried")
+
+
+async def test_update_of_unknown_task_returns_none_and_inserts_nothing(store: Store) -> None:
+    assert await store.update_task("no-such-task", status="SUCCESS", result={"x": 1}) is None
+    assert await store.recent_tasks() == []
+
+
+async def test_recent_tasks_newest_first(store: Store) -> None:
+    for task_id, created in [("old", 1000.0), ("newest", 3000.0), ("middle", 2000.0)]:
+        await store.record_task(video_task(task_id, created_at=created))
+    assert [task.id for task in await store.recent_tasks()] == ["newest", "middle", "old"]
+    assert [task.id for task in await store.recent_tasks(limit=2)] == ["newest", "middle"]
+    assert await store.recent_tasks(limit=0) == []
+
+
+async def test_media_round_trip(store: Store) -> None:
+    media = MediaRecord(
+        name="video-20250101-abc.mp4",
+        path="/out/video-20250101-abc.mp4",
+        mime_type="video/mp4",
+        size=12_345_678,
+        source_url="https://cdn.example/v.mp4",
+        task_id="task-1",
+    )
+    before = time.time()
+    await store.add_media(media)
+    got = await store.get_media(media.name)
+    assert got is not None
+    assert got.created_at >= before
+    assert got == dataclasses.replace(media, created_at=got.created_at)
+
+    plain = MediaRecord(
+        "image.png", "/out/image.png", "image/png", 10, "https://cdn.example/i.png", None, 7.0
+    )
+    await store.add_media(plain)
+    assert await store.get_media("image.png") == plain
+    assert await store.get_media("missing.png") is None
+
+    rewritten = MediaRecord("image.png", "/out/image.png", "image/png", 20, "https://cdn.example/j.png")
+    await store.add_media(rewritten)
+    got = await store.get_media("image.png")
+    assert got is not None
+    assert (got.size, got.source_url) == (20, "https://cdn.example/j.png")
+
+
+async def test_usage_totals(store: Store) -> None:
+    assert await store.usage_totals() == []
+    await store.record_usage("chat", "glm-4.7", 120, "tokens")
+    await store.record_usage("chat", "glm-4.7", 30, "tokens")
+    await store.record_usage("chat", "glm-4.5-air", 7, "tokens")
+    await store.record_usage("generate_video", "cogvideox-3", 1, "videos")
+    await store.record_usage("generate_video", "cogvideox-3", 1, "videos")
+    await store.record_usage("generate_video", "cogvideox-3", 10, "seconds")
+    assert await store.usage_totals() == [
+        UsageTotal(tool="chat", model="glm-4.5-air", calls=1, units=7, unit="tokens"),
+        UsageTotal(tool="chat", model="glm-4.7", calls=2, units=150, unit="tokens"),
+        UsageTotal(tool="generate_video", model="cogvideox-3", calls=1, units=10, unit="seconds"),
+        UsageTotal(tool="generate_video", model="cogvideox-3", calls=2, units=2, unit="videos"),
+    ]
+
+
+# -- the file --------------------------------------------------------------------------------------
+
+
+async def test_reopen_keeps_everything(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    async with await Store.open(data) as first:
+        await first.record_task(video_task(result={"video_url": "u"}))
+        await first.add_media(MediaRecord("v.mp4", "/out/v.mp4", "video/mp4", 1, "u", "task-1"))
+        await first.record_usage("generate_video", "cogvideox-3", 1, "videos")
+        saved = await first.get_task("task-1")
+
+    async with await Store.open(data) as second:
+        assert await second.get_task("task-1") == saved
+        assert await second.get_media("v.mp4") is not None
+        assert await second.usage_totals() == [UsageTotal("generate_video", "cogvideox-3", 1, 1, "videos")]
+
+
+async def test_file_is_wal_in_a_private_directory(store: Store, tmp_path: Path) -> None:
+    assert store.path == tmp_path / "data" / DB_NAME
+    assert pragma(store.path, "journal_mode") == "wal"
+    assert pragma(store.path, "user_version") == SCHEMA_VERSION
+    assert tables(store.path) >= {"tasks", "media", "usage"}
+    assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700
+
+
+async def test_closed_store_refuses_calls(tmp_path: Path) -> None:
+    opened = await Store.open(tmp_path)
+    await opened.close()
+    await opened.close()
+    with pytest.raises(StoreError, match="closed"):
+        await opened.get_task("task-1")
+
+
+# -- migrations ------------------------------------------------------------------------------------
+
+
+async def test_migrates_an_empty_v0_database(tmp_path: Path) -> None:
+    path = tmp_path / DB_NAME
+    path.touch()  # a zero-length file is a valid empty SQLite database, user_version 0
+    async with await Store.open(tmp_path) as opened:
+        await opened.record_task(video_task())
+    assert pragma(path, "user_version") == SCHEMA_VERSION
+    assert tables(path) >= {"tasks", "media", "usage"}
+
+
+async def test_applies_only_the_missing_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with await Store.open(tmp_path) as opened:
+        await opened.record_task(video_task())
+
+    step = ("ALTER TABLE tasks ADD COLUMN note TEXT", "CREATE TABLE notes (text TEXT)")
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, step])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    async with await Store.open(tmp_path) as opened:
+        assert await opened.get_task("task-1") is not None
+
+    path = tmp_path / DB_NAME
+    assert pragma(path, "user_version") == SCHEMA_VERSION + 1
+    assert "notes" in tables(path)
+
+
+async def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with await Store.open(tmp_path):
+        pass
+    step = ("CREATE TABLE notes (text TEXT)", "THIS IS NOT SQL")
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, step])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(StoreError, match="syntax error"):
+        await Store.open(tmp_path)
+    path = tmp_path / DB_NAME
+    assert pragma(path, "user_version") == SCHEMA_VERSION
+    assert "notes" not in tables(path)
+
+
+async def test_refuses_a_newer_database_without_touching_it(tmp_path: Path) -> None:
+    path = tmp_path / DB_NAME
+    with raw(path) as connection:
+        connection.execute("CREATE TABLE future (x)")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    before = path.read_bytes()
+
+    with pytest.raises(StoreError) as caught:
+        await Store.open(tmp_path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "newer" in message
+    assert path.read_bytes() == before
+    assert pragma(path, "journal_mode") == "delete"
+
+
+# -- failures --------------------------------------------------------------------------------------
+
+
+def assert_one_line_naming(error: StoreError, path: Path, reason: str) -> None:
+    message = str(error)
+    assert "\n" not in message
+    assert str(path) in message
+    assert reason in message
+
+
+async def test_read_only_data_dir(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o500)
+    try:
+        if _writable(data):
+            pytest.skip("directory permissions are not enforced here (running as root?)")
+        with pytest.raises(StoreError) as caught:
+            await Store.open(data)
+    finally:
+        data.chmod(0o700)
+    assert_one_line_naming(caught.value, data / DB_NAME, "not writable")
+
+
+async def test_read_only_database(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "data") as opened:
+        await opened.record_task(video_task())
+    data = tmp_path / "data"
+    (data / DB_NAME).chmod(0o400)
+    data.chmod(0o500)
+    try:
+        if _writable(data):
+            pytest.skip("directory permissions are not enforced here (running as root?)")
+        with pytest.raises(StoreError) as caught:
+            async with await Store.open(data) as opened:
+                await opened.record_task(video_task("task-2"))
+    finally:
+        data.chmod(0o700)
+        (data / DB_NAME).chmod(0o600)
+    assert_one_line_naming(caught.value, data / DB_NAME, "SQLITE_")
+
+
+async def test_data_dir_that_cannot_be_created(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    data = blocker / "data"
+    with pytest.raises(StoreError) as caught:
+        await Store.open(data)
+    assert_one_line_naming(caught.value, data / DB_NAME, "Not a directory")
+
+
+async def test_corrupt_file(tmp_path: Path) -> None:
+    (tmp_path / DB_NAME).write_bytes(b"this is not a database " * 100)
+    with pytest.raises(StoreError) as caught:
+        await Store.open(tmp_path)
+    assert_one_line_naming(caught.value, tmp_path / DB_NAME, "file is not a database")
+
+
+async def test_full_disk_leaves_no_half_written_row(store: Store) -> None:
+    await store.record_task(video_task())
+    # The database may not grow past its current size: as good as a full disk, even for root.
+    connection = store._connection
+    assert connection is not None
+    pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    with pytest.raises(StoreError) as caught:
+        await store.record_task(video_task("task-2", request={"prompt": "x" * 100_000}))
+    assert_one_line_naming(caught.value, store.path, "full")
+    assert await store.get_task("task-2") is None
+    assert [task.id for task in await store.recent_tasks()] == ["task-1"]
+
+
+async def test_value_that_is_not_json(store: Store) -> None:
+    with pytest.raises(StoreError) as caught:
+        await store.record_task(video_task(request={"path": Path("/out/v.mp4")}))
+    assert_one_line_naming(caught.value, store.path, "request is not JSON")
+    assert await store.get_task("task-1") is None
+
+
+# -- concurrency -----------------------------------------------------------------------------------
+
+
+async def test_calls_do_not_block_the_event_loop(store: Store) -> None:
+    written = anyio.Event()
+
+    async def write() -> None:
+        await store.record_task(video_task())
+        written.set()
+
+    # Another connection holds the write lock, so the write waits inside SQLite (busy timeout).
+    # Were that wait on the event loop, nothing below would run until it failed.
+    with raw(store.path) as other, anyio.fail_after(30):
+        other.execute("BEGIN IMMEDIATE")
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(write)
+            for _ in range(200):
+                await anyio.lowlevel.checkpoint()
+            assert not written.is_set()
+            other.execute("COMMIT")
+    assert written.is_set()
+    assert await store.get_task("task-1") is not None
+
+
+WORKER = """
+import sys, time
+from pathlib import Path
+
+import anyio
+
+from mcp_server_glm.store import Store, TaskRecord
+
+role, data, count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+
+
+async def write(store):
+    for i in range(count):
+        request = {"prompt": f"prompt {i} from {role}", "n": i}
+        await store.record_task(TaskRecord(f"{role}-{i}", "video", "cogvideox-3", request, "PROCESSING"))
+        await store.record_usage("generate_video", "cogvideox-3", 1, "videos")
+
+
+async def read(store, expected):
+    seen_tasks = seen_calls = reads = 0
+    deadline = time.monotonic() + 60
+    while (seen_tasks, seen_calls) != (expected, expected):
+        tasks = await store.recent_tasks(limit=10 * expected)
+        calls = sum(total.calls for total in await store.usage_totals())
+        assert seen_tasks <= len(tasks) <= expected and seen_calls <= calls <= expected, (tasks, calls)
+        assert all(task.request["prompt"].startswith("prompt ") for task in tasks)
+        seen_tasks, seen_calls, reads = len(tasks), calls, reads + 1
+        assert time.monotonic() < deadline, f"only {seen_tasks} tasks and {seen_calls} calls seen"
+    print(reads, flush=True)
+
+
+async def main():
+    async with await Store.open(data) as store:
+        if role == "reader":
+            await read(store, 2 * count)
+        else:
+            await write(store)
+
+
+print("ready", flush=True)
+sys.stdin.readline()
+anyio.run(main)
+"""
+
+
+async def read_line(process: anyio.abc.Process) -> str:
+    assert process.stdout is not None
+    line = b""
+    while not line.endswith(b"\n"):
+        line += await process.stdout.receive()
+    return line.decode().strip()
+
+
+async def test_two_processes_share_one_fresh_database(tmp_path: Path) -> None:
+    data = tmp_path / "data"  # not there yet: all three race to create it and its schema
+    roles = ["writer-a", "writer-b", "reader"]
+    processes: dict[str, anyio.abc.Process] = {}
+    with anyio.fail_after(120):
+        for role in roles:
+            with (tmp_path / f"{role}.err").open("w") as stderr:
+                command = [sys.executable, "-c", WORKER, role, str(data), "100"]
+                processes[role] = await anyio.open_process(command, stderr=stderr)
+        for process in processes.values():
+            assert await read_line(process) == "ready"
+        # Started together, once every interpreter is up, so the work overlaps.
+        for process in processes.values():
+            assert process.stdin is not None
+            await process.stdin.send(b"go\n")
+        for role, process in processes.items():
+            code = await process.wait()
+            assert code == 0, f"{role} failed:\n{(tmp_path / f'{role}.err').read_text()}"
+        assert int(await read_line(processes["reader"])) >= 1
+        for process in processes.values():
+            await process.aclose()
+
+    async with await Store.open(data) as opened:
+        tasks = await opened.recent_tasks(limit=1000)
+        assert len(tasks) == 200
+        assert {task.id for task in tasks} == {f"writer-{w}-{i}" for w in "ab" for i in range(100)}
+        assert await opened.usage_totals() == [
+            UsageTotal("generate_video", "cogvideox-3", 200, 200, "videos")
+        ]
+    assert pragma(data / DB_NAME, "integrity_check") == "ok"
+
+
+def _writable(directory: Path) -> bool:
+    probe = directory / "probe"
+    try:
+        probe.touch()
+    except OSError:
+        return False
+    probe.unlink()
+    return True

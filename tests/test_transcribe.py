@@ -1,0 +1,202 @@
+"""`transcribe` in process: the multipart wire, long audio cut into 30 s pieces in order, refusals."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+from mcp.types import CallToolResult, TextContent
+
+from tests.conftest import in_process
+from tests.fake_glm import FakeGLM
+
+pytestmark = pytest.mark.anyio
+
+
+def wav_bytes(seconds: float, rate: int = 8000) -> bytes:
+    """Mono 16-bit PCM whose samples count up, so any piece can be located in the whole."""
+    frames = int(seconds * rate)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as sink:
+        sink.setnchannels(1)
+        sink.setsampwidth(2)
+        sink.setframerate(rate)
+        sink.writeframes(b"".join((i % 30000).to_bytes(2, "little") for i in range(frames)))
+    return out.getvalue()
+
+
+def frames_of(data: bytes) -> bytes:
+    with wave.open(io.BytesIO(data)) as source:
+        return source.readframes(source.getnframes())
+
+
+def text_of(result: CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+async def test_short_wav_is_one_request_with_the_documented_form(fake: FakeGLM, isolated_dirs: Path) -> None:
+    audio = isolated_dirs / "hello.wav"
+    audio.write_bytes(wav_bytes(3))
+    async with in_process(fake) as client:
+        result = await client.call_tool(
+            "transcribe", {"file": str(audio), "prompt": "a greeting", "hotwords": ["GLM", "Zhipu"]}
+        )
+    assert not result.is_error, text_of(result)
+    [request] = fake.requests_to("audio/transcriptions")
+    assert request.headers["content-type"].startswith("multipart/form-data")
+    assert request.form["model"] == ["glm-asr-2512"]
+    assert request.form["stream"] == ["false"]
+    assert request.form["prompt"] == ["a greeting"]
+    assert request.form["hotwords"] == ["GLM", "Zhipu"]
+    assert request.files["file"] == audio.read_bytes()
+    structured = result.structured_content
+    assert structured is not None
+    assert structured["text"] == "Transcript of 3.00 s of audio."
+    assert structured["chunks"] == 1
+    assert structured["duration_seconds"] == 3.0
+    assert len(structured["request_ids"]) == 1
+    assert text_of(result) == "Transcript of 3.00 s of audio."
+
+
+async def test_long_wav_is_cut_into_pieces_sent_in_order(fake: FakeGLM, isolated_dirs: Path) -> None:
+    original = wav_bytes(150)  # two and a half minutes
+    audio = isolated_dirs / "talk.wav"
+    audio.write_bytes(original)
+    updates: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        updates.append((progress, total, message))
+
+    async with in_process(fake) as client:
+        result = await client.call_tool("transcribe", {"file": audio.as_uri()}, progress_callback=on_progress)
+    assert not result.is_error, text_of(result)
+    requests = fake.requests_to("audio/transcriptions")
+    assert len(requests) == 6  # 5 x 29.5 s + 2.5 s
+    pieces = [request.files["file"] for request in requests]
+    assert b"".join(frames_of(piece) for piece in pieces) == frames_of(original)  # in order, nothing lost
+    structured = result.structured_content
+    assert structured is not None
+    assert structured["chunks"] == 6
+    assert structured["duration_seconds"] == 150.0
+    assert structured["text"].startswith("Transcript of 29.50 s of audio. Transcript of 29.50 s")
+    assert structured["text"].endswith("Transcript of 2.50 s of audio.")
+    # each later piece gets what was heard so far as context
+    assert requests[1].form["prompt"] == ["Transcript of 29.50 s of audio."]
+    assert [progress for progress, _, _ in updates] == sorted({progress for progress, _, _ in updates})
+    assert len(updates) == 7
+    assert updates[-1][0] == updates[-1][1] == 150.0
+
+
+def mp3_bytes(seconds: float) -> bytes:
+    """A real MP3 made by the ffmpeg binary that imageio-ffmpeg ships (a dev dependency)."""
+    import imageio_ffmpeg
+
+    done = subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-b:a",
+            "32k",
+            "-f",
+            "mp3",
+            "pipe:1",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def ffmpeg_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import imageio_ffmpeg
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ffmpeg").symlink_to(imageio_ffmpeg.get_ffmpeg_exe())
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+async def test_short_mp3_is_sent_as_it_is(fake: FakeGLM, isolated_dirs: Path) -> None:
+    audio = isolated_dirs / "note.mp3"
+    audio.write_bytes(mp3_bytes(5))
+    async with in_process(fake) as client:
+        result = await client.call_tool("transcribe", {"file": str(audio)})
+    assert not result.is_error, text_of(result)
+    [request] = fake.requests_to("audio/transcriptions")
+    assert request.files["file"] == audio.read_bytes()
+
+
+async def test_long_mp3_without_ffmpeg_is_refused(
+    fake: FakeGLM, isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    audio = isolated_dirs / "long.mp3"
+    audio.write_bytes(mp3_bytes(75))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    async with in_process(fake) as client:
+        result = await client.call_tool("transcribe", {"file": str(audio)})
+    assert result.is_error
+    assert "needs ffmpeg on PATH" in text_of(result)
+    assert "about 75 s" in text_of(result)
+    assert fake.requests == []
+
+
+@pytest.mark.usefixtures("ffmpeg_on_path")
+async def test_long_mp3_is_decoded_and_cut_with_ffmpeg(fake: FakeGLM, isolated_dirs: Path) -> None:
+    audio = isolated_dirs / "long.mp3"
+    audio.write_bytes(mp3_bytes(75))
+    async with in_process(fake) as client:
+        result = await client.call_tool("transcribe", {"file": str(audio)})
+    assert not result.is_error, text_of(result)
+    requests = fake.requests_to("audio/transcriptions")
+    assert len(requests) == 3
+    assert all(request.files["file"][:4] == b"RIFF" for request in requests)
+    structured = result.structured_content
+    assert structured is not None
+    assert 74 < structured["duration_seconds"] < 76
+
+
+@pytest.mark.parametrize(
+    ("ref", "words"),
+    [
+        ("http://127.0.0.1:9/audio.wav", "refused"),
+        ("http://169.254.169.254/latest/meta-data", "refused"),
+        ("file:///etc/passwd", "refused"),
+        ("ftp://example.com/a.wav", "refused"),
+    ],
+)
+async def test_refused_sources_never_reach_the_api(fake: FakeGLM, ref: str, words: str) -> None:
+    async with in_process(fake) as client:
+        result = await client.call_tool("transcribe", {"file": ref})
+    assert result.is_error
+    assert words in text_of(result)
+    assert "\n" not in text_of(result)
+    assert fake.requests == []
+
+
+async def test_text_file_is_not_audio(fake: FakeGLM, isolated_dirs: Path) -> None:
+    secret = isolated_dirs / "notes.wav"
+    secret.write_text("API_KEY=abc\n")
+    async with in_process(fake) as client:
+        result = await client.call_tool("transcribe", {"file": str(secret)})
+    assert result.is_error
+    assert "not" in text_of(result)
+    assert "audio" in text_of(result)
+    assert "API_KEY" not in text_of(result)
+    assert fake.requests == []
