@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -128,6 +130,18 @@ async def test_images_use_the_vision_model(fake: FakeGLM) -> None:
     ]
 
 
+async def test_local_image_is_checked_and_inlined(fake: FakeGLM, isolated_dirs: Path) -> None:
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    picture = isolated_dirs / "chart.png"
+    picture.write_bytes(png)
+    result = await chat(fake, {"prompt": "describe", "images": [str(picture)]})
+    assert not result.is_error, text_of(result)
+    [part, _] = sent(fake)["messages"][-1]["content"]
+    assert part["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(png).decode()
+
+
 async def test_multi_turn_messages(fake: FakeGLM) -> None:
     messages = [
         {"role": "user", "content": "My name is Ada."},
@@ -143,7 +157,8 @@ async def test_multi_turn_messages(fake: FakeGLM) -> None:
     [
         ({}, "Give prompt (a single message) or messages"),
         ({"messages": [{"role": "assistant", "content": "hi"}]}, "at least one user turn"),
-        ({"prompt": "x", "images": ["/etc/passwd"]}, "images[0] must be an http(s) URL"),
+        ({"prompt": "x", "images": ["/etc/passwd"]}, 'image "/etc/passwd" is refused'),
+        ({"prompt": "x", "images": ["ftp://example.com/a.png"]}, "is refused"),
         (
             {"images": ["https://example.com/a.png"], "messages": [{"role": "user", "content": "x"}]},
             "images go with prompt",

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import wave
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from mcp.types import TextContent
+from mcp.types import BlobResourceContents, ResourceLink, TextContent
 
 from tests.conftest import CANARY_KEY, installed_server, over_stdio, server_env
-from tests.fake_glm import FakeGLM, Fault
+from tests.fake_glm import FakeGLM, Fault, TaskPlan
 
 pytestmark = pytest.mark.anyio
 
@@ -174,3 +175,39 @@ def test_module_entry_point_matches_the_script() -> None:
         [installed_server(), "--version"], capture_output=True, text=True, check=True, timeout=30
     )
     assert done.stdout.strip() == f"mcp-server-glm {version('mcp-server-glm')}"
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_media_tools_over_stdio(fake: FakeGLM, tmp_path: Path, isolated_dirs: Path, mode: str) -> None:
+    fake.task_plan = TaskPlan(polls=2)
+    audio = isolated_dirs / "hello.wav"
+    with wave.open(str(audio), "wb") as sink:
+        sink.setnchannels(1)
+        sink.setsampwidth(2)
+        sink.setframerate(8000)
+        sink.writeframes(b"\x00\x01" * 8000)
+    progress: list[str | None] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(message)
+
+    async with over_stdio(server_env(fake), tmp_path / "stderr.log", mode=mode) as client:
+        image = await client.call_tool("generate_image", {"prompt": "a lighthouse"})
+        assert not image.is_error
+        kinds = [block.type for block in image.content]
+        assert kinds == ["text", "image", "resource_link"]
+        [link] = [block for block in image.content if isinstance(block, ResourceLink)]
+        [blob] = (await client.read_resource(link.uri)).contents
+        assert isinstance(blob, BlobResourceContents)
+        assert blob.mime_type == "image/png"
+
+        video = await client.call_tool("generate_video", {"prompt": "a wave"}, progress_callback=on_progress)
+        assert not video.is_error
+        assert video.structured_content is not None
+        assert video.structured_content["status"] == "SUCCESS"
+        assert any(message and "PROCESSING" in message for message in progress)
+
+        heard = await client.call_tool("transcribe", {"file": str(audio)})
+        assert not heard.is_error
+        assert heard.structured_content is not None
+        assert heard.structured_content["text"] == "Transcript of 1.00 s of audio."

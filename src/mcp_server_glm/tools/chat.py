@@ -16,12 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..glm import catalog
 from ..glm.models import ChatCompletion, ChatRequest, WebSearchOptions
-from .common import app_state, count_usage, glm_client, result, upstream_errors
+from .common import app_state, count_usage, glm_client, image_for_api, result, upstream_errors
 
 TITLE = "Ask a GLM model"
 ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 PROGRESS_INTERVAL = 0.25  # seconds between progress notifications while an answer streams
-IMAGE_PREFIXES = ("https://", "http://", "data:image/")
 
 
 class Message(BaseModel):
@@ -78,7 +77,7 @@ async def glm_chat(
     web_search: Annotated[bool, Field(description="Search the web first; sources are returned.")] = False,
     images: Annotated[
         list[str] | None,
-        Field(max_length=50, description="Image URLs (http(s) or data:) for a vision model."),
+        Field(max_length=50, description="Images for a vision model: paths, file://, http(s) or data: URLs."),
     ] = None,
 ) -> Annotated[CallToolResult, ChatResult]:
     """Ask a GLM model a question or continue a conversation; it can see images and search the web."""
@@ -86,9 +85,10 @@ async def glm_chat(
     chosen = model or (settings.vision_model if images else settings.chat_model)
     if images and catalog.is_text_only(chosen):
         raise ToolError(f"{chosen} cannot see images: use a vision model such as {settings.vision_model}.")
+    image_urls = [await image_for_api(ctx, ref) for ref in images or ()]
     request = ChatRequest(
         model=chosen,
-        messages=_conversation(prompt, messages, system, images),
+        messages=_conversation(prompt, messages, system, image_urls),
         thinking=None if thinking is None else {"type": "enabled" if thinking else "disabled"},
         # The API ignores temperature when sampling is off, which is what a temperature of 0 asks for.
         do_sample=False if temperature == 0 else None,
@@ -127,9 +127,6 @@ def _conversation(
 def _user_content(prompt: str, images: list[str]) -> str | list[dict[str, Any]]:
     if not images:
         return prompt
-    for index, url in enumerate(images):
-        if not url.startswith(IMAGE_PREFIXES):
-            raise ToolError(f"images[{index}] must be an http(s) URL or a data:image/... URL.")
     parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}} for url in images]
     return [*parts, {"type": "text", "text": prompt}]
 

@@ -109,3 +109,13 @@ async def count_usage(ctx: Context[Any, Any], tool: str, model: str, units: int,
         await (await app_state(ctx).store.get()).record_usage(tool, model, units, unit)
     except StoreError as exc:
         log.warning("Usage of %s not recorded: %s", tool, exc)
+
+
+async def image_for_api(ctx: Context[Any, Any], ref: str) -> str:
+    """An image reference as the API takes it: http(s) URLs as they are (the API fetches them), local
+    files and data URLs checked (confined, sniffed, size-capped) and inlined as a data URL."""
+    if ref.startswith(("https://", "http://")):
+        return ref
+    with upstream_errors():
+        picture = await app_state(ctx).files.read_input(ref, "image")
+    return picture.data_url()

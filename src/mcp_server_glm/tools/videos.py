@@ -17,7 +17,7 @@ from pydantic import Field
 
 from ..glm.models import VideoRequest
 from ..store import TaskRecord
-from .common import app_state, count_usage, glm_client, store, upstream_errors
+from .common import app_state, count_usage, glm_client, image_for_api, store, upstream_errors
 from .tasks import JobResult, WaitSeconds, finish, wait_and_finish
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ async def generate_video(
     if len(images) > 2:
         raise ToolError("image takes one start image or a [first, last] pair of frames.")
     chosen = model or settings.video_model
-    image_urls = [await _image_for_api(ctx, ref) for ref in images]
+    image_urls = [await image_for_api(ctx, ref) for ref in images]
     request = VideoRequest(
         model=chosen,
         prompt=prompt,
@@ -89,12 +89,3 @@ async def generate_video(
     except anyio.get_cancelled_exc_class():
         log.info("Waiting for video task %s was cancelled; it stays recorded for get_task", task.id)
         raise
-
-
-async def _image_for_api(ctx: Context[Any, Any], ref: str) -> str:
-    """URLs go to the API as they are (it fetches them); local files and data URLs are checked and inlined."""
-    if ref.startswith(("https://", "http://")):
-        return ref
-    with upstream_errors():
-        picture = await app_state(ctx).files.read_input(ref, "image")
-    return picture.data_url()
