@@ -629,22 +629,38 @@ async def test_download_names_the_file_from_its_bytes(files: Files, server: Serv
 
 
 @pytest.mark.parametrize(
-    ("path", "data", "name", "mime_type"),
+    ("path", "data", "kind", "name", "mime_type"),
     [
-        ("/clip.mp4", MP4, "v.mp4", "video/mp4"),
-        ("/clip", MOV, "v.mov", "video/quicktime"),
-        ("/speech.wav", b"raw pcm", "v.wav", "audio/wav"),
-        ("/photo.JPEG", b"unknown", "v.jpg", "image/jpeg"),
-        ("/blob", b"unknown", "v.bin", "application/octet-stream"),
-        ("/blob.exe", b"unknown", "v.bin", "application/octet-stream"),
+        ("/clip.bin", MP4, "video", "v.mp4", "video/mp4"),
+        ("/clip", MOV, "video", "v.mov", "video/quicktime"),
+        ("/speech.mp4", WAV, "audio", "v.wav", "audio/wav"),
+        ("/photo.JPEG", PNG, "image", "v.png", "image/png"),
     ],
 )
-async def test_download_extension(
-    files: Files, server: Server, path: str, data: bytes, name: str, mime_type: str
+async def test_download_extension_comes_from_the_bytes(
+    files: Files, server: Server, path: str, data: bytes, kind: MediaKind, name: str, mime_type: str
 ) -> None:
     server.routes[path] = body(data)
-    saved = await files.download(server.url(path), kind="video", stem="v")
+    saved = await files.download(server.url(path), kind=kind, stem="v")
     assert (saved.name, saved.mime_type) == (name, mime_type)
+
+
+@pytest.mark.parametrize(
+    ("data", "kind", "words"),
+    [
+        (b"<!doctype html><title>502</title>", "video", "it is not a video (it looks like HTML"),
+        (PNG, "video", "it is not a video (it is a PNG image)"),
+        (b"unknown", "image", "it is not an image"),
+    ],
+)
+async def test_download_of_the_wrong_kind_is_refused_and_removed(
+    files: Files, server: Server, out: Path, data: bytes, kind: MediaKind, words: str
+) -> None:
+    server.routes["/x.mp4"] = body(data)
+    message = await refused(files.download(server.url("/x.mp4"), kind=kind, stem="v"))
+    assert message.startswith(f'download of {kind} "{server.url("/x.mp4")}" is refused: ')
+    assert words in message
+    assert listing(out) == []
 
 
 async def test_download_never_overwrites(files: Files, server: Server, out: Path) -> None:

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal, Self
 from urllib.parse import unquote, urlsplit
@@ -37,6 +37,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024
+SNIFF_BYTES = 512  # enough to recognise media, and to say what a refused body looks like
 MAX_REDIRECTS = 5
 MAX_PATH = 4096
 MAX_NAME = 255
@@ -325,13 +326,15 @@ class Files:
                                 if size > self.max_download_bytes:
                                     limit = _amount(self.max_download_bytes)
                                     raise _Failed(f"it is larger than the {limit} limit")
-                                if len(head) < 16:
-                                    head += chunk[:16]
+                                if len(head) < SNIFF_BYTES:
+                                    head += chunk[: SNIFF_BYTES - len(head)]
                                 await anyio.to_thread.run_sync(out.write, chunk)
                 if scope.cancelled_caught:
                     raise _Failed(f"it took longer than {self.total_timeout:g} s")
                 await anyio.to_thread.run_sync(out.close)
-                ext, mime_type = _extension(head, url)
+                # What the API returned must be the media asked for, not, say, an HTML error page.
+                mime_type = _expect(kind, head)
+                ext = _extension(head)
                 with anyio.CancelScope(shield=True):  # once published, the caller must learn its name
                     path = await anyio.to_thread.run_sync(_publish, temp, directory, stem, ext)
         except _Refused as exc:
@@ -702,14 +705,10 @@ def _names(directory: Path, stem: str, ext: str) -> Iterator[Path]:
         yield directory / f"{stem}-{number}{ext}"
 
 
-def _extension(head: bytes, url: str) -> tuple[str, str]:
-    """(extension, MIME type) of a download: from its first bytes, else from the URL, else .bin."""
+def _extension(head: bytes) -> str:
     found = sniff(head)
-    suffix = found[1] if found else PurePosixPath(urlsplit(url).path).suffix.lower()
-    suffix = ".jpg" if suffix == ".jpeg" else suffix
-    if suffix in FORMATS:
-        return suffix, FORMATS[suffix][0]
-    return ".bin", "application/octet-stream"
+    assert found is not None  # only called on bytes `_expect` accepted
+    return found[1]
 
 
 # -- messages ------------------------------------------------------------------------------------
