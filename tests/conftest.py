@@ -5,8 +5,10 @@ Every test uses a canary API key; `tests/test_secrets.py` checks it never leaks.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.types import CallToolResult, TextContent
 
 from mcp_server_glm.server import build_server
 from mcp_server_glm.settings import Settings
@@ -113,3 +116,71 @@ async def over_stdio(
     with stderr_path.open("w") as errlog:
         async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:  # type: ignore[arg-type]
             yield client
+
+
+def text_of(result: CallToolResult) -> str:
+    """The text block every tool result starts with."""
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+class RawSession:
+    """The installed server driven with raw JSON-RPC lines over stdio (legacy era): the test sees its
+    process id and every byte it writes to stdout."""
+
+    def __init__(self, env: dict[str, str], stderr: Any = subprocess.DEVNULL) -> None:
+        self.process = subprocess.Popen(
+            [installed_server()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
+            text=True,
+        )
+        self.next_id = 0
+        self.request(
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "0"},
+            },
+        )
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+
+    def submit(self, method: str, params: dict[str, Any]) -> int:
+        """Send a request without waiting for its answer; returns its id."""
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        return self.next_id
+
+    def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Send a request and return its result; every line read must be JSON-RPC."""
+        number = self.submit(method, params)
+        assert self.process.stdout is not None
+        while True:
+            line = self.process.stdout.readline()
+            assert line, "the server closed stdout"
+            reply = json.loads(line)
+            assert reply["jsonrpc"] == "2.0"
+            if reply.get("id") == number:
+                result: dict[str, Any] = reply["result"]
+                return result
+
+    def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        return self.request("tools/call", {"name": tool, "arguments": arguments})
+
+    def peak_rss_mib(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        [line] = [line for line in status.splitlines() if line.startswith("VmHWM:")]
+        return int(line.split()[1]) / 1024
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)

@@ -8,18 +8,12 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult
 
-from tests.conftest import in_process
+from tests.conftest import in_process, text_of
 from tests.fake_glm import FakeGLM, Fault
 
 pytestmark = pytest.mark.anyio
-
-
-def text_of(result: CallToolResult) -> str:
-    [block] = result.content
-    assert isinstance(block, TextContent)
-    return block.text
 
 
 async def chat(fake: FakeGLM, arguments: dict[str, Any], **settings: Any) -> CallToolResult:

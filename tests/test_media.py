@@ -10,9 +10,9 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
-from mcp.types import BlobResourceContents, CallToolResult, ImageContent, ResourceLink, TextContent
+from mcp.types import BlobResourceContents, CallToolResult, ImageContent, ResourceLink
 
-from tests.conftest import in_process
+from tests.conftest import in_process, text_of
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
 
 pytestmark = pytest.mark.anyio
@@ -20,12 +20,6 @@ pytestmark = pytest.mark.anyio
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
-
-
-def text_of(result: CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return block.text
 
 
 def links(result: CallToolResult) -> list[ResourceLink]:

@@ -3,79 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import anyio
 import pytest
 from mcp.types import TextResourceContents
 
-from tests.conftest import installed_server, over_stdio, server_env
+from tests.conftest import RawSession, over_stdio, server_env
 from tests.fake_glm import FakeGLM, TaskPlan
 
 pytestmark = pytest.mark.anyio
 
 
-def start_raw(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [installed_server()],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
-
-
-def send(process: subprocess.Popen[str], message: dict[str, object]) -> None:
-    assert process.stdin is not None
-    process.stdin.write(json.dumps(message) + "\n")
-    process.stdin.flush()
-
-
 async def test_killed_mid_poll_then_get_task_completes(fake: FakeGLM, tmp_path: Path) -> None:
     fake.task_plan = TaskPlan(seconds=2.0)
-    env = server_env(fake)
-    process = start_raw(env)
+    session = RawSession(server_env(fake))
     try:
-        send(
-            process,
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "0"},
-                },
-            },
-        )
-        send(process, {"jsonrpc": "2.0", "method": "notifications/initialized"})
-        send(
-            process,
-            {
-                "jsonrpc": "2.0",
-                "id": 2,
-                "method": "tools/call",
-                "params": {
-                    "name": "generate_video",
-                    "arguments": {"prompt": "a long take", "wait_seconds": 60},
-                },
-            },
-        )
-        deadline = time.monotonic() + 10
-        while not any(r.route.startswith("async-result/") for r in fake.requests):
-            assert time.monotonic() < deadline, "the server never started polling"
-            await anyio.sleep(0.05)
+        session.submit("tools/call", {"name": "generate_video", "arguments": {"prompt": "a long take"}})
+        with anyio.fail_after(10):
+            while not any(r.route.startswith("async-result/") for r in fake.requests):  # noqa: ASYNC110 - the fake runs in its own thread
+                await anyio.sleep(0.05)
     finally:
-        os.kill(process.pid, signal.SIGKILL)  # no chance to clean up
-        process.wait(timeout=10)
+        session.kill()  # SIGKILL: no chance to clean up
     [submit] = fake.requests_to("videos/generations")
-    task_id = next(iter(fake.tasks))
+    [task_id] = fake.tasks
 
     async with over_stdio(server_env(fake), tmp_path / "stderr.log") as client:
         [contents] = (await client.read_resource("glm://tasks")).contents

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mcp.types import BlobResourceContents, ResourceLink, TextContent
 
-from tests.conftest import CANARY_KEY, installed_server, over_stdio, server_env
+from tests.conftest import CANARY_KEY, RawSession, installed_server, over_stdio, server_env
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
 
 pytestmark = pytest.mark.anyio
@@ -100,64 +100,22 @@ async def test_without_a_key_tools_list_works_and_calls_explain(tmp_path: Path) 
         assert len((await client.list_tools()).tools) == len(ALL_TOOLS)
 
 
-def test_stdout_carries_only_json_rpc(fake: FakeGLM, tmp_path: Path) -> None:
+def test_stdout_carries_only_json_rpc(fake: FakeGLM) -> None:
     """Drive the server with raw JSON-RPC lines and read every byte it writes to stdout."""
-    messages = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "0"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-        {
-            "jsonrpc": "2.0",
-            "id": 3,
-            "method": "tools/call",
-            "params": {"name": "glm_chat", "arguments": {"prompt": "x"}},
-        },
-        {
-            "jsonrpc": "2.0",
-            "id": 4,
-            "method": "tools/call",
-            "params": {"name": "web_search", "arguments": {"query": "y"}},
-        },
-    ]
-    stdin = "".join(json.dumps(message) + "\n" for message in messages)
-    env = server_env(fake, GLM_LOG_LEVEL="DEBUG")
-    process = subprocess.Popen(
-        [installed_server()],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
+    session = RawSession(server_env(fake, GLM_LOG_LEVEL="DEBUG"), stderr=subprocess.PIPE)
     try:
-        assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(stdin)
-        process.stdin.flush()
-        replies = {}
-        while len(replies) < 4:
-            line = process.stdout.readline()
-            assert line, "the server closed stdout early"
-            message = json.loads(line)  # every line must be JSON-RPC
-            assert message["jsonrpc"] == "2.0"
-            if "id" in message:
-                replies[message["id"]] = message
-        rest, stderr = process.communicate(timeout=20)  # closes stdin: the server must exit cleanly
+        tools = session.request("tools/list", {})
+        chat = session.call("glm_chat", {"prompt": "x"})
+        search = session.call("web_search", {"query": "y"})
+        rest, stderr = session.process.communicate(timeout=20)  # closes stdin: the server must exit cleanly
     finally:
-        process.kill()
+        session.kill()
     assert rest == ""
-    assert process.returncode == 0
-    assert replies[3]["result"]["isError"] is False
-    assert replies[4]["result"]["isError"] is False
-    assert CANARY_KEY not in json.dumps(replies)
+    assert session.process.returncode == 0
+    assert len(tools["tools"]) == len(ALL_TOOLS)
+    assert chat["isError"] is False
+    assert search["isError"] is False
+    assert CANARY_KEY not in json.dumps([tools, chat, search])
     assert CANARY_KEY not in stderr
     assert "DEBUG" in stderr  # the log went to stderr, and it was verbose
 

@@ -9,9 +9,8 @@ import wave
 from pathlib import Path
 
 import pytest
-from mcp.types import CallToolResult, TextContent
 
-from tests.conftest import in_process
+from tests.conftest import in_process, text_of
 from tests.fake_glm import FakeGLM
 
 pytestmark = pytest.mark.anyio
@@ -32,12 +31,6 @@ def wav_bytes(seconds: float, rate: int = 8000) -> bytes:
 def frames_of(data: bytes) -> bytes:
     with wave.open(io.BytesIO(data)) as source:
         return source.readframes(source.getnframes())
-
-
-def text_of(result: CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return block.text
 
 
 async def test_short_wav_is_one_request_with_the_documented_form(fake: FakeGLM, isolated_dirs: Path) -> None:

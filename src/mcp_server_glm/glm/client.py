@@ -38,6 +38,7 @@ from .models import (
     ChatRequest,
     ImageRequest,
     ImageResponse,
+    RequestBody,
     SearchItem,
     TaskResult,
     Transcription,
@@ -125,58 +126,32 @@ class GLMClient:
 
     async def web_search(self, request: WebSearchRequest) -> WebSearchResponse:
         """Search the web through the standalone Web Search API."""
-
-        async def attempt(request_id: str) -> WebSearchResponse:
-            body = request.model_copy(update={"request_id": request_id}).body()
-            data = await self._post_json("web_search", body, request_id)
-            return _parse(WebSearchResponse, data, "web search result")
-
-        return await self._with_retries(attempt, resend=True)
+        return await self._post_model("web_search", request, WebSearchResponse, resend=True)
 
     async def generate_image(self, request: ImageRequest) -> ImageResponse:
         """Generate an image synchronously. Paid: never re-sent once it may have reached the API."""
-
-        async def attempt(request_id: str) -> ImageResponse:
-            body = request.model_copy(update={"request_id": request_id}).body()
-            data = await self._post_json("images/generations", body, request_id)
-            response = _parse(ImageResponse, data, "image generation result")
-            if not response.data or not response.data[0].url:
-                raise BadResponse(
-                    "GLM API returned an image result without a URL", status=200, request_id=request_id
-                )
-            return response
-
-        return await self._with_retries(attempt, resend=False)
+        response = await self._post_model("images/generations", request, ImageResponse, resend=False)
+        if not response.data or not response.data[0].url:
+            raise BadResponse("GLM API returned an image result without a URL", status=200)
+        return response
 
     async def submit_video(self, request: VideoRequest) -> TaskResult:
         """Create a video generation task. Paid: never re-sent once it may have reached the API."""
-
-        async def attempt(request_id: str) -> TaskResult:
-            body = request.model_copy(update={"request_id": request_id}).body()
-            data = await self._post_json("videos/generations", body, request_id)
-            task = _parse(TaskResult, data, "video task")
-            if not task.id:
-                raise BadResponse(
-                    "GLM API created a video task without an id", status=200, request_id=request_id
-                )
-            return task
-
-        return await self._with_retries(attempt, resend=False)
+        task = await self._post_model("videos/generations", request, TaskResult, resend=False)
+        if not task.id:
+            raise BadResponse("GLM API created a video task without an id", status=200)
+        return task
 
     async def task_result(self, task_id: str) -> TaskResult:
         """The state of an async job (video, image or chat); safe to repeat."""
 
         async def attempt(request_id: str) -> TaskResult:
-            try:
-                response = await self._http.get(f"async-result/{quote(task_id, safe='')}")
-            except httpx2.TransportError as exc:
-                raise self._connection_failed(exc, request_id) from exc
-            if response.is_error:
-                raise self._api_error(response, request_id)
-            data = self._json(response, request_id, error_key_fails=False)
+            # A failed task's `error` field is data here, not an error envelope.
+            path = f"async-result/{quote(task_id, safe='')}"
+            data = await self._send("GET", path, request_id, error_key_fails=False)
             if "task_status" not in data and isinstance(data.get("error"), dict):
-                raise self._envelope_error(response.status_code, data, request_id, retry_after=None)
-            return _parse(TaskResult, data, "task result")
+                raise self._envelope_error(200, data, request_id, retry_after=None)
+            return _parse(TaskResult, data, request_id)
 
         return await self._with_retries(attempt, resend=True)
 
@@ -199,17 +174,10 @@ class GLMClient:
             fields["hotwords"] = hotwords
 
         async def attempt(request_id: str) -> Transcription:
-            try:
-                response = await self._http.post(
-                    "audio/transcriptions",
-                    data={**fields, "request_id": request_id},
-                    files={"file": (filename, audio, mime_type)},
-                )
-            except httpx2.TransportError as exc:
-                raise self._connection_failed(exc, request_id) from exc
-            if response.is_error:
-                raise self._api_error(response, request_id)
-            return _parse(Transcription, self._json(response, request_id), "transcription")
+            form = {**fields, "request_id": request_id}
+            upload = {"file": (filename, audio, mime_type)}
+            data = await self._send("POST", "audio/transcriptions", request_id, data=form, files=upload)
+            return _parse(Transcription, data, request_id)
 
         return await self._with_retries(attempt, resend=True)
 
@@ -254,14 +222,26 @@ class GLMClient:
 
     # -- HTTP ------------------------------------------------------------------------------------
 
-    async def _post_json(self, path: str, body: dict[str, Any], request_id: str) -> dict[str, Any]:
+    async def _post_model(self, path: str, request: RequestBody, answer: type[M], *, resend: bool) -> M:
+        """POST a JSON request (with a fresh request id per attempt) and read the answer as `answer`."""
+
+        async def attempt(request_id: str) -> M:
+            body = request.model_copy(update={"request_id": request_id}).body()
+            return _parse(answer, await self._send("POST", path, request_id, json=body), request_id)
+
+        return await self._with_retries(attempt, resend=resend)
+
+    async def _send(
+        self, method: str, path: str, request_id: str, *, error_key_fails: bool = True, **options: Any
+    ) -> dict[str, Any]:
+        """One HTTP exchange whose answer is a JSON object; every failure becomes a GLMError."""
         try:
-            response = await self._http.post(path, json=body)
+            response = await self._http.request(method, path, **options)
         except httpx2.TransportError as exc:
             raise self._connection_failed(exc, request_id) from exc
         if response.is_error:
             raise self._api_error(response, request_id)
-        return self._json(response, request_id)
+        return self._json(response, request_id, error_key_fails=error_key_fails)
 
     async def _stream_chat(
         self, body: dict[str, Any], request_id: str, on_delta: OnDelta | None
@@ -435,11 +415,13 @@ def _never_started(error: GLMError) -> bool:
 M = TypeVar("M", bound=BaseModel)
 
 
-def _parse(model: type[M], data: dict[str, Any], what: str) -> M:
+def _parse(model: type[M], data: dict[str, Any], request_id: str) -> M:
     try:
         return model.model_validate(data)
     except ValueError as exc:
-        raise BadResponse(f"GLM API returned a {what} of an unexpected shape", status=200) from exc
+        raise BadResponse(
+            f"GLM API returned a {model.__name__} of an unexpected shape", status=200, request_id=request_id
+        ) from exc
 
 
 def _is_event_stream(response: httpx2.Response) -> bool:

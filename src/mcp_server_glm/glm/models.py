@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
-class _Wire(BaseModel):
+class RequestBody(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     def body(self) -> dict[str, Any]:
@@ -19,7 +19,7 @@ class _Wire(BaseModel):
         return self.model_dump(exclude_none=True, by_alias=True)
 
 
-class WebSearchOptions(_Wire):
+class WebSearchOptions(RequestBody):
     """The chat's built-in web_search tool (sent inside `tools`)."""
 
     enable: bool = True
@@ -32,7 +32,7 @@ class WebSearchOptions(_Wire):
         return {"type": "web_search", "web_search": self.body()}
 
 
-class ChatRequest(_Wire):
+class ChatRequest(RequestBody):
     """POST /chat/completions."""
 
     model: str
@@ -99,7 +99,7 @@ class ChatCompletion(BaseModel):
         return len(self.reasoning) + len(self.content)
 
 
-class WebSearchRequest(_Wire):
+class WebSearchRequest(RequestBody):
     """POST /web_search."""
 
     search_query: str
@@ -124,7 +124,7 @@ class WebSearchResponse(BaseModel):
         return [] if value is None else value
 
 
-class ImageRequest(_Wire):
+class ImageRequest(RequestBody):
     """POST /images/generations (synchronous)."""
 
     model: str
@@ -148,7 +148,7 @@ class ImageResponse(BaseModel):
     data: list[MediaURL] = Field(default_factory=list)
 
 
-class VideoRequest(_Wire):
+class VideoRequest(RequestBody):
     """POST /videos/generations: creates an async task."""
 
     model: str
