@@ -125,6 +125,8 @@ async def test_video_waits_with_progress_then_downloads(fake: FakeGLM, tmp_path:
         assert video.suffix == ".mp4"
         assert video.read_bytes()[4:8] == b"ftyp"
         assert cover.suffix == ".png"
+        assert video.name.startswith("video-")
+        assert cover.name.startswith("cover-")
         assert job["video_url"].endswith(".mp4")
         assert [link.uri for link in links(result)] == [
             f"glm://media/{video.name}",

@@ -72,11 +72,14 @@ def result(text: str, structured: BaseModel, extra: Sequence[ContentBlock] = ())
     )
 
 
-async def save_media(ctx: Context[Any, Any], url: str, *, kind: MediaKind, task_id: str | None) -> SavedFile:
-    """Download media the GLM API produced into the output directory and remember it in the store."""
+async def save_media(
+    ctx: Context[Any, Any], url: str, *, kind: MediaKind, task_id: str | None, label: str | None = None
+) -> SavedFile:
+    """Download media the GLM API produced into the output directory and remember it in the store.
+    The file is named `<label or kind>-<time>-<task id>`."""
     state = app_state(ctx)
     with upstream_errors():
-        saved = await state.files.download(url, kind=kind, stem=Files.output_stem(kind, task_id))
+        saved = await state.files.download(url, kind=kind, stem=Files.output_stem(label or kind, task_id))
     records = await store(ctx)
     with upstream_errors():
         await records.add_media(

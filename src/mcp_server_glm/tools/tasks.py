@@ -133,7 +133,7 @@ async def _complete(
         )
         links: list[ContentBlock] = [media_link(video)]
         if first.cover_image_url:
-            cover = await save_media(ctx, first.cover_image_url, kind="image", task_id=f"{task_id}-cover")
+            cover = await save_media(ctx, first.cover_image_url, kind="image", task_id=task_id, label="cover")
             job.cover_image_url, job.cover_path = first.cover_image_url, str(cover.path)
             links.append(media_link(cover))
         return job, links

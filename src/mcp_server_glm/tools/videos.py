@@ -67,14 +67,12 @@ async def generate_video(
     with upstream_errors():
         task = await client.submit_video(request)
     assert task.id is not None  # the adapter refuses a task without an id
-    summary = {
-        "prompt": prompt,
-        "images": images,
-        "quality": quality,
-        "size": size,
-        "fps": fps,
-        "duration": duration,
-    }
+    # What the store keeps of the request: enough to recognise it, never an inlined image.
+    shown_images = [
+        f"data URL of {len(ref)} characters" if ref.startswith("data:") else ref for ref in images
+    ]
+    given = {"prompt": prompt, "images": shown_images, "quality": quality, "size": size, "fps": fps}
+    summary = {key: value for key, value in {**given, "duration": duration}.items() if value}
     record = TaskRecord(id=task.id, kind="video", model=chosen, request=summary, status="PROCESSING")
     with upstream_errors():
         await records.record_task(record)
