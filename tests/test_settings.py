@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mcp_server_glm.cli import build_parser, load_settings
+from mcp_server_glm.cli import build_parser, flag_of, load_settings
 from mcp_server_glm.settings import Settings
 
 GLM_VARIABLES = ("ZAI_API_KEY", "ZHIPUAI_API_KEY", "ZAI_BASE_URL", "ZHIPUAI_BASE_URL")
@@ -84,7 +84,7 @@ def test_key_is_hidden_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_flags_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GLM_TIMEOUT", "50")
     monkeypatch.setenv("GLM_CHAT_MODEL", "glm-4.6")
-    settings = load_settings(["--timeout", "7", "--coding-plan", "--platform", "BIGMODEL"])
+    _, settings = load_settings(["--timeout", "7", "--coding-plan", "--platform", "BIGMODEL"])
     assert settings.timeout == 7.0
     assert settings.chat_model == "glm-4.6"
     assert settings.api_base_url == "https://open.bigmodel.cn/api/coding/paas/v4"
@@ -93,7 +93,7 @@ def test_flags_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_setting_has_a_flag_naming_its_variable() -> None:
     help_text = build_parser().format_help()
     for name in Settings.model_fields:
-        assert "--" + name.replace("_", "-") in help_text
+        assert flag_of(name) in help_text
     for variable in (
         "ZAI_API_KEY",
         "ZHIPUAI_API_KEY",

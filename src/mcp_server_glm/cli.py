@@ -1,4 +1,4 @@
-"""The `mcp-server-glm` command: flags and environment -> Settings -> the MCP server over stdio.
+"""The `mcp-server-glm` command: flags and environment -> Settings -> the chosen transport, or `doctor`.
 
 Every setting has a flag built from its field in settings.py, so `--help` always lists them all.
 """
@@ -6,65 +6,73 @@ Every setting has a flag built from its field in settings.py, so `--help` always
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
 import typing
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
 from . import __version__
-from .settings import Settings, environment_names
+from .settings import ConfigError, Settings, environment_names
 
 log = logging.getLogger("mcp_server_glm")
+
+SECRET_FLAGS = ("api_key", "auth_token")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcp-server-glm",
-        description="MCP server for the GLM platform (Z.AI and BigModel). Speaks MCP over stdio. "
+        description="MCP server for the GLM platform (Z.AI and BigModel). Serves MCP over stdio (default), "
+        "Streamable HTTP or SSE; `mcp-server-glm doctor` checks the configuration and the API key. "
         "Every flag can also be set by the environment variable shown; flags win.",
+    )
+    parser.add_argument(
+        "command", nargs="?", choices=["serve", "doctor"], default="serve", help="serve (default) or doctor"
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     for name, field in Settings.model_fields.items():
-        flag = "--" + name.replace("_", "-")
-        env = " or ".join(environment_names(name))
+        flag = flag_of(name)
         default = "" if field.default is None else f" Default: {field.default}."
-        help_text = f"{field.description}{default} [env: {env}]"
-        if name == "api_key":
+        help_text = f"{field.description}{default} [env: {' or '.join(environment_names(name))}]"
+        if name in SECRET_FLAGS:
             help_text += " Prefer the environment: a flag is visible to other local users."
         annotation = field.annotation
+        options: dict[str, Any] = {"dest": name, "default": None, "help": help_text}
         if annotation is bool:
-            parser.add_argument(
-                flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text
-            )
+            options["action"] = argparse.BooleanOptionalAction
         elif typing.get_origin(annotation) is typing.Literal:
             choices = typing.get_args(annotation)
-            parser.add_argument(
-                flag, dest=name, choices=choices, type=_lower_if(choices), default=None, help=help_text
+            options.update(
+                choices=choices, type=str.lower if all(c.islower() for c in choices) else str.upper
             )
+        elif name == "allowed_hosts":
+            options.update(action="append", metavar="HOST")
+        elif name == "allowed_dirs":
+            options.update(nargs="+", metavar="DIR")  # a desktop host expands a list into several arguments
         else:
             kind: Any = annotation if annotation in (int, float) else str
-            parser.add_argument(
-                flag, dest=name, type=kind, default=None, metavar=name.upper(), help=help_text
-            )
+            options.update(type=kind, metavar=name.upper())
+        parser.add_argument(flag, **options)
     return parser
 
 
-def _lower_if(choices: tuple[Any, ...]) -> Any:
-    if all(str(choice).islower() for choice in choices):
-        return str.lower
-    return str.upper
+def flag_of(name: str) -> str:
+    """The command-line flag of a setting: its own if it names one, else --the-field-name."""
+    extra = Settings.model_fields[name].json_schema_extra
+    own = extra.get("flag") if isinstance(extra, dict) else None
+    return str(own or "--" + name.replace("_", "-"))
 
 
-def load_settings(argv: Sequence[str] | None = None) -> Settings:
+def load_settings(argv: Sequence[str] | None = None) -> tuple[str, Settings]:
+    """The command and the settings, or an exit with one line saying what is wrong."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    overrides = {name: value for name, value in vars(args).items() if value is not None}
+    overrides = {name: value for name, value in vars(args).items() if value is not None and name != "command"}
     try:
-        return Settings(**overrides)
+        return args.command, Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
@@ -85,11 +93,23 @@ def configure_logging(level: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    settings = load_settings(argv)
+    command, settings = load_settings(argv)
     configure_logging(settings.log_level)
-    from .server import build_server  # deferred: --help and --version stay instant
+    if command == "doctor":
+        from .doctor import run_doctor
 
-    server = build_server(settings)
-    log.info("mcp-server-glm %s serving over stdio, API %s", __version__, settings.api_base_url)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run("stdio")
+        sys.exit(run_doctor(settings))
+    # Deferred: --help, --version and configuration errors stay instant.
+    from .server import build_server
+    from .transports import serve
+
+    try:
+        server = build_server(settings)
+        serve(server, settings)
+    except ConfigError as exc:
+        _refuse(str(exc))
+
+
+def _refuse(message: str) -> NoReturn:
+    print(f"mcp-server-glm: error: {message}", file=sys.stderr)
+    sys.exit(2)

@@ -21,7 +21,7 @@ from pydantic import AnyUrl, ValidationError
 from . import __version__, resources, schemas
 from .files import Files, MediaKind
 from .glm import GLMClient
-from .settings import MB, Settings
+from .settings import MB, ConfigError, Settings
 from .state import AppState, LazyStore
 from .tools import audio, chat, images, search, tasks, videos
 
@@ -124,16 +124,30 @@ def _lifespan(
     return lifespan
 
 
+# Every tool the server has: name -> (function, title, annotations).
+TOOLS: dict[str, tuple[Callable[..., Any], str, ToolAnnotations]] = {
+    "glm_chat": (chat.glm_chat, chat.TITLE, chat.ANNOTATIONS),
+    "web_search": (search.web_search, search.TITLE, search.ANNOTATIONS),
+    "generate_image": (images.generate_image, images.TITLE, images.ANNOTATIONS),
+    "generate_video": (videos.generate_video, videos.TITLE, videos.ANNOTATIONS),
+    "get_task": (tasks.get_task, tasks.TITLE, tasks.ANNOTATIONS),
+    "transcribe": (audio.transcribe, audio.TITLE, audio.ANNOTATIONS),
+}
+
+
 def build_server(settings: Settings) -> GLMServer:
-    store = LazyStore(settings)
+    """The MCP server with the tools `settings` selects (all by default) and every resource."""
+    names = settings.tools or list(TOOLS)
+    unknown = [name for name in names if name not in TOOLS]
+    if unknown:
+        raise ConfigError(
+            f"unknown tools in GLM_TOOLS / --tools: {', '.join(unknown)}; valid: {', '.join(TOOLS)}"
+        )
     tools = [
-        _tool(chat.glm_chat, title=chat.TITLE, annotations=chat.ANNOTATIONS),
-        _tool(search.web_search, title=search.TITLE, annotations=search.ANNOTATIONS),
-        _tool(images.generate_image, title=images.TITLE, annotations=images.ANNOTATIONS),
-        _tool(videos.generate_video, title=videos.TITLE, annotations=videos.ANNOTATIONS),
-        _tool(tasks.get_task, title=tasks.TITLE, annotations=tasks.ANNOTATIONS),
-        _tool(audio.transcribe, title=audio.TITLE, annotations=audio.ANNOTATIONS),
+        _tool(TOOLS[name][0], title=TOOLS[name][1], annotations=TOOLS[name][2])
+        for name in dict.fromkeys(names)
     ]
+    store = LazyStore(settings)
     server = GLMServer(
         name="mcp-server-glm",
         title="GLM",

@@ -5,12 +5,13 @@ Every field has an environment variable and a command-line flag (`cli.py` builds
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Platform = Literal["zai", "bigmodel"]
@@ -35,6 +36,10 @@ def default_data_dir() -> Path:
     if sys.platform == "darwin":
         return home / "Library" / "Application Support" / "mcp-server-glm"
     return Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "mcp-server-glm"
+
+
+class ConfigError(Exception):
+    """A configuration the server refuses to start with; the message says what to change."""
 
 
 class Settings(BaseSettings):
@@ -116,6 +121,46 @@ class Settings(BaseSettings):
     )
     max_download_mb: int = Field(default=2048, gt=0, description="Largest media file downloaded, in MiB.")
     max_audio_mb: int = Field(default=500, gt=0, description="Largest audio input to transcribe, in MiB.")
+    tools: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description="Only these tools, comma-separated (default: all of them).",
+        json_schema_extra={"flag": "--tools"},
+    )
+    transport: Literal["stdio", "streamable-http", "sse"] = Field(
+        default="stdio",
+        validation_alias=AliasChoices("GLM_MCP_TRANSPORT"),
+        description="How clients connect: stdio, streamable-http (at /mcp) or sse (legacy, at /sse).",
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("GLM_MCP_HOST"),
+        description="Address the HTTP transports listen on.",
+    )
+    port: int = Field(
+        default=8000,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("GLM_MCP_PORT"),
+        description="Port of them.",
+    )
+    allowed_hosts: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        validation_alias=AliasChoices("GLM_MCP_ALLOWED_HOSTS"),
+        description="Host headers accepted over HTTP, comma-separated (needed for a non-loopback host).",
+        json_schema_extra={"flag": "--allowed-host"},
+    )
+    auth_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GLM_MCP_AUTH_TOKEN"),
+        description="Bearer token every HTTP request must carry (required for a non-loopback host).",
+    )
+    max_body_mb: int = Field(
+        default=16,
+        gt=0,
+        le=1024,
+        validation_alias=AliasChoices("GLM_MCP_MAX_BODY_MB"),
+        description="Largest HTTP request body accepted, in MiB.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Logging level of the server's stderr log."
     )
@@ -130,12 +175,33 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL, e.g. https://api.z.ai/api/paas/v4")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_placeholders(cls, values: object) -> object:
+        """A desktop host passes `${user_config.x}` through literally when the user left x empty:
+        such a value means unset."""
+        if not isinstance(values, dict):
+            return values
+        kept = {}
+        for key, value in values.items():
+            real = (
+                [item for item in value if not _is_placeholder(item)] or None
+                if isinstance(value, list)
+                else value
+            )
+            if real is not None and not _is_placeholder(real):
+                kept[key] = real
+        return kept
+
     @field_validator("allowed_dirs", mode="before")
     @classmethod
     def _split_dirs(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part for part in value.split(os.pathsep) if part.strip()] or None
-        return value
+        return _split(value, os.pathsep)
+
+    @field_validator("tools", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        return _split(value, ",")
 
     @field_validator("data_dir", "output_dir", "allowed_dirs", mode="after")
     @classmethod
@@ -148,6 +214,17 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def is_loopback(self) -> bool:
+        """Whether the HTTP transports listen on this machine only."""
+        host = self.host.strip("[]").lower()
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     @property
     def api_base_url(self) -> str:
@@ -176,6 +253,20 @@ class Settings(BaseSettings):
     @property
     def default_chat_search_engine(self) -> str:
         return self.chat_search_engine or CHAT_SEARCH_ENGINES[self.platform]
+
+
+def _is_placeholder(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("${") and value.endswith("}")
+
+
+def _split(value: object, separator: str) -> object:
+    """A list from a separated string, or from several (each possibly separated) given one by one."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        parts = [part.strip() for item in value for part in str(item).split(separator)]
+        return [part for part in parts if part] or None
+    return value
 
 
 def environment_names(field: str) -> list[str]:

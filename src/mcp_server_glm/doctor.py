@@ -1,0 +1,134 @@
+"""`mcp-server-glm doctor`: the effective configuration, the directories, and one cheap call that
+tells whether the API accepts the key, explained in plain words. Exit code 0 only when it does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import anyio
+
+from . import __version__
+from .glm import GLMClient, GLMError
+from .glm.errors import AuthenticationFailed, ConnectionFailed, InvalidRequest, QuotaExhausted, RateLimited
+from .glm.models import ChatRequest
+from .settings import API_ROOTS, KEY_VARIABLES, Platform, Settings
+
+FREE_MODEL = "glm-4.7-flash"
+
+
+def run_doctor(settings: Settings) -> int:
+    say(f"mcp-server-glm {__version__}: doctor\n")
+    say("Configuration")
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    rows = [
+        ("API key", f"...{key[-4:]}" if key and len(key) > 8 else ("set (short)" if key else "not set")),
+        ("platform", settings.platform),
+        ("coding plan", "yes" if settings.coding_plan else "no"),
+        ("API base URL", settings.api_base_url + (" (from ZAI_BASE_URL)" if settings.base_url else "")),
+        (
+            "models",
+            f"chat {settings.chat_model}, vision {settings.vision_model}, image {settings.image_model}, "
+            f"video {settings.video_model}, speech {settings.asr_model}",
+        ),
+        ("tools", ", ".join(settings.tools) if settings.tools else "all"),
+        (
+            "transport",
+            settings.transport
+            if settings.transport == "stdio"
+            else f"{settings.transport} on {settings.host}:{settings.port}",
+        ),
+    ]
+    for name, value in rows:
+        say(f"  {name:<14}{value}")
+    say("\nDirectories")
+    say(f"  {'data':<14}{settings.store_dir} ({writable(settings.store_dir)})")
+    say(f"  {'output':<14}{settings.media_dir} ({writable(settings.media_dir)})")
+    say(f"  {'inputs from':<14}{', '.join(str(path) for path in settings.input_dirs)}")
+    say("")
+    if key is None:
+        say(
+            f"FAILED: no API key. Set {KEY_VARIABLES[0]} (or {KEY_VARIABLES[1]}) to a key from the Z.AI "
+            "console (z.ai) or the BigModel console (open.bigmodel.cn)."
+        )
+        return 1
+    model = settings.chat_model if settings.coding_plan else FREE_MODEL
+    say(f"Checking the key with a one-token answer from {model} at {settings.api_base_url} ...")
+    accepted, explanation = anyio.run(check_key, settings, key, model)
+    say(("OK: " if accepted else "FAILED: ") + explanation)
+    return 0 if accepted else 1
+
+
+async def check_key(settings: Settings, key: str, model: str) -> tuple[bool, str]:
+    request = ChatRequest(
+        model=model,
+        messages=[{"role": "user", "content": "ping"}],
+        max_tokens=1,
+        thinking={"type": "disabled"},
+    )
+    async with GLMClient(
+        key,
+        settings.api_base_url,
+        timeout=min(settings.timeout, 30),
+        connect_timeout=settings.connect_timeout,
+        max_retries=1,
+        retry_backoff=settings.retry_backoff,
+        user_agent=f"mcp-server-glm/{__version__} doctor",
+    ) as client:
+        try:
+            await client.chat(request)
+        except GLMError as exc:
+            return explain(exc, settings)
+    return True, "the API accepted the key and answered."
+
+
+def explain(error: GLMError, settings: Settings) -> tuple[bool, str]:
+    """Whether the key was accepted despite the error, and what the error means for the user."""
+    if isinstance(error, AuthenticationFailed):
+        other: Platform = "bigmodel" if settings.platform == "zai" else "zai"
+        other_host = API_ROOTS[other].split("/")[2]
+        return False, (
+            f"the API refused the key ({error.api_message or 'no message'}). A key works only on its own "
+            f"platform and endpoint: if it comes from {other_host}, set GLM_PLATFORM={other}; "
+            f"if it is a GLM Coding Plan key, set GLM_CODING_PLAN={'0' if settings.coding_plan else '1'}; "
+            "otherwise check for a typo or a revoked key."
+        )
+    if isinstance(error, QuotaExhausted) and error.code == "1311":
+        return True, "the key works, but the plan does not include the test model; use a model it covers."
+    if isinstance(error, QuotaExhausted):
+        hint = (
+            " A Coding Plan key used on the general endpoint reports this too: try GLM_CODING_PLAN=1."
+            if error.code == "1113" and not settings.coding_plan
+            else ""
+        )
+        return False, f"the key was accepted, but the account cannot be used now: {error}.{hint}"
+    if isinstance(error, RateLimited):
+        return True, "the API accepted the key but is rate limiting right now; calls will be retried."
+    if isinstance(error, InvalidRequest) and error.code == "1211":
+        return True, "the key works; the test model is not offered on this endpoint."
+    if isinstance(error, ConnectionFailed):
+        return False, (
+            f"the API could not be reached ({error}). Check the network, a proxy (HTTPS_PROXY), a firewall, "
+            "and ZAI_BASE_URL if you set it."
+        )
+    return False, f"the check failed: {error}"
+
+
+def writable(directory: Path) -> str:
+    """Whether the server can write there (the directory, or the nearest existing parent to create it in)."""
+    probe = directory
+    while not probe.exists():
+        if probe.parent == probe:
+            return "cannot be created"
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"cannot be created: {probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return "not writable" if probe == directory else f"cannot be created: {probe} is not writable"
+    return "writable" if probe == directory else "will be created"
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stdout, flush=True)

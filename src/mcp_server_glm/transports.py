@@ -1,0 +1,165 @@
+"""Running the server: stdio, Streamable HTTP (at /mcp) or legacy SSE (at /sse), each on both protocol eras.
+
+Over HTTP: Host and Origin are checked on every bind (DNS-rebinding protection), a bearer token guards
+every request when set (and must be set off loopback), request bodies are capped, and /healthz answers
+process supervisors. SIGINT and SIGTERM shut down cleanly on every transport.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import signal
+
+import anyio
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import __version__
+from .server import GLMServer
+from .settings import MB, ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+
+
+def serve(server: GLMServer, settings: Settings) -> None:
+    """Serve until the client goes away (stdio) or a signal arrives."""
+    if settings.transport == "stdio":
+        log.info("mcp-server-glm %s serving over stdio, API %s", __version__, settings.api_base_url)
+        anyio.run(_serve_stdio, server)
+    else:
+        app = http_app(server, settings)
+        anyio.run(_serve_http, app, settings)
+
+
+async def _serve_stdio(server: GLMServer) -> None:
+    async with anyio.create_task_group() as group:
+        group.start_soon(_stop_on_signal, group.cancel_scope)
+        await server.run_stdio_async()
+        group.cancel_scope.cancel()
+
+
+async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for received in signals:
+            log.info("%s received: shutting down", signal.Signals(received).name)
+            scope.cancel()
+            return
+
+
+def http_app(server: GLMServer, settings: Settings) -> ASGIApp:
+    """The ASGI app of the chosen HTTP transport, behind the bearer-token check when one is set."""
+    check_http_settings(settings)
+    security = transport_security(settings)
+    body_limit = settings.max_body_mb * MB
+
+    @server.custom_route(HEALTH_PATH, methods=["GET"])  # type: ignore[untyped-decorator]
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    if settings.transport == "sse":
+        app: ASGIApp = server.sse_app(
+            max_request_body_size=body_limit, transport_security=security, host=settings.host
+        )
+    else:
+        app = server.streamable_http_app(
+            max_request_body_size=body_limit, transport_security=security, host=settings.host
+        )
+    if settings.auth_token is not None:
+        app = BearerToken(app, settings.auth_token.get_secret_value())
+    return app
+
+
+def check_http_settings(settings: Settings) -> None:
+    """Refuse a bind that would expose the server without protection."""
+    if settings.is_loopback:
+        return
+    if settings.auth_token is None:
+        raise ConfigError(
+            f"refusing to listen on {settings.host} without a bearer token: set GLM_MCP_AUTH_TOKEN "
+            "(or --auth-token), or listen on 127.0.0.1"
+        )
+    if not settings.allowed_hosts:
+        raise ConfigError(
+            f"listening on {settings.host} needs the Host names clients will use: set "
+            "GLM_MCP_ALLOWED_HOSTS (or --allowed-host), e.g. glm.example.com or 203.0.113.5:8000"
+        )
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """Host and Origin validation, on for every bind: loopback names, plus the configured hosts."""
+    hosts = [*LOOPBACK_HOSTS] if settings.is_loopback else []
+    patterns = [pattern for host in [*hosts, *(settings.allowed_hosts or [])] for pattern in _patterns(host)]
+    origins = [f"{scheme}://{pattern}" for pattern in patterns for scheme in ("http", "https")]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=patterns, allowed_origins=origins
+    )
+
+
+def _patterns(host: str) -> list[str]:
+    """Host header patterns: "name:port" (or "name:*") as given; a bare name with or without any port."""
+    return [host] if re.search(r":(\d+|\*)$", host) else [host, f"{host}:*"]
+
+
+class BearerToken:
+    """ASGI middleware: every HTTP request but /healthz must carry `Authorization: Bearer <token>`."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == HEALTH_PATH or self._authorized(scope):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": None,
+                "error": {"code": -32001, "message": "Unauthorized: send Authorization: Bearer <token>"},
+            }
+        ).encode()
+        headers: list[tuple[bytes, bytes]] = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"www-authenticate", b'Bearer realm="mcp-server-glm"'),
+        ]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _authorized(self, scope: Scope) -> bool:
+        given = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
+        return hmac.compare_digest(given, self._expected)
+
+
+async def _serve_http(app: ASGIApp, settings: Settings) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # our logging: stderr, our format
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    path = "/sse" if settings.transport == "sse" else "/mcp"
+    log.info(
+        "mcp-server-glm %s serving %s at http://%s:%d%s, API %s",
+        __version__,
+        settings.transport,
+        settings.host,
+        settings.port,
+        path,
+        settings.api_base_url,
+    )
+    await server.serve()
