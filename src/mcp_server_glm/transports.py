@@ -7,17 +7,22 @@ process supervisors. SIGINT and SIGTERM shut down cleanly on every transport.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
+import os
 import re
 import signal
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import anyio
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
 from .server import GLMServer
@@ -26,7 +31,9 @@ from .settings import MB, ConfigError, Settings
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
+STDIO_EXIT_GRACE = 2.0  # seconds between a stop signal and leaving, in stdio mode
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+Headers = Sequence[tuple[bytes, bytes]]
 
 
 def serve(server: GLMServer, settings: Settings) -> None:
@@ -49,8 +56,14 @@ async def _serve_stdio(server: GLMServer) -> None:
 async def _stop_on_signal(scope: anyio.CancelScope) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for received in signals:
-            log.info("%s received: shutting down", signal.Signals(received).name)
+            log.info(
+                "%s received: cancelling in-flight calls and shutting down", signal.Signals(received).name
+            )
             scope.cancel()
+            # Cancellation ends the calls and the lifespan (the store is closed), but the SDK reads stdin
+            # in a worker thread that nothing can interrupt until the client writes again: leave after a
+            # short grace period rather than wait for that.
+            threading.Timer(STDIO_EXIT_GRACE, os._exit, args=(0,)).start()
             return
 
 
@@ -72,6 +85,7 @@ def http_app(server: GLMServer, settings: Settings) -> ASGIApp:
         app = server.streamable_http_app(
             max_request_body_size=body_limit, transport_security=security, host=settings.host
         )
+    app = BodyLimit(app, body_limit)
     if settings.auth_token is not None:
         app = BearerToken(app, settings.auth_token.get_secret_value())
     return app
@@ -108,6 +122,68 @@ def _patterns(host: str) -> list[str]:
     return [host] if re.search(r":(\d+|\*)$", host) else [host, f"{host}:*"]
 
 
+async def _json_rpc_error(send: Send, status: int, code: int, message: str, headers: Headers = ()) -> None:
+    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes gets a JSON-RPC error (HTTP 413), unread."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        # No (or a false) length: read up to the limit, then hand the app the body it would have read.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        megabytes = self.limit // MB
+        message = f"Request too large: the limit is {megabytes} MiB (GLM_MCP_MAX_BODY_MB)"
+        await _json_rpc_error(send, 413, -32600, message)
+
+
 class BearerToken:
     """ASGI middleware: every HTTP request but /healthz must carry `Authorization: Bearer <token>`."""
 
@@ -119,20 +195,10 @@ class BearerToken:
         if scope["type"] != "http" or scope["path"] == HEALTH_PATH or self._authorized(scope):
             await self.app(scope, receive, send)
             return
-        body = json.dumps(
-            {
-                "jsonrpc": "2.0",
-                "id": None,
-                "error": {"code": -32001, "message": "Unauthorized: send Authorization: Bearer <token>"},
-            }
-        ).encode()
-        headers: list[tuple[bytes, bytes]] = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'Bearer realm="mcp-server-glm"'),
-        ]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        message = "Unauthorized: send Authorization: Bearer <the server's GLM_MCP_AUTH_TOKEN>"
+        await _json_rpc_error(
+            send, 401, -32001, message, [(b"www-authenticate", b'Bearer realm="mcp-server-glm"')]
+        )
 
     def _authorized(self, scope: Scope) -> bool:
         given = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
@@ -141,6 +207,13 @@ class BearerToken:
 
 async def _serve_http(app: ASGIApp, settings: Settings) -> None:
     import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # Signals are watched below instead, so that a requested stop ends with status 0 rather
+            # than uvicorn re-raising the signal once it has shut down.
+            yield
 
     config = uvicorn.Config(
         app,
@@ -151,7 +224,7 @@ async def _serve_http(app: ASGIApp, settings: Settings) -> None:
         timeout_graceful_shutdown=5,
         server_header=False,
     )
-    server = uvicorn.Server(config)
+    server = Server(config)
     path = "/sse" if settings.transport == "sse" else "/mcp"
     log.info(
         "mcp-server-glm %s serving %s at http://%s:%d%s, API %s",
@@ -162,4 +235,16 @@ async def _serve_http(app: ASGIApp, settings: Settings) -> None:
         path,
         settings.api_base_url,
     )
-    await server.serve()
+    async with anyio.create_task_group() as group:
+        group.start_soon(_exit_on_signal, server)
+        await server.serve()
+        group.cancel_scope.cancel()
+
+
+async def _exit_on_signal(server: Any) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for received in signals:
+            log.info(
+                "%s received: finishing in-flight requests, then stopping", signal.Signals(received).name
+            )
+            server.should_exit = True
