@@ -94,11 +94,13 @@ def configure_logging(level: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     command, settings = load_settings(argv)
-    configure_logging(settings.log_level)
     if command == "doctor":
+        # The report is the output; retry warnings would only interleave with it.
+        configure_logging("DEBUG" if settings.log_level == "DEBUG" else "ERROR")
         from .doctor import run_doctor
 
         sys.exit(run_doctor(settings))
+    configure_logging(settings.log_level)
     # Deferred: --help, --version and configuration errors stay instant.
     from .server import build_server
     from .transports import serve

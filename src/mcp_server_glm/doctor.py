@@ -27,7 +27,7 @@ def run_doctor(settings: Settings) -> int:
         ("API key", f"...{key[-4:]}" if key and len(key) > 8 else ("set (short)" if key else "not set")),
         ("platform", settings.platform),
         ("coding plan", "yes" if settings.coding_plan else "no"),
-        ("API base URL", settings.api_base_url + (" (from ZAI_BASE_URL)" if settings.base_url else "")),
+        ("API base URL", settings.api_base_url + (" (set explicitly)" if settings.base_url else "")),
         (
             "models",
             f"chat {settings.chat_model}, vision {settings.vision_model}, image {settings.image_model}, "
