@@ -1,6 +1,6 @@
-"""`python -m mcp_server_glm`: the same as the `mcp-server-glm` command."""
+"""`python -m mcp_server_glm`: the same as the `mcp-server-glm` command (also runnable as a script path)."""
 
-from .cli import main
+from mcp_server_glm.cli import main
 
 if __name__ == "__main__":
     main()

@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "allowed_hosts":
             options.update(action="append", metavar="HOST")
         elif name == "allowed_dirs":
-            options.update(nargs="+", metavar="DIR")  # a desktop host expands a list into several arguments
+            options.update(
+                nargs="*", metavar="DIR"
+            )  # a desktop host expands a list into several (or no) arguments
         else:
             kind: Any = annotation if annotation in (int, float) else str
             options.update(type=kind, metavar=name.upper())
