@@ -9,6 +9,7 @@ import wave
 from importlib.metadata import version
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp.types import BlobResourceContents, ResourceLink, TextContent
 
@@ -57,12 +58,18 @@ async def test_tools_over_stdio(fake: FakeGLM, tmp_path: Path, mode: str) -> Non
         assert chat.structured_content["content"] == "Fake GLM answer to: a fairly long question"
         assert len(progress) >= 2
 
+        fake.chunk_delay = 0.3
+        with anyio.move_on_after(0.8) as scope:
+            await client.call_tool("glm_chat", {"prompt": "a very slow answer that will be abandoned"})
+        assert scope.cancelled_caught  # the call was cancelled; the server must go on serving
+        fake.chunk_delay = 0.0
+
         found = await client.call_tool("web_search", {"query": "model context protocol", "count": 2})
         assert not found.is_error
         assert found.structured_content is not None
         assert len(found.structured_content["results"]) == 2
 
-    assert [r.route for r in fake.requests] == ["chat/completions", "web_search"]
+    assert [r.route for r in fake.requests] == ["chat/completions", "chat/completions", "web_search"]
 
 
 @pytest.mark.parametrize("mode", ERAS)
