@@ -79,7 +79,7 @@ def _hit(item: SearchItem) -> Hit:
 def _text(query: str, engine: str, hits: list[Hit]) -> str:
     if not hits:
         return f'No results for "{query}" ({engine}).'
-    lines = [f'{len(hits)} results for "{query}" ({engine}):']
+    lines = [f'{len(hits)} result{"s" if len(hits) > 1 else ""} for "{query}" ({engine}):']
     for number, hit in enumerate(hits, 1):
         about = " | ".join(part for part in (hit.url, hit.site, hit.published_date) if part)
         lines.append(f"\n{number}. {hit.title}\n   {about}\n   {hit.content}")
