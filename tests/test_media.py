@@ -286,3 +286,19 @@ async def test_unknown_task_id_says_so(fake: FakeGLM) -> None:
     assert "No task 123456789: this server never submitted it and the GLM API does not know it" in text_of(
         result
     )
+
+
+async def test_failed_download_says_the_job_can_be_saved_later(fake: FakeGLM, tmp_path: Path) -> None:
+    fake.task_plan = TaskPlan(polls=0)
+    fake.script("media", Fault(status=404))
+    async with in_process(fake) as client:
+        first = await client.call_tool("generate_video", {"prompt": "x"})
+        assert first.is_error
+        assert "failed: HTTP 404" in text_of(first)
+        [task] = json.loads(_text((await client.read_resource("glm://tasks")).contents[0]))
+        assert f"call get_task with task_id {task['id']} to try saving it again" in text_of(first)
+        again = await client.call_tool("get_task", {"task_id": task["id"]})
+    assert again.structured_content is not None
+    assert again.structured_content["status"] == "SUCCESS"
+    assert len(fake.requests_to("videos/generations")) == 1
+    assert list((tmp_path / "data" / "media").iterdir())

@@ -88,7 +88,7 @@ async def wait_and_finish(
         raise ToolError(f"Task {task_id} could not be checked: {exc}") from exc
     except GLMError as exc:
         hint = f" The task is still recorded: call get_task with task_id {task_id} later." if record else ""
-        raise ToolError(f"Task {task_id} could not be checked: {exc}.{hint}") from exc
+        raise ToolError(f"Task {task_id} could not be checked: {str(exc).rstrip('.')}.{hint}") from exc
     return await finish(ctx, task_id, record, state)
 
 
@@ -113,7 +113,11 @@ async def finish(
             "in a minute or so to get the result (nothing is lost meanwhile)."
         )
         return result(text, JobResult(task_id=task_id, status="PROCESSING", model=model))
-    job, links = await _complete(ctx, task_id, record.kind, model, state)
+    try:
+        job, links = await _complete(ctx, task_id, record.kind, model, state)
+    except ToolError as exc:
+        retry = f"The job itself succeeded: call get_task with task_id {task_id} to try saving it again."
+        raise ToolError(f"{str(exc).rstrip('.')}. {retry}") from exc
     with upstream_errors():
         await records.update_task(task_id, status="SUCCESS", result=job.model_dump(exclude_none=True))
     return result(_success_text(record.kind, job), job, links)
