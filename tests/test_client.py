@@ -257,3 +257,10 @@ async def test_connections_are_pooled(glm: GLMClient, fake: FakeGLM) -> None:
     for _ in range(5):
         await glm.web_search(WebSearchRequest(search_query="pool", search_engine="search-prime"))
     assert fake.connections - before == 1
+
+
+async def test_streamed_chats_reuse_one_connection(glm: GLMClient, fake: FakeGLM) -> None:
+    before = fake.connections
+    for _ in range(5):
+        assert (await glm.chat(HELLO)).complete
+    assert fake.connections - before == 1  # the body after [DONE] is read, so the connection is reused

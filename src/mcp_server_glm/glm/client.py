@@ -13,7 +13,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
@@ -54,6 +54,7 @@ T = TypeVar("T")
 OnDelta = Callable[[ChatCompletion], Awaitable[None]]
 
 MAX_BACKOFF = 30.0
+DRAIN_SECONDS = 2.0
 
 
 def new_request_id() -> str:
@@ -260,8 +261,10 @@ class GLMClient:
                     # Tolerate a platform (or proxy) that answers a stream request with plain JSON.
                     await response.aread()
                     return self._finish(_completion_from_json(self._json(response, request_id), completion))
-                async for event in httpx2.EventSource(response):
+                events = httpx2.EventSource(response).__aiter__()
+                async for event in events:
                     if event.data.strip() == "[DONE]":
+                        await _drain(events)
                         break
                     chunk = _event_json(event.data)
                     if chunk is None:
@@ -422,6 +425,14 @@ def _parse(model: type[M], data: dict[str, Any], request_id: str) -> M:
         raise BadResponse(
             f"GLM API returned a {model.__name__} of an unexpected shape", status=200, request_id=request_id
         ) from exc
+
+
+async def _drain(events: AsyncIterator[object]) -> None:
+    """Read what follows [DONE] (normally just the end of the body), so the connection goes back to the
+    pool instead of being closed; a server that keeps it open is not waited for long."""
+    with anyio.move_on_after(DRAIN_SECONDS):
+        async for _ in events:
+            pass
 
 
 def _is_event_stream(response: httpx2.Response) -> bool:
