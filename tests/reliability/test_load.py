@@ -42,7 +42,7 @@ async def test_200_concurrent_calls_over_http(fake: FakeGLM, tmp_path: Path) -> 
     )
     assert outcomes == [True] * CONCURRENT
     assert upstream == CONCURRENT
-    assert fake.connections <= 50  # the adapter's pool, reused: far fewer connections than calls
+    assert fake.connections < CONCURRENT // 2  # the pool (50 at most at once) is reused: far fewer than calls
 
 
 def test_5000_sequential_calls_keep_memory_and_descriptors_flat(fake: FakeGLM) -> None:

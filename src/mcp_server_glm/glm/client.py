@@ -475,7 +475,7 @@ def _completion_from_json(data: dict[str, Any], completion: ChatCompletion) -> C
 
 def _describe_body(response: httpx2.Response) -> str:
     content_type = response.headers.get("content-type", "").partition(";")[0].strip() or "no content type"
-    kind = "an HTML page" if "html" in content_type else f"a {content_type} body"
+    kind = "an HTML page" if "html" in content_type else f"a body of type {content_type}"
     return f"{kind} of {len(response.content)} bytes"
 
 

@@ -15,8 +15,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from ..glm.models import VideoRequest
-from ..store import TaskRecord
+from ..glm import GLMClient
+from ..glm.models import TaskResult, VideoRequest
+from ..store import Store, TaskRecord
 from .common import app_state, count_usage, glm_client, image_for_api, store, upstream_errors
 from .tasks import JobResult, WaitSeconds, finish, wait_and_finish
 
@@ -64,26 +65,56 @@ async def generate_video(
     )
     client = glm_client(ctx)
     records = await store(ctx)
-    with upstream_errors():
-        task = await client.submit_video(request)
-    assert task.id is not None  # the adapter refuses a task without an id
-    # What the store keeps of the request: enough to recognise it, never an inlined image.
-    shown_images = [
-        f"data URL of {len(ref)} characters" if ref.startswith("data:") else ref for ref in images
-    ]
-    given = {"prompt": prompt, "images": shown_images, "quality": quality, "size": size, "fps": fps}
-    summary = {key: value for key, value in {**given, "duration": duration}.items() if value}
-    record = TaskRecord(id=task.id, kind="video", model=chosen, request=summary, status="PROCESSING")
-    with upstream_errors():
-        await records.record_task(record)
+    # Once sent, a paid job must end up recorded even if the client cancels meanwhile: the submission
+    # and the record are shielded, and a cancellation takes effect right after them.
+    with anyio.CancelScope(shield=True):
+        record = await _submit_and_record(
+            client, records, request, _summary(prompt, images, quality, size, fps, duration)
+        )
     await count_usage(ctx, "generate_video", chosen, 1, "videos")
-    log.info("Video task %s submitted (%s)", task.id, chosen)
+    log.info("Video task %s submitted (%s)", record.id, chosen)
 
     budget = settings.video_wait if wait_seconds is None else wait_seconds
     if budget == 0:
-        return await finish(ctx, task.id, record, task)
+        return await finish(
+            ctx, record.id, record, TaskResult(id=record.id, model=chosen, task_status="PROCESSING")
+        )
     try:
-        return await wait_and_finish(ctx, task.id, record, budget)
+        return await wait_and_finish(ctx, record.id, record, budget)
     except anyio.get_cancelled_exc_class():
-        log.info("Waiting for video task %s was cancelled; it stays recorded for get_task", task.id)
+        log.info("Waiting for video task %s was cancelled; it stays recorded for get_task", record.id)
         raise
+
+
+async def _submit_and_record(
+    client: GLMClient, records: Store, request: VideoRequest, summary: dict[str, Any]
+) -> TaskRecord:
+    with upstream_errors():
+        task = await client.submit_video(request)
+        assert task.id is not None  # the adapter refuses a task without an id
+        record = TaskRecord(
+            id=task.id, kind="video", model=request.model, request=summary, status="PROCESSING"
+        )
+        await records.record_task(record)
+    return record
+
+
+def _summary(
+    prompt: str | None,
+    images: list[str],
+    quality: str | None,
+    size: str | None,
+    fps: int | None,
+    duration: int | None,
+) -> dict[str, Any]:
+    """What the store keeps of the request: enough to recognise it, never an inlined image."""
+    shown = [f"data URL of {len(ref)} characters" if ref.startswith("data:") else ref for ref in images]
+    given = {
+        "prompt": prompt,
+        "images": shown,
+        "quality": quality,
+        "size": size,
+        "fps": fps,
+        "duration": duration,
+    }
+    return {key: value for key, value in given.items() if value}
