@@ -718,7 +718,9 @@ def _quote(text: str) -> str:
     """A reference quoted on one line (control characters escaped), shortened when long."""
     if len(text) > 200:
         text = f"{text[:120]}…{text[-60:]}"
-    return json.dumps(text, ensure_ascii=False)
+    quoted = json.dumps(text, ensure_ascii=False)
+    # Also escape what JSON leaves as is but a reader must not see raw: bidi overrides, line separators.
+    return "".join(char if char.isprintable() else f"\\u{ord(char):04x}" for char in quoted)
 
 
 def _one_line(text: str) -> str:

@@ -152,7 +152,10 @@ class GLMClient:
             data = await self._send("GET", path, request_id, error_key_fails=False)
             if "task_status" not in data and isinstance(data.get("error"), dict):
                 raise self._envelope_error(200, data, request_id, retry_after=None)
-            return _parse(TaskResult, data, request_id)
+            task = _parse(TaskResult, data, request_id)
+            if task.error is not None and task.error.message:
+                task.error.message = self._redact(task.error.message)
+            return task
 
         return await self._with_retries(attempt, resend=True)
 

@@ -1,0 +1,169 @@
+"""Issue 5 §4, secrets: a canary API key and a canary bearer token (GLM_MCP_AUTH_TOKEN) through
+successes and failures of every tool over HTTP, with DEBUG logging. Neither may appear in the server's
+stdout or stderr, any tool result or error, any HTTP answer, any SQLite row (or the database files'
+bytes) or any file the server saved.
+
+tests/test_secrets.py covers glm_chat and web_search over stdio; this adds the media tools (and so the
+store and the saved files), upstream texts that echo the key in task failures, error bodies and media
+downloads, and the bearer token over Streamable HTTP and SSE.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.conftest import CANARY_KEY, in_process, server_env
+from tests.fake_glm import FakeGLM, Fault, TaskPlan
+from tests.security.conftest import PNG, WAV, serving
+from tests.test_http import TOKEN, connect
+
+pytestmark = pytest.mark.anyio
+
+SECRETS = (CANARY_KEY, TOKEN)
+ECHO = f"key Bearer {CANARY_KEY} was refused"  # what a careless upstream says back
+
+
+def assert_clean(text: str | bytes, where: str) -> None:
+    for secret in SECRETS:
+        needle: Any = secret.encode() if isinstance(text, bytes) else secret
+        assert needle not in text, (
+            f"{'the API key' if secret == CANARY_KEY else 'the bearer token'} is in {where}"
+        )
+
+
+def database_rows(data_dir: Path) -> list[str]:
+    """Every row of every table of every SQLite database under `data_dir`, as text."""
+    rows: list[str] = []
+    for path in data_dir.rglob("*"):
+        if not path.is_file() or path.read_bytes()[:16] != b"SQLite format 3\x00":
+            continue
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                rows.extend(repr(row) for row in db.execute(f'SELECT * FROM "{table}"'))
+    return rows
+
+
+async def exercise(client: Any, fake: FakeGLM, inputs: Path) -> tuple[list[str], list[bool]]:
+    """Successes and failures of every tool; returns each result as JSON and whether it was an error."""
+    outputs: list[str] = []
+    errors: list[bool] = []
+
+    async def run(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        result = await client.call_tool(tool, arguments)
+        outputs.append(result.model_dump_json())
+        errors.append(bool(result.is_error))
+        return result.structured_content or {}
+
+    # chat: the key echoed in an error message, an HTML error page, then success (with an image)
+    fake.script(
+        "chat/completions",
+        Fault(status=400, code="1214", message=ECHO),
+        Fault(status=500, body=f"<html>{CANARY_KEY}</html>", content_type="text/html"),
+        Fault(status=500, body=f"<html>{CANARY_KEY}</html>", content_type="text/html"),
+    )
+    await run("glm_chat", {"prompt": "echo"})
+    await run("glm_chat", {"prompt": "html"})
+    await run("glm_chat", {"prompt": "fine", "images": [str(inputs / "a.png")], "model": "glm-4.6v"})
+    # search
+    fake.script("web_search", Fault(status=401, code="1002", message=ECHO))
+    await run("web_search", {"query": "refused"})
+    await run("web_search", {"query": "fine"})
+    # images: refused with the key echoed, then saved; a download that fails with the key in its body
+    fake.script("images/generations", Fault(status=400, code="1214", message=ECHO))
+    await run("generate_image", {"prompt": "refused"})
+    await run("generate_image", {"prompt": "a saved picture"})
+    fake.script(
+        "media",
+        Fault(status=500, body=f"denied for {CANARY_KEY}"),
+    )
+    await run("generate_image", {"prompt": "download fails"})
+    # video: a task that fails (recorded in the store), then one done. (A failure message that echoes the
+    # key is test_task_failure_message_is_redacted's case, below: it leaks today.)
+    fake.task_plan = TaskPlan(polls=1, outcome="FAIL", fail_code="1301")
+    failed = await run("generate_video", {"prompt": "fails", "wait_seconds": 0})
+    await run("get_task", {"task_id": failed.get("task_id", "none"), "wait_seconds": 5})
+    await run("get_task", {"task_id": failed.get("task_id", "none")})  # from the store this time
+    fake.task_plan = TaskPlan(polls=1)
+    await run("generate_video", {"prompt": "done", "wait_seconds": 5})
+    await run("get_task", {"task_id": "no-such-task", "wait_seconds": 0})
+    # transcription: an error page with the key, then success
+    fake.script(
+        "audio/transcriptions",
+        Fault(status=500, body=f"<html>{CANARY_KEY}</html>", content_type="text/html"),
+        Fault(status=500, body=f"<html>{CANARY_KEY}</html>", content_type="text/html"),
+    )
+    await run("transcribe", {"file": str(inputs / "a.wav")})
+    await run("transcribe", {"file": str(inputs / "a.wav"), "hotwords": ["canary"]})
+    # a file refusal and an argument error
+    await run("transcribe", {"file": "/etc/passwd"})
+    await run("glm_chat", {"prompt": "bad", "temperature": 9})
+    return outputs, errors
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+async def test_key_and_token_never_leak(
+    fake: FakeGLM, isolated_dirs: Path, tmp_path: Path, transport: str
+) -> None:
+    (isolated_dirs / "a.png").write_bytes(PNG)
+    (isolated_dirs / "a.wav").write_bytes(WAV)
+    data_dir = tmp_path / "data"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    env = server_env(fake, GLM_LOG_LEVEL="DEBUG", GLM_MCP_AUTH_TOKEN=TOKEN, GLM_MAX_RETRIES="1")
+    endpoint = "/mcp" if transport == "streamable-http" else "/sse"
+    answers: list[str] = []
+    with serving(env, transport, logs) as running:
+        # refused attempts, one with a near miss that contains the token
+        for headers in ({"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": TOKEN}, {"X-Token": TOKEN}):
+            response = httpx2.get(running.root + endpoint, headers=headers, timeout=5)
+            assert response.status_code == 401
+            answers.append(repr(response.headers.multi_items()) + response.text)
+        async with connect(running, transport, "auto", token=TOKEN) as client:
+            outputs, errors = await exercise(client, fake, isolated_dirs)
+    # the run reached both sides of every tool
+    assert errors == [
+        *(True, True, False),
+        *(True, False),
+        *(True, False, True),
+        *(False, True, True, False, True),
+        *(True, False, True, True),
+    ], errors
+    for number, output in enumerate(outputs):
+        assert_clean(output, f"tool result {number}: {output}")
+    for answer in answers:
+        assert_clean(answer, f"an HTTP answer: {answer}")
+    for log in logs.iterdir():
+        assert_clean(log.read_bytes(), f"the server's {log.suffix} ({log.name})")
+    stderr = next(logs.glob("*.err")).read_text()
+    assert "DEBUG" in stderr
+    # every file the server wrote: the database and its journal, the saved media
+    written = [path for path in data_dir.rglob("*") if path.is_file()]
+    assert any(path.suffix in (".png", ".jpg", ".jpeg", ".webp") for path in written), written
+    assert any(path.suffix == ".mp4" for path in written), written
+    for path in written:
+        assert_clean(path.read_bytes(), f"the file {path}")
+    rows = database_rows(data_dir)
+    assert len(rows) >= 3, rows
+    for row in rows:
+        assert_clean(row, f"a store row: {row}")
+    # the key did reach the API, where it belongs, and only in the Authorization header
+    api = [r for r in fake.requests if not r.route.startswith("media")]
+    assert api and all(r.headers["authorization"] == f"Bearer {CANARY_KEY}" for r in api)
+    assert all(CANARY_KEY.encode() not in r.body for r in fake.requests)
+
+
+async def test_task_failure_message_is_redacted(fake: FakeGLM, tmp_path: Path) -> None:
+    fake.task_plan = TaskPlan(polls=1, outcome="FAIL", fail_code="1301", fail_message=ECHO)
+    async with in_process(fake) as client:
+        result = await client.call_tool("generate_video", {"prompt": "fails", "wait_seconds": 5})
+    assert result.is_error
+    rows = database_rows(tmp_path / "data")
+    assert_clean(result.model_dump_json(), "the generate_video error")
+    for row in rows:
+        assert_clean(row, f"a store row: {row}")
