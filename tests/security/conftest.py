@@ -4,25 +4,21 @@ client living in a blocking portal so that synchronous (hypothesis) tests can dr
 from __future__ import annotations
 
 import io
-import signal
-import subprocess
-import time
 import wave
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client
 from mcp.types import CallToolResult
 
-from tests.conftest import in_process, installed_server, text_of
+from tests.conftest import in_process, text_of
 from tests.fake_glm import FakeGLM
-from tests.test_http import Running, free_port
+from tests.test_http import Running, http_server
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
 CALL_LIMIT = 30  # seconds any one call may take before it counts as a hang (generous: CI under load)
@@ -87,42 +83,7 @@ def portal_client(fake: FakeGLM) -> Iterator[PortalClient]:
         yield PortalClient(portal, client)
 
 
-@contextmanager
-def serving(env: dict[str, str], transport: str, base: Path, *args: str) -> Iterator[Running]:
-    """The installed server on HTTP, its stdout and stderr kept in files under `base`; stopped with
-    SIGTERM, which must end it cleanly. Unlike tests.test_http.http_server it leaves the log's checks to
-    the test (the SDK's SSE endpoint logs a traceback for each POST it cannot parse)."""
-    port = free_port()
-    stderr = base / f"{transport}-{port}.err"
-    stdout = base / f"{transport}-{port}.out"
-    with stderr.open("w") as log, stdout.open("w") as out:
-        process = subprocess.Popen(
-            [installed_server(), "--transport", transport, "--port", str(port), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=log,
-            env=env,
-            text=True,
-        )
-    running = Running(process, port, stderr)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, stderr.read_text()
-            try:
-                if httpx2.get(f"{running.root}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.1)
-        yield running
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-            raise
-    assert code == 0, stderr.read_text()
+def serving(env: dict[str, str], transport: str, base: Path, *args: str) -> AbstractContextManager[Running]:
+    """The installed server on HTTP (tests.test_http.http_server), leaving the log's checks to the test:
+    the SDK's SSE endpoint logs a traceback for each POST it cannot parse."""
+    return http_server(env, transport, base, *args, check_log=False)
