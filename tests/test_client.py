@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mcp_server_glm.glm import GLMClient
+from mcp_server_glm.glm.client import GLMClient
 from mcp_server_glm.glm.errors import (
     AuthenticationFailed,
     BadResponse,

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from mcp_server_glm import __version__
 from mcp_server_glm.cli import SECRET_FLAGS, load_settings
 from mcp_server_glm.server import build_server
 from mcp_server_glm.settings import Settings, environment_names
@@ -139,7 +140,8 @@ async def test_manifest_lists_exactly_the_server_tools(clean_env: None) -> None:
 
 def test_versions_match_the_package() -> None:
     installed = version("mcp-server-glm")
-    assert installed == PYPROJECT["version"]
+    assert "version" in PYPROJECT["dynamic"]  # read from the package, so the two cannot differ
+    assert installed == __version__
     assert MANIFEST["version"] == installed
     assert SERVER_JSON["version"] == installed
     assert [package["version"] for package in SERVER_JSON["packages"]] == [installed]

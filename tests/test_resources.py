@@ -9,7 +9,8 @@ import pytest
 from mcp import Client
 from mcp.types import TextResourceContents
 
-from tests.conftest import in_process
+from mcp_server_glm.store import Store
+from tests.conftest import in_process, settings_for
 from tests.fake_glm import FakeGLM
 
 pytestmark = pytest.mark.anyio
@@ -69,3 +70,13 @@ async def test_unknown_task_and_media_are_not_found(fake: FakeGLM) -> None:
         for uri in ("glm://tasks/nope", "glm://media/nope.png", "glm://media/..%2F..%2Fetc%2Fpasswd"):
             with pytest.raises(Exception, match=r"No (task|media)"):
                 await client.read_resource(uri)
+
+
+async def test_usage_counted_as_the_server_stops_is_kept(fake: FakeGLM) -> None:
+    # Counting happens in the background; the last rows are written when the server stops.
+    async with in_process(fake) as client:
+        for _ in range(3):
+            await client.call_tool("glm_chat", {"prompt": "hi"})
+    async with await Store.open(settings_for(fake).store_dir) as store:
+        totals = await store.usage_totals()
+    assert [(total.tool, total.calls) for total in totals] == [("glm_chat", 3)]

@@ -1,14 +1,20 @@
-"""What `tools/list` costs a client's context: compact schemas, no generated titles, a size budget."""
+"""What `tools/list` costs a client's context (compact schemas, no generated titles, a size budget), and
+what it costs at start-up (entries from listing.json: no tool imported, no schema built)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mcp_server_glm import schemas
-from tests.conftest import in_process
+from mcp_server_glm.tools import listing
+from tests.conftest import in_process, text_of
 from tests.fake_glm import FakeGLM
 
 pytestmark = pytest.mark.anyio
@@ -71,3 +77,63 @@ def test_compact_keeps_properties_named_title_and_defaults() -> None:
         },
         "required": ["title"],
     }
+
+
+def test_listing_json_is_what_the_tool_functions_make() -> None:
+    assert listing.LISTING.read_text(encoding="utf-8") == listing.render(), (
+        "listing.json is stale: run `python -m mcp_server_glm.tools.listing`"
+    )
+
+
+async def test_a_listed_tool_is_built_on_its_first_call_and_validates_like_one(fake: FakeGLM) -> None:
+    async with in_process(fake) as client:
+        listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+        bad = await client.call_tool("glm_chat", {"prompt": "hi", "temperature": 7})
+        good = await client.call_tool("glm_chat", {"prompt": "hi"})
+    assert listed["glm_chat"].input_schema == listing.load()["glm_chat"].input_schema
+    assert bad.is_error
+    assert text_of(bad) == (
+        "Error executing tool glm_chat: invalid arguments: "
+        "temperature: Input should be less than or equal to 1"
+    )
+    assert not good.is_error
+    assert good.structured_content is not None
+    assert good.structured_content["finish_reason"] == "stop"
+
+
+# What serving tools/list may import: no tool module, HTTP client, file guard, store or audio code.
+DEFERRED = (
+    "mcp_server_glm.tools.chat",
+    "mcp_server_glm.tools.common",
+    "mcp_server_glm.glm.client",
+    "mcp_server_glm.glm.models",
+    "mcp_server_glm.files",
+    "mcp_server_glm.store",
+    "mcp_server_glm.audio_chunks",
+    "httpcore2",
+    "sqlite3",
+)
+LIST_TOOLS = """
+import json, sys, anyio
+from mcp import Client
+from mcp_server_glm.cli import load_settings
+from mcp_server_glm.server import build_server
+
+async def main():
+    async with Client(build_server(load_settings([])[1])) as client:
+        await client.list_tools()
+        await client.read_resource("glm://models")
+        print(json.dumps(sorted(sys.modules)))
+
+anyio.run(main)
+"""
+
+
+def test_listing_tools_imports_no_tool_and_no_client(tmp_path: Path) -> None:
+    env = {**os.environ, "ZAI_API_KEY": "k", "GLM_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", LIST_TOOLS], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
+    loaded = set(json.loads(done.stdout))
+    assert "mcp_server_glm.server" in loaded
+    assert [name for name in DEFERRED if name in loaded] == []

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mcp_server_glm import audio_chunks
 from tests.conftest import in_process, text_of
 from tests.fake_glm import FakeGLM
 
@@ -193,3 +194,24 @@ async def test_text_file_is_not_audio(fake: FakeGLM, isolated_dirs: Path) -> Non
     assert "audio" in text_of(result)
     assert "API_KEY" not in text_of(result)
     assert fake.requests == []
+
+
+def test_wav_pieces_are_views_of_the_recording_made_into_files_as_sent() -> None:
+    data = wav_bytes(70)
+    pieces = audio_chunks.wav_pieces(data, max_seconds=30)
+    assert [piece.seconds for piece in pieces] == [30, 30, 10]
+    # Held once: every piece is a view of the recording's own buffer.
+    assert all(isinstance(piece.audio, memoryview) and piece.audio.obj is data for piece in pieces)
+    assert b"".join(frames_of(piece.file()) for piece in pieces) == frames_of(data)
+
+
+def test_wav_pieces_skip_other_chunks_and_ignore_a_trailing_one() -> None:
+    plain = wav_bytes(3)
+    data_at = plain.index(b"data")
+    # A LIST chunk of odd size (padded to even) before the samples, and junk after them.
+    listed = b"LIST" + (5).to_bytes(4, "little") + b"INFO!" + b"\0"
+    body = plain[12:data_at] + listed + plain[data_at:] + b"junk" + (4).to_bytes(4, "little") + b"abcd"
+    data = b"RIFF" + (len(body) + 4).to_bytes(4, "little") + b"WAVE" + body
+    [piece] = audio_chunks.wav_pieces(data)
+    assert piece.seconds == 3
+    assert frames_of(piece.file()) == frames_of(plain)

@@ -24,31 +24,57 @@ class AudioError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    data: bytes
+    """One request's worth of audio. WAV pieces are views of the recording, made into files only as
+    they are sent, so a long recording is held in memory once."""
+
+    audio: bytes | memoryview  # a whole MP3, or the sample frames of a WAV piece
     seconds: float
+    wav_format: tuple[int, int, int] | None = None  # (channels, sample width, frame rate) of WAV frames
+
+    def file(self) -> bytes:
+        if self.wav_format is None:
+            return bytes(self.audio)
+        channels, width, rate = self.wav_format
+        out = io.BytesIO()
+        with wave.open(out, "wb") as sink:
+            sink.setnchannels(channels)
+            sink.setsampwidth(width)
+            sink.setframerate(rate)
+            sink.writeframes(self.audio)
+        return out.getvalue()
 
 
 def wav_pieces(data: bytes, max_seconds: float = PIECE_SECONDS, max_bytes: int = MAX_BYTES) -> list[Piece]:
-    """The WAV cut into consecutive WAV files of at most `max_seconds` and `max_bytes` each."""
+    """The WAV cut into consecutive WAV pieces of at most `max_seconds` and `max_bytes` each."""
     try:
         with wave.open(io.BytesIO(data)) as source:
             params = source.getparams()
-            frame_bytes = params.sampwidth * params.nchannels
-            if params.framerate <= 0 or frame_bytes <= 0:
-                raise AudioError("the WAV file has no valid sample rate or sample format")
-            per_piece = int(min(max_seconds * params.framerate, (max_bytes - 1024) // frame_bytes))
-            pieces: list[Piece] = []
-            while frames := source.readframes(per_piece):
-                out = io.BytesIO()
-                with wave.open(out, "wb") as sink:
-                    sink.setparams(params)
-                    sink.writeframes(frames)
-                pieces.append(Piece(out.getvalue(), len(frames) / frame_bytes / params.framerate))
     except (wave.Error, EOFError) as exc:
         raise AudioError(f"the WAV file cannot be read ({exc}); only PCM WAV is supported") from exc
+    frame_bytes = params.sampwidth * params.nchannels
+    if params.framerate <= 0 or frame_bytes <= 0:
+        raise AudioError("the WAV file has no valid sample rate or sample format")
+    start, size = _data_chunk(data)
+    size = min(size, params.nframes * frame_bytes) // frame_bytes * frame_bytes
+    frames = memoryview(data)[start : start + size]
+    per_piece = int(min(max_seconds * params.framerate, (max_bytes - 1024) // frame_bytes)) * frame_bytes
+    wav_format = (params.nchannels, params.sampwidth, params.framerate)
+    chunks = (frames[offset : offset + per_piece] for offset in range(0, size, per_piece))
+    pieces = [Piece(chunk, len(chunk) / frame_bytes / params.framerate, wav_format) for chunk in chunks]
     if not pieces:
         raise AudioError("the WAV file contains no audio")
     return pieces
+
+
+def _data_chunk(data: bytes) -> tuple[int, int]:
+    """Where a WAV file's sample data starts, and its size as the header states it (or as far as it goes)."""
+    offset = 12
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset + 4 : offset + 8], "little")
+        if data[offset : offset + 4] == b"data":
+            return offset + 8, min(size, len(data) - offset - 8)
+        offset += 8 + size + (size & 1)
+    raise AudioError("the WAV file has no data chunk")
 
 
 # MPEG audio frame header tables (bitrates in kbit/s), indexed by the header's 4-bit field.

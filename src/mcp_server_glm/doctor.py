@@ -11,8 +11,15 @@ from pathlib import Path
 import anyio
 
 from . import __version__
-from .glm import GLMClient, GLMError
-from .glm.errors import AuthenticationFailed, ConnectionFailed, InvalidRequest, QuotaExhausted, RateLimited
+from .glm.client import GLMClient
+from .glm.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    GLMError,
+    InvalidRequest,
+    QuotaExhausted,
+    RateLimited,
+)
 from .glm.models import ChatRequest
 from .settings import API_ROOTS, KEY_VARIABLES, Platform, Settings
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -16,7 +16,9 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from .glm import catalog
 from .settings import Settings
 from .state import AppState, LazyStore
-from .store import Store, StoreError
+
+if TYPE_CHECKING:
+    from .store import Store
 
 MEDIA_TEMPLATE = "glm://media/{name}"
 MEDIA_PREFIX = "glm://media/"
@@ -27,8 +29,13 @@ MAX_RESOURCE_BYTES = 100 * MB
 def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazyStore) -> None:
     """Add the resources; they reach the store through `lazy_store`, which the lifespan closes."""
 
-    async def open_store() -> Store:
+    async def open_store(*, counted: bool = False) -> Store:
+        """The store; with `counted`, once the usage counted so far is written to it."""
+        from .store import StoreError
+
         try:
+            if counted:
+                await lazy_store.write_usage()
             return await lazy_store.get()
         except StoreError as exc:
             raise ResourceError(str(exc)) from exc
@@ -86,12 +93,14 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
         mime_type="application/json",
     )
     async def usage() -> str:
-        totals = await (await open_store()).usage_totals()
+        totals = await (await open_store(counted=True)).usage_totals()
         return _json([dataclasses.asdict(total) for total in totals])
 
 
 async def read_media(settings: Settings, lazy_store: LazyStore, name: str) -> tuple[bytes, str]:
     """A saved file's bytes and MIME type, only if the store knows it and it is in the output directory."""
+    from .store import StoreError
+
     try:
         record = await (await lazy_store.get()).get_media(name)
     except StoreError as exc:

@@ -1,13 +1,14 @@
-"""Builds the MCP server: its tools, and a lifespan that owns the GLM client for the server's lifetime.
+"""Builds the MCP server: its tools and resources, and a lifespan that hands every call the server's
+state (GLM client, files, store: each made on first use) and closes it at the end.
 
-`build_server(settings)` is the one factory; transports (stdio today) run what it returns.
+`build_server(settings)` is the one factory; the transports run what it returns.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,15 +16,14 @@ from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult
+from mcp.types import Tool as ToolEntry
 from pydantic import AnyUrl, ValidationError
 
-from . import __version__, resources, schemas
-from .files import Files, MediaKind
-from .glm import GLMClient
-from .settings import MB, ConfigError, Settings
+from . import __version__, resources
+from .settings import ConfigError, Settings
 from .state import AppState, LazyStore
-from .tools import audio, chat, images, search, tasks, videos
+from .tools import listing
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +34,36 @@ INSTRUCTIONS = (
     "generate_video returns a task id still processing, call get_task with it later; transcribe turns "
     "WAV/MP3 speech into text."
 )
-# Input size limits per kind, as the API states them (images inline in chat and video requests).
-INPUT_LIMITS: dict[MediaKind, int] = {"image": 5 * MB, "video": 200 * MB}
 
 
 class GLMServer(MCPServer[AppState]):
-    """MCPServer whose tool failures always read as one actionable line."""
+    """MCPServer whose tools are listed from listing.json and built on first call, and whose tool
+    failures always read as one actionable line. Tools added the usual way (`server.tool()`) work too."""
+
+    def __init__(self, *, glm_tools: Sequence[str] = (), **options: Any) -> None:
+        saved = listing.load()
+        self._listed = {name: saved[name] for name in glm_tools}
+        self._built: dict[str, Tool] = {}
+        super().__init__(**options)
+
+    async def list_tools(self) -> list[ToolEntry]:
+        return [*self._listed.values(), *await super().list_tools()]
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        listed = self._listed.get(name)
+        return listed.input_schema if listed is not None else super()._tool_input_schema(name)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         try:
-            return await super().call_tool(name, arguments, context)
+            if name not in self._listed:
+                return await super().call_tool(name, arguments, context)
+            tool = self._built.get(name) or self._built.setdefault(name, listing.build(name))
+            result: CallToolResult | InputRequiredResult = await tool.run(
+                arguments, context or Context(mcp_server=self), convert_result=True
+            )
+            return result
         except UnexpectedToolError as exc:
             log.error("Tool %r crashed", name, exc_info=exc.__cause__)
             raise ToolError(
@@ -78,83 +96,36 @@ def _describe(error: ValidationError) -> str:
     return "invalid arguments: " + "; ".join(problems)
 
 
-def _tool(fn: Callable[..., Any], *, title: str, annotations: ToolAnnotations) -> Tool:
-    tool = Tool.from_function(fn, title=title, annotations=annotations)
-    tool.parameters = schemas.compact(tool.parameters)
-    if tool.fn_metadata.output_schema is not None:
-        tool.fn_metadata.output_schema = schemas.compact(tool.fn_metadata.output_schema)
-    return tool
-
-
-def _lifespan(
-    settings: Settings, store: LazyStore
-) -> Callable[[MCPServer[AppState]], AbstractAsyncContextManager[AppState]]:
+def _lifespan(state: AppState) -> Callable[[MCPServer[AppState]], AbstractAsyncContextManager[AppState]]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        async with AsyncExitStack() as stack:
-            glm = None
-            if settings.api_key is not None:
-                glm = await stack.enter_async_context(
-                    GLMClient(
-                        settings.api_key.get_secret_value(),
-                        settings.api_base_url,
-                        timeout=settings.timeout,
-                        connect_timeout=settings.connect_timeout,
-                        max_retries=settings.max_retries,
-                        deadline=settings.deadline,
-                        retry_backoff=settings.retry_backoff,
-                        user_agent=f"mcp-server-glm/{__version__}",
-                    )
-                )
-            else:
-                log.warning("No GLM API key configured: tools will answer with how to set ZAI_API_KEY")
-            files = await stack.enter_async_context(
-                Files(
-                    allowed_dirs=settings.input_dirs,
-                    output_dir=settings.media_dir,
-                    input_limits={**INPUT_LIMITS, "audio": settings.max_audio_mb * MB},
-                    max_download_bytes=settings.max_download_mb * MB,
-                    connect_timeout=settings.connect_timeout,
-                    read_timeout=settings.timeout,
-                )
-            )
-            stack.push_async_callback(store.close)
-            yield AppState(settings=settings, glm=glm, files=files, store=store)
+        if state.settings.api_key is None:
+            log.warning("No GLM API key configured: tools will answer with how to set ZAI_API_KEY")
+        async with state.store.serving():
+            try:
+                yield state
+            finally:
+                await state.aclose()
 
     return lifespan
 
 
-# Every tool the server has: name -> (function, title, annotations).
-TOOLS: dict[str, tuple[Callable[..., Any], str, ToolAnnotations]] = {
-    "glm_chat": (chat.glm_chat, chat.TITLE, chat.ANNOTATIONS),
-    "web_search": (search.web_search, search.TITLE, search.ANNOTATIONS),
-    "generate_image": (images.generate_image, images.TITLE, images.ANNOTATIONS),
-    "generate_video": (videos.generate_video, videos.TITLE, videos.ANNOTATIONS),
-    "get_task": (tasks.get_task, tasks.TITLE, tasks.ANNOTATIONS),
-    "transcribe": (audio.transcribe, audio.TITLE, audio.ANNOTATIONS),
-}
-
-
 def build_server(settings: Settings) -> GLMServer:
     """The MCP server with the tools `settings` selects (all by default) and every resource."""
-    names = settings.tools or list(TOOLS)
-    unknown = [name for name in names if name not in TOOLS]
+    names = settings.tools or list(listing.MODULES)
+    unknown = [name for name in names if name not in listing.MODULES]
     if unknown:
         raise ConfigError(
-            f"unknown tools in GLM_TOOLS / --tools: {', '.join(unknown)}; valid: {', '.join(TOOLS)}"
+            f"unknown tools in GLM_TOOLS / --tools: {', '.join(unknown)}; valid: {', '.join(listing.MODULES)}"
         )
-    tools = [
-        _tool(TOOLS[name][0], title=TOOLS[name][1], annotations=TOOLS[name][2])
-        for name in dict.fromkeys(names)
-    ]
     store = LazyStore(settings)
     server = GLMServer(
+        glm_tools=list(dict.fromkeys(names)),
         name="mcp-server-glm",
         title="GLM",
         version=__version__,
         instructions=INSTRUCTIONS,
-        lifespan=_lifespan(settings, store),
-        tools=tools,
+        lifespan=_lifespan(AppState(settings, store)),
         log_level=settings.log_level,
     )
     resources.register(server, settings, store)

@@ -106,8 +106,10 @@ class Settings(BaseSettings):
     video_wait: float = Field(
         default=50.0, ge=0, le=3600, description="Seconds generate_video and get_task wait by default."
     )
-    poll_interval: float = Field(default=1.0, gt=0, description="Seconds before the first poll of a job.")
-    poll_max_interval: float = Field(default=10.0, gt=0, description="Longest wait between two polls.")
+    poll_interval: float = Field(
+        default=1.0, gt=0, description="Shortest wait between two polls of a job, and before the first."
+    )
+    poll_max_interval: float = Field(default=30.0, gt=0, description="Longest wait between two polls.")
     data_dir: Path | None = Field(
         default=None, description="Where the task store lives (default: the per-user data directory)."
     )

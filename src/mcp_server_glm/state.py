@@ -1,44 +1,159 @@
 """What the server holds for its lifetime, handed to every tool call through the MCP lifespan.
 
-One GLM client (one connection pool) serves every call; it is absent when no API key is configured,
-so the server still starts and lists its tools, and each call explains how to set the key. The store
-is opened on first use, so start-up touches no disk and a broken data directory fails only the calls
-that need it, with a message saying why.
+Each part is made on first use, so start-up imports no HTTP or storage code, builds no TLS context and
+touches no disk. One GLM client (one connection pool) serves every call; without an API key there is
+none, the server still starts and lists its tools, and each call explains how to set the key. A broken
+data directory fails only the calls that need the store, with a message saying why.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 
-from .files import Files
-from .glm import GLMClient
-from .settings import Settings
-from .store import Store
+from . import __version__
+from .settings import MB, Settings
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from .files import Files, MediaKind
+    from .glm.client import GLMClient
+    from .store import Store, UsageRow
+
+log = logging.getLogger(__name__)
+
+USAGE_WRITE_DELAY = 1.0  # seconds a usage row may wait in memory, to be written with the ones after it
+# Input size limits per kind, as the API states them (images inline in chat and video requests).
+INPUT_LIMITS: dict[MediaKind, int] = {"image": 5 * MB, "video": 200 * MB}
 
 
-@dataclass(slots=True)
 class LazyStore:
-    settings: Settings
-    _store: Store | None = None
-    _lock: anyio.Lock = field(default_factory=anyio.Lock)
+    """The task store, opened on first use and closed with the server.
+
+    Usage is counted without making a call wait for the database: rows queue in memory and are written
+    in the background within USAGE_WRITE_DELAY, all in one transaction; reading the totals writes the
+    queue first, and so does stopping the server.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: Store | None = None
+        self._lock = anyio.Lock()
+        self._usage: list[UsageRow] = []
+        self._usage_lock = anyio.Lock()
+        self._background: TaskGroup | None = None
 
     async def get(self) -> Store:
         async with self._lock:
             if self._store is None:
+                from .store import Store
+
                 self._store = await Store.open(self.settings.store_dir)
             return self._store
 
+    def count_usage(self, tool: str, model: str, units: int, unit: str) -> None:
+        from .store import UsageRow
+
+        self._usage.append(UsageRow(tool, model, units, unit, time.time()))
+        if self._background is not None and len(self._usage) == 1:
+            self._background.start_soon(self._write_usage_in_background, USAGE_WRITE_DELAY)
+
+    async def write_usage(self) -> None:
+        """Write the queued usage rows; when it returns, every row counted before the call is stored."""
+        async with self._usage_lock:
+            rows, self._usage = self._usage, []
+            if rows:
+                # Shielded: rows taken from the queue are written, even by a server being stopped.
+                with anyio.CancelScope(shield=True):
+                    await (await self.get()).record_usage_rows(rows)
+
+    async def _write_usage_in_background(self, delay: float = 0.0) -> None:
+        """Write the queued usage rows after `delay`; a failure is logged (nobody is waiting for it)."""
+        from .store import StoreError
+
+        await anyio.sleep(delay)
+        try:
+            await self.write_usage()
+        except StoreError as exc:
+            log.warning("Usage not recorded: %s", exc)
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """For the server's lifetime: usage is written in the background; at the end, the rest of it,
+        then the store is closed (shielded: a cancelled server still keeps what it counted)."""
+        try:
+            async with anyio.create_task_group() as background:
+                self._background = background
+                try:
+                    yield
+                finally:
+                    background.cancel_scope.cancel()  # a write waiting out its delay is done below
+        finally:
+            self._background = None
+            with anyio.CancelScope(shield=True):
+                await self.close()
+
     async def close(self) -> None:
+        if self._usage:
+            await self._write_usage_in_background()
         if self._store is not None:
             await self._store.close()
             self._store = None
 
 
-@dataclass(frozen=True, slots=True)
 class AppState:
-    settings: Settings
-    glm: GLMClient | None
-    files: Files
-    store: LazyStore
+    def __init__(self, settings: Settings, store: LazyStore) -> None:
+        self.settings = settings
+        self.store = store
+        self._glm: GLMClient | None = None
+        self._files: Files | None = None
+
+    @property
+    def glm(self) -> GLMClient | None:
+        """The GLM client, or None when no API key is configured."""
+        settings = self.settings
+        if self._glm is None and settings.api_key is not None:
+            from .glm.client import GLMClient
+
+            self._glm = GLMClient(
+                settings.api_key.get_secret_value(),
+                settings.api_base_url,
+                timeout=settings.timeout,
+                connect_timeout=settings.connect_timeout,
+                max_retries=settings.max_retries,
+                deadline=settings.deadline,
+                retry_backoff=settings.retry_backoff,
+                user_agent=f"mcp-server-glm/{__version__}",
+            )
+        return self._glm
+
+    @property
+    def files(self) -> Files:
+        """Inputs read from allowed directories and URLs; downloads saved to the output directory."""
+        if self._files is None:
+            from .files import Files
+
+            settings = self.settings
+            self._files = Files(
+                allowed_dirs=settings.input_dirs,
+                output_dir=settings.media_dir,
+                input_limits={**INPUT_LIMITS, "audio": settings.max_audio_mb * MB},
+                max_download_bytes=settings.max_download_mb * MB,
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.timeout,
+            )
+        return self._files
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients that were opened (the store closes itself, see LazyStore.serving)."""
+        glm, files, self._glm, self._files = self._glm, self._files, None, None
+        if glm is not None:
+            await glm.aclose()
+        if files is not None:
+            await files.aclose()

@@ -12,11 +12,11 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 
 import anyio
 
@@ -97,6 +97,14 @@ class UsageTotal:
     calls: int
     units: int
     unit: str
+
+
+class UsageRow(NamedTuple):
+    tool: str
+    model: str
+    units: int
+    unit: str
+    at: float  # unix seconds
 
 
 class StoreError(Exception):
@@ -246,11 +254,16 @@ class Store:
     # -- usage -----------------------------------------------------------------------------------
 
     async def record_usage(self, tool: str, model: str, units: int, unit: str) -> None:
-        values = (tool, model, units, unit, time.time())
+        await self.record_usage_rows([UsageRow(tool, model, units, unit, time.time())])
+
+    async def record_usage_rows(self, rows: Sequence[UsageRow]) -> None:
+        """Add usage rows in one transaction."""
 
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
-                db.execute("INSERT INTO usage (tool, model, units, unit, at) VALUES (?, ?, ?, ?, ?)", values)
+                db.executemany(
+                    "INSERT INTO usage (tool, model, units, unit, at) VALUES (?, ?, ?, ?, ?)", rows
+                )
 
         await self._run("cannot write to", write)
 

@@ -1,9 +1,6 @@
 """An async adapter of the GLM platform's HTTP API (Z.AI and BigModel), independent of MCP.
 
-`GLMClient` talks to one base URL; `errors` types every failure; `models` shapes requests and answers.
+`client.GLMClient` talks to one base URL; `errors` types every failure; `models` shapes requests and
+answers; `jobs` waits for async jobs; `catalog` knows the models. Nothing is imported here, so the
+catalogue is read without loading the HTTP client.
 """
-
-from .client import GLMClient
-from .errors import GLMError
-
-__all__ = ["GLMClient", "GLMError"]

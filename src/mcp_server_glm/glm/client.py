@@ -86,11 +86,13 @@ class GLMClient:
         self.deadline = deadline
         self.retry_backoff = retry_backoff
         self._secret = api_key
+        # 100 requests at once; 20 idle connections kept, as httpx does: the pool checks every idle
+        # connection on each request, so keeping more costs more than reconnecting saves.
         self._http = httpx2.AsyncClient(
             base_url=self.base_url + "/",
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": user_agent},
             timeout=httpx2.Timeout(timeout, connect=connect_timeout),
-            limits=httpx2.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=30),
+            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30),
             follow_redirects=False,
             transport=transport,
         )
@@ -321,8 +323,9 @@ class GLMClient:
                 continue
             delta = choice.get("delta") or {}
             if isinstance(delta, dict):
-                completion.reasoning += _text(delta.get("reasoning_content"))
-                completion.content += _text(delta.get("content"))
+                completion.add(
+                    content=_text(delta.get("content")), reasoning=_text(delta.get("reasoning_content"))
+                )
             if choice.get("finish_reason"):
                 completion.finish_reason = str(choice["finish_reason"])
 
@@ -470,8 +473,7 @@ def _completion_from_json(data: dict[str, Any], completion: ChatCompletion) -> C
     choices = data.get("choices") or [None]
     first: dict[str, Any] = choices[0] if isinstance(choices[0], dict) else {}
     message: dict[str, Any] = first["message"] if isinstance(first.get("message"), dict) else {}
-    completion.content = _text(message.get("content"))
-    completion.reasoning = _text(message.get("reasoning_content"))
+    completion.add(content=_text(message.get("content")), reasoning=_text(message.get("reasoning_content")))
     completion.finish_reason = str(first["finish_reason"]) if first.get("finish_reason") else None
     return completion
 

@@ -6,6 +6,7 @@ since the platform adds fields and omits others between models and regions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -75,28 +76,43 @@ FinishReason = str
 # "incomplete" when the stream ended without any finish_reason (the connection broke, or no [DONE]).
 
 
-class ChatCompletion(BaseModel):
-    """A chat answer assembled from the stream (or read whole), complete or cut short."""
+@dataclass(slots=True)
+class ChatCompletion:
+    """A chat answer assembled from the stream (or read whole), complete or cut short.
 
+    Text arrives in many small pieces: they are kept in lists and joined when read, so a long answer
+    costs linear time to assemble."""
+
+    model: str
     id: str | None = None
     request_id: str | None = None
-    model: str
-    content: str = ""
-    reasoning: str = ""
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
-    web_search: list[SearchItem] = Field(default_factory=list)
+    web_search: list[SearchItem] = field(default_factory=list)
     # Why the answer is incomplete when it is: a transport failure text, "network_error", ...
     interruption: str | None = None
+    received: int = 0  # characters received so far (reasoning and answer), for progress reporting
+    _content: list[str] = field(default_factory=list)
+    _reasoning: list[str] = field(default_factory=list)
+
+    def add(self, *, content: str = "", reasoning: str = "") -> None:
+        if content:
+            self._content.append(content)
+        if reasoning:
+            self._reasoning.append(reasoning)
+        self.received += len(content) + len(reasoning)
+
+    @property
+    def content(self) -> str:
+        return "".join(self._content)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._reasoning)
 
     @property
     def complete(self) -> bool:
         return self.interruption is None
-
-    @property
-    def received(self) -> int:
-        """Characters received so far (reasoning and answer), for progress reporting."""
-        return len(self.reasoning) + len(self.content)
 
 
 class WebSearchRequest(RequestBody):

@@ -61,7 +61,7 @@ async def transcribe(
         mime = "audio/wav" if extension == "wav" else "audio/mpeg"
         with upstream_errors():
             answer = await client.transcribe(
-                piece.data,
+                piece.file(),
                 filename=f"audio-{number}.{extension}",
                 mime_type=mime,
                 model=chosen,
@@ -73,7 +73,7 @@ async def transcribe(
         done += piece.seconds
     if len(pieces) > 1:
         await ctx.report_progress(total, total=total, message=f"transcribed {len(pieces)} pieces")
-    await count_usage(ctx, "transcribe", chosen, round(total), "seconds")
+    count_usage(ctx, "transcribe", chosen, round(total), "seconds")
     text = " ".join(part for part in texts if part)
     transcript = Transcript(
         text=text, model=chosen, request_ids=request_ids, duration_seconds=round(total, 2), chunks=len(pieces)

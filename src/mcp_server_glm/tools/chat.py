@@ -6,9 +6,9 @@ and an answer cut short is returned marked as such, never as a clean-looking suc
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 
-import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
@@ -104,7 +104,7 @@ async def glm_chat(
     with upstream_errors():
         completion = await client.chat(request, on_delta=_Progress(ctx))
     if completion.usage is not None:
-        await count_usage(ctx, "glm_chat", completion.model, completion.usage.total_tokens, "tokens")
+        count_usage(ctx, "glm_chat", completion.model, completion.usage.total_tokens, "tokens")
     return result(_text(completion, show_reasoning=thinking is True), _structured(completion))
 
 
@@ -140,7 +140,7 @@ class _Progress:
         self._last_value = 0
 
     async def __call__(self, completion: ChatCompletion) -> None:
-        now = anyio.current_time()
+        now = time.monotonic()
         received = completion.received
         if now - self._last_time < PROGRESS_INTERVAL or received <= self._last_value:
             return

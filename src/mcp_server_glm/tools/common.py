@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from ..audio_chunks import AudioError
 from ..files import FileRefused, Files, MediaKind, SavedFile
-from ..glm import GLMClient, GLMError
-from ..glm.errors import AuthenticationFailed
+from ..glm.client import GLMClient
+from ..glm.errors import AuthenticationFailed, GLMError
 from ..settings import KEY_VARIABLES
 from ..state import AppState
 from ..store import MediaRecord, Store, StoreError
@@ -106,12 +106,9 @@ def link(name: str, mime_type: str | None, size: int | None = None) -> ResourceL
     )
 
 
-async def count_usage(ctx: Context[Any, Any], tool: str, model: str, units: int, unit: str) -> None:
-    """Add to the usage totals; accounting never fails a call that already did its work."""
-    try:
-        await (await app_state(ctx).store.get()).record_usage(tool, model, units, unit)
-    except StoreError as exc:
-        log.warning("Usage of %s not recorded: %s", tool, exc)
+def count_usage(ctx: Context[Any, Any], tool: str, model: str, units: int, unit: str) -> None:
+    """Add to the usage totals, in the background: accounting never delays or fails a call."""
+    app_state(ctx).store.count_usage(tool, model, units, unit)
 
 
 async def image_for_api(ctx: Context[Any, Any], ref: str) -> str:

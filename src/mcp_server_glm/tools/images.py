@@ -50,7 +50,7 @@ async def generate_image(
         )
     url = response.data[0].url
     saved = await save_media(ctx, url, kind="image", task_id=None)
-    await count_usage(ctx, "generate_image", chosen, 1, "images")
+    count_usage(ctx, "generate_image", chosen, 1, "images")
     data = await anyio.Path(saved.path).read_bytes()
     image = ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=saved.mime_type)
     text = f"Generated an image with {chosen}; saved to {saved.path} ({saved.size} bytes)."

@@ -60,7 +60,7 @@ async def web_search(
     client = glm_client(ctx)
     with upstream_errors():
         response = await client.web_search(request)
-    await count_usage(ctx, "web_search", chosen, 1, "searches")
+    count_usage(ctx, "web_search", chosen, 1, "searches")
     hits = [_hit(item) for item in response.search_result]
     return result(_text(query, chosen, hits), SearchResult(query=query, engine=chosen, results=hits))
 

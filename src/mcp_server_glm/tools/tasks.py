@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,8 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..glm import GLMError
-from ..glm.errors import InvalidRequest
+from ..glm.errors import GLMError, InvalidRequest
 from ..glm.jobs import PollSchedule, wait_for
 from ..glm.models import TaskResult
 from ..store import TaskRecord
@@ -68,8 +68,10 @@ async def wait_and_finish(
 ) -> CallToolResult:
     """Poll the job within `budget` seconds, reporting progress, then report it (completing it on success)."""
     settings = app_state(ctx).settings
-    schedule = PollSchedule(first=settings.poll_interval, cap=settings.poll_max_interval)
+    schedule = PollSchedule(floor=settings.poll_interval, cap=settings.poll_max_interval)
     kind = record.kind if record else "generation"
+    # A recorded job is polled by its age; one recorded just now (created_at not yet read back) is new.
+    age = max(0.0, time.time() - record.created_at) if record and record.created_at else 0.0
 
     async def on_poll(state: TaskResult, polls: int, waited: float) -> None:
         message = f"{kind} task {task_id}: {state.task_status} after {waited:.0f} s (poll {polls})"
@@ -77,7 +79,7 @@ async def wait_and_finish(
 
     client = glm_client(ctx)
     try:
-        state = await wait_for(client, task_id, budget=budget, schedule=schedule, on_poll=on_poll)
+        state = await wait_for(client, task_id, budget=budget, schedule=schedule, age=age, on_poll=on_poll)
     except InvalidRequest as exc:
         if record is None:
             raise ToolError(

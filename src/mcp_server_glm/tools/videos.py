@@ -15,7 +15,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from ..glm import GLMClient
+from ..glm.client import GLMClient
 from ..glm.models import TaskResult, VideoRequest
 from ..store import Store, TaskRecord
 from .common import app_state, count_usage, glm_client, image_for_api, store, upstream_errors
@@ -71,7 +71,7 @@ async def generate_video(
         record = await _submit_and_record(
             client, records, request, _summary(prompt, images, quality, size, fps, duration)
         )
-    await count_usage(ctx, "generate_video", chosen, 1, "videos")
+    count_usage(ctx, "generate_video", chosen, 1, "videos")
     log.info("Video task %s submitted (%s)", record.id, chosen)
 
     budget = settings.video_wait if wait_seconds is None else wait_seconds

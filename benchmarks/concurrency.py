@@ -1,0 +1,100 @@
+"""Concurrency: 100 `glm_chat` calls at once, the fake API answering each after 200 ms, against 100
+direct httpx2 POSTs at once; wall time of each burst, bursts taking turns, median of the rounds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import anyio
+import httpx2
+from mcp import Client
+
+from .bare_server import ask_glm
+from .common import (
+    KEY,
+    Row,
+    bare_command,
+    data_dirs,
+    fake_api,
+    free_port,
+    http_process,
+    http_session,
+    median,
+    server_command,
+    server_env,
+    stdio_session,
+)
+
+CONCURRENT = 100
+LATENCY = 0.2
+ROUNDS = 7
+RATIO_TARGET = 1.2
+
+
+def run(quick: bool) -> list[Row]:
+    return anyio.run(measure, 3 if quick else ROUNDS)
+
+
+async def measure(rounds: int) -> list[Row]:
+    with fake_api("--latency", str(LATENCY)) as base_url, data_dirs() as root:
+        env = server_env(base_url, root)
+        port = free_port()
+        command = [*server_command(), "--transport", "streamable-http", "--port", str(port)]
+        with http_process(command, env, port):
+            async with (
+                httpx2.AsyncClient(timeout=60) as direct,
+                stdio_session(server_command(), env) as over_stdio,
+                http_session(port) as over_http,
+                stdio_session(bare_command(), env) as bare,
+            ):
+                bursts: dict[str, Callable[[], Awaitable[None]]] = {
+                    "direct": lambda: _burst(lambda: _direct(direct, base_url)),
+                    "stdio": lambda: _burst(lambda: _chat(over_stdio)),
+                    "http": lambda: _burst(lambda: _chat(over_http)),
+                    "bare": lambda: _burst(lambda: _chat(bare, "ask")),
+                }
+                walls: dict[str, list[float]] = {name: [] for name in bursts}
+                for burst in bursts.values():  # warm-up: connections, first-call imports
+                    await burst()
+                for round_number in range(rounds):
+                    names = list(bursts)
+                    shift = round_number % len(names)
+                    for name in names[shift:] + names[:shift]:
+                        started = time.perf_counter()
+                        await bursts[name]()
+                        walls[name].append(time.perf_counter() - started)
+    direct_wall, bare_wall = median(walls["direct"]), median(walls["bare"])
+    rows = []
+    for name, label in (("stdio", "stdio"), ("http", "Streamable HTTP")):
+        wall = median(walls[name])
+        rows.append(
+            Row(
+                f"{CONCURRENT} concurrent glm_chat, {label}, {LATENCY * 1000:.0f} ms upstream",
+                f"{wall * 1000:.0f} ms wall, median of {rounds}",
+                f"direct {direct_wall * 1000:.0f} ms; bare MCPServer (stdio) {bare_wall * 1000:.0f} ms",
+                wall / direct_wall,
+                f"<= {RATIO_TARGET:.2f}x direct",
+                wall / direct_wall <= RATIO_TARGET,
+            )
+        )
+    return rows
+
+
+async def _burst(call: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    async with anyio.create_task_group() as group:
+        for _ in range(CONCURRENT):
+            group.start_soon(call)
+
+
+async def _direct(client: httpx2.AsyncClient, base_url: str) -> None:
+    if not await ask_glm(client, base_url, KEY, "Say hi."):
+        raise RuntimeError("the direct POST got no answer")
+
+
+async def _chat(client: Client, tool: str = "glm_chat") -> None:
+    result = await client.call_tool(tool, {"prompt": "Say hi."})
+    if result.is_error:
+        raise RuntimeError(f"{tool} failed: {result.content}")

@@ -1,0 +1,127 @@
+"""Tool-call overhead: `glm_chat` through MCP against (a) the bare server whose tool makes the same POST
+and (b) that POST made directly with httpx2, all to one fake API, over stdio and Streamable HTTP.
+
+Calls go one at a time, in rounds that take turns between the variants, so drift hits them all alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+
+import anyio
+import httpx2
+from mcp import Client
+
+from .bare_server import ask_glm
+from .common import (
+    KEY,
+    Row,
+    bare_command,
+    data_dirs,
+    fake_api,
+    free_port,
+    http_process,
+    http_session,
+    median,
+    ms,
+    p99,
+    server_command,
+    server_env,
+    stdio_session,
+)
+
+CALLS = 500
+ROUNDS = 10
+WARMUP = 20
+RATIO_TARGET = 1.15
+
+Call = Callable[[], Awaitable[None]]
+
+
+def run(quick: bool) -> list[Row]:
+    return anyio.run(measure, 100 if quick else CALLS)
+
+
+async def measure(calls: int) -> list[Row]:
+    with fake_api() as base_url, data_dirs() as root:
+        env = server_env(base_url, root)
+        ours_port, bare_port = free_port(), free_port()
+        ours_http = [*server_command(), "--transport", "streamable-http", "--port", str(ours_port)]
+        with (
+            http_process(ours_http, env, ours_port),
+            http_process(bare_command("streamable-http", str(bare_port)), env, bare_port),
+        ):
+            async with AsyncExitStack() as stack:
+                direct = await stack.enter_async_context(httpx2.AsyncClient(timeout=60))
+                variants: dict[str, Call] = {"direct POST": _direct(direct, base_url)}
+                for transport, ours_session, bare_session in (
+                    ("stdio", stdio_session(server_command(), env), stdio_session(bare_command(), env)),
+                    ("http", http_session(ours_port), http_session(bare_port)),
+                ):
+                    ours_client = await stack.enter_async_context(ours_session)
+                    bare_client = await stack.enter_async_context(bare_session)
+                    variants[f"ours {transport}"] = _tool(ours_client, "glm_chat")
+                    variants[f"bare {transport}"] = _tool(bare_client, "ask")
+                timings = await _interleaved(variants, calls)
+    direct_times = timings["direct POST"]
+    rows: list[Row] = []
+    for transport, label in (("stdio", "stdio"), ("http", "Streamable HTTP")):
+        ours, bare = timings[f"ours {transport}"], timings[f"bare {transport}"]
+        ratio = median(ours) / median(bare)
+        rows += [
+            Row(
+                f"glm_chat call, {label}, {len(ours)} calls",
+                f"{ms(median(ours))} median, {ms(p99(ours))} p99",
+                f"bare {ms(median(bare))} median, {ms(p99(bare))} p99",
+                ratio,
+                f"<= {RATIO_TARGET:.2f}x bare",
+                ratio <= RATIO_TARGET,
+            ),
+            Row(
+                f"  overhead over the direct POST, {label}",
+                f"+{ms(median(ours) - median(direct_times))} median, "
+                f"+{ms(p99(ours) - p99(direct_times))} p99",
+                f"direct {ms(median(direct_times))} median, {ms(p99(direct_times))} p99",
+                median(ours) / median(direct_times),
+                "reported",
+                None,
+            ),
+        ]
+    return rows
+
+
+def _direct(client: httpx2.AsyncClient, base_url: str) -> Call:
+    async def call() -> None:
+        if not await ask_glm(client, base_url, KEY, "Say hi."):
+            raise RuntimeError("the direct POST got no answer")
+
+    return call
+
+
+def _tool(client: Client, name: str) -> Call:
+    async def call() -> None:
+        result = await client.call_tool(name, {"prompt": "Say hi."})
+        if result.is_error:
+            raise RuntimeError(f"{name} failed: {result.content}")
+
+    return call
+
+
+async def _interleaved(variants: dict[str, Call], calls: int) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {name: [] for name in variants}
+    for call in variants.values():
+        for _ in range(WARMUP):
+            await call()
+    names = list(variants)
+    per_round = max(1, calls // ROUNDS)
+    for round_number in range(ROUNDS):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            call = variants[name]
+            for _ in range(per_round):
+                started = time.perf_counter()
+                await call()
+                timings[name].append(time.perf_counter() - started)
+    return timings

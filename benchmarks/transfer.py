@@ -1,0 +1,89 @@
+"""Big files through the server: a 500 MiB video downloaded to disk, a 25 MiB WAV transcribed; how much
+the server's peak resident memory grows over its peak after the same call on a small file.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import time
+import wave
+from pathlib import Path
+
+from tests.fake_glm import FakeGLM, TaskPlan
+
+from .common import MIB, RawStdio, Row, data_dirs, rss_mib, server_command, server_env
+
+VIDEO_BYTES = 500 * MIB
+AUDIO_BYTES = 25 * MIB
+DOWNLOAD_GROWTH_TARGET_MIB = 16.0
+
+
+def run(quick: bool) -> list[Row]:
+    video_bytes = 64 * MIB if quick else VIDEO_BYTES
+    with FakeGLM() as fake, data_dirs() as root:
+        fake.task_plan = TaskPlan(polls=0)
+        write_wav(root / "inputs" / "short.wav", seconds=2)
+        write_wav(root / "inputs" / "long.wav", seconds=_seconds_for(AUDIO_BYTES))
+        session = RawStdio(server_command(), server_env(fake.base_url, root, GLM_POLL_INTERVAL="0.05"))
+        try:
+            session.initialize()
+            pid = session.process.pid
+            # The same calls on small files first: what stays is what the big files cost.
+            session.call("generate_video", {"prompt": "a small one", "wait_seconds": 30})
+            session.call("transcribe", {"file": str(root / "inputs" / "short.wav")})
+
+            small_peak = rss_mib(pid)
+            fake.media_size = video_bytes
+            started = time.perf_counter()
+            job = session.call("generate_video", {"prompt": "a big one", "wait_seconds": 120})
+            seconds = time.perf_counter() - started
+            saved = Path(job["structuredContent"]["path"]).stat().st_size
+            if saved != video_bytes:
+                raise RuntimeError(f"the video saved is {saved} bytes, not {video_bytes}")
+            download_growth = rss_mib(pid) - small_peak
+
+            before = rss_mib(pid)
+            audio = root / "inputs" / "long.wav"
+            transcript = session.call("transcribe", {"file": str(audio)})
+            upload_growth = rss_mib(pid) - before
+            chunks = transcript["structuredContent"]["chunks"]
+        finally:
+            session.close()
+    audio_mib = audio.stat().st_size / MIB if audio.exists() else AUDIO_BYTES / MIB
+    return [
+        Row(
+            f"{video_bytes // MIB} MiB video downloaded",
+            f"peak RSS +{download_growth:.1f} MiB ({video_bytes / MIB / seconds:.0f} MiB/s)",
+            f"peak after a small video {small_peak:.1f} MiB",
+            None,
+            f"<= +{DOWNLOAD_GROWTH_TARGET_MIB:.0f} MiB",
+            download_growth <= DOWNLOAD_GROWTH_TARGET_MIB,
+        ),
+        Row(
+            f"{AUDIO_BYTES // MIB} MiB WAV transcribed ({chunks} requests)",
+            f"peak RSS +{upload_growth:.1f} MiB",
+            f"file {audio_mib:.1f} MiB",
+            upload_growth / audio_mib,
+            "<= 2x the file",
+            upload_growth <= 2 * audio_mib,
+        ),
+    ]
+
+
+def _seconds_for(size: int, rate: int = 16000) -> int:
+    return size // (2 * rate)
+
+
+def write_wav(path: Path, seconds: int, rate: int = 16000) -> None:
+    """Mono 16-bit speech-band audio: a wavering tone, so no piece is silence."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        second = b"".join(
+            struct.pack("<h", int(8000 * math.sin(2 * math.pi * (220 + 40 * (n % 7)) * n / rate)))
+            for n in range(rate)
+        )
+        for _ in range(seconds):
+            out.writeframes(second)
