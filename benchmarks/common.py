@@ -79,10 +79,11 @@ def data_dirs() -> Iterator[Path]:
 
 
 def server_env(base_url: str, root: Path, **extra: str) -> dict[str, str]:
-    """A clean environment for a measured server: nothing inherited from GLM settings of the shell."""
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("ZAI_", "ZHIPUAI_", "GLM_"))
-    }
+    """A clean environment for a measured server: nothing inherited from GLM settings of the shell, and
+    bytecode cached as an installed package has it (a source checkout run with PYTHONDONTWRITEBYTECODE
+    would compile every module at every start)."""
+    inherited = ("ZAI_", "ZHIPUAI_", "GLM_", "PYTHONDONTWRITEBYTECODE")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(inherited)}
     env.update(
         {
             "ZAI_API_KEY": KEY,
@@ -125,9 +126,8 @@ def free_port() -> int:
 @contextmanager
 def http_process(command: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[str]]:
     """A server listening on `port`, running until the block ends."""
-    process = subprocess.Popen(
-        command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
-    )
+    quiet = subprocess.DEVNULL
+    process = subprocess.Popen(command, env=env, stdin=quiet, stdout=quiet, stderr=quiet, text=True)
     try:
         deadline = time.monotonic() + 30
         while True:
