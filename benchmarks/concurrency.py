@@ -1,5 +1,6 @@
 """Concurrency: 100 `glm_chat` calls at once, the fake API answering each after 200 ms, against 100
-direct httpx2 POSTs at once; wall time of each burst, bursts taking turns, median of the rounds.
+direct httpx2 POSTs at once, and against the bare server's tool over the same transport; wall time of
+each burst, bursts taking turns, median of the rounds.
 """
 
 from __future__ import annotations
@@ -41,20 +42,25 @@ def run(quick: bool) -> list[Row]:
 async def measure(rounds: int) -> list[Row]:
     with fake_api("--latency", str(LATENCY)) as base_url, data_dirs() as root:
         env = server_env(base_url, root)
-        port = free_port()
+        port, bare_port = free_port(), free_port()
         command = [*server_command(), "--transport", "streamable-http", "--port", str(port)]
-        with http_process(command, env, port):
+        with (
+            http_process(command, env, port),
+            http_process(bare_command("streamable-http", str(bare_port)), env, bare_port),
+        ):
             async with (
                 httpx2.AsyncClient(timeout=60) as direct,
                 stdio_session(server_command(), env) as over_stdio,
                 http_session(port) as over_http,
-                stdio_session(bare_command(), env) as bare,
+                stdio_session(bare_command(), env) as bare_stdio,
+                http_session(bare_port) as bare_http,
             ):
                 bursts: dict[str, Callable[[], Awaitable[None]]] = {
                     "direct": lambda: _burst(lambda: _direct(direct, base_url)),
                     "stdio": lambda: _burst(lambda: _chat(over_stdio)),
                     "http": lambda: _burst(lambda: _chat(over_http)),
-                    "bare": lambda: _burst(lambda: _chat(bare, "ask")),
+                    "bare stdio": lambda: _burst(lambda: _chat(bare_stdio, "ask")),
+                    "bare http": lambda: _burst(lambda: _chat(bare_http, "ask")),
                 }
                 walls: dict[str, list[float]] = {name: [] for name in bursts}
                 for burst in bursts.values():  # warm-up: connections, first-call imports
@@ -66,15 +72,15 @@ async def measure(rounds: int) -> list[Row]:
                         started = time.perf_counter()
                         await bursts[name]()
                         walls[name].append(time.perf_counter() - started)
-    direct_wall, bare_wall = median(walls["direct"]), median(walls["bare"])
+    direct_wall = median(walls["direct"])
     rows = []
     for name, label in (("stdio", "stdio"), ("http", "Streamable HTTP")):
-        wall = median(walls[name])
+        wall, bare_wall = median(walls[name]), median(walls[f"bare {name}"])
         rows.append(
             Row(
                 f"{CONCURRENT} concurrent glm_chat, {label}, {LATENCY * 1000:.0f} ms upstream",
                 f"{wall * 1000:.0f} ms wall, median of {rounds}",
-                f"direct {direct_wall * 1000:.0f} ms; bare MCPServer (stdio) {bare_wall * 1000:.0f} ms",
+                f"direct {direct_wall * 1000:.0f} ms; bare MCPServer {bare_wall * 1000:.0f} ms",
                 wall / direct_wall,
                 f"<= {RATIO_TARGET:.2f}x direct",
                 wall / direct_wall <= RATIO_TARGET,
