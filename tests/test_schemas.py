@@ -137,3 +137,33 @@ def test_listing_tools_imports_no_tool_and_no_client(tmp_path: Path) -> None:
     loaded = set(json.loads(done.stdout))
     assert "mcp_server_glm.server" in loaded
     assert [name for name in DEFERRED if name in loaded] == []
+
+
+def test_compact_writes_refs_out_and_keeps_recursive_ones() -> None:
+    schema = {
+        "$defs": {
+            "Usage": {"title": "Usage", "type": "object", "properties": {"n": {"type": "integer"}}},
+            "Node": {
+                "type": "object",
+                "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
+            },
+        },
+        "type": "object",
+        "properties": {
+            "usage": {"$ref": "#/$defs/Usage", "description": "Tokens."},
+            "tree": {"$ref": "#/$defs/Node"},
+        },
+    }
+    assert schemas.compact(schema) == {
+        "type": "object",
+        "properties": {
+            "usage": {"type": "object", "properties": {"n": {"type": "integer"}}, "description": "Tokens."},
+            "tree": {"$ref": "#/$defs/Node"},
+        },
+        "$defs": {
+            "Node": {
+                "type": "object",
+                "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
+            }
+        },
+    }

@@ -59,7 +59,9 @@ class GLMServer(MCPServer[AppState]):
         try:
             if name not in self._listed:
                 return await super().call_tool(name, arguments, context)
-            tool = self._built.get(name) or self._built.setdefault(name, listing.build(name))
+            tool = self._built.get(name)
+            if tool is None:  # built in one go, without awaiting: concurrent first calls cannot race
+                tool = self._built[name] = listing.build(name)
             result: CallToolResult | InputRequiredResult = await tool.run(
                 arguments, context or Context(mcp_server=self), convert_result=True
             )
