@@ -1,10 +1,10 @@
 """What the benchmarks share: the processes they measure (our server, the bare baseline, the fake API),
-their memory, the statistics, and the row every result is reported as.
+the calls they time, the statistics, and the row every result is reported as. Raw stdio sessions are
+the tests' own `RawSession` (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -163,73 +163,23 @@ async def http_session(port: int) -> AsyncIterator[Client]:
         yield client
 
 
-def rss_mib(pid: int, field: str = "VmHWM") -> float:
-    """Resident memory of a process: its peak so far (VmHWM) or now (VmRSS), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} for process {pid}")
+def succeeded(result: dict[str, Any], tool: str) -> dict[str, Any]:
+    """A `tools/call` result, or an error if the call failed: a failed call must not count as measured."""
+    if result.get("isError"):
+        raise RuntimeError(f"{tool} failed: {result['content'][0]['text']}")
+    return result
 
 
-class RawStdio:
-    """A server driven with raw JSON-RPC lines over stdio (handshake era), so its process can be watched."""
+async def direct_chat(client: httpx2.AsyncClient, base_url: str) -> None:
+    """The baseline call: the streamed chat POST made directly."""
+    from .bare_server import ask_glm
 
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            text=True,
-        )
-        self.next_id = 0
-        self.last_line = ""
+    if not await ask_glm(client, base_url, KEY, "Say hi."):
+        raise RuntimeError("the direct POST got no answer")
 
-    def initialize(self) -> None:
-        self.request(
-            "initialize",
-            {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "bench", "version": "0"},
-            },
-        )
-        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
-    def send(self, message: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message) + "\n")
-        self.process.stdin.flush()
-
-    def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        self.next_id += 1
-        number = self.next_id
-        self.send({"jsonrpc": "2.0", "id": number, "method": method, "params": params})
-        assert self.process.stdout is not None
-        while True:
-            line = self.process.stdout.readline()
-            if not line:
-                raise RuntimeError(f"{method}: the server closed stdout")
-            reply = json.loads(line)
-            if reply.get("id") == number:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                self.last_line = line
-                result: dict[str, Any] = reply["result"]
-                return result
-
-    def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        result = self.request("tools/call", {"name": tool, "arguments": arguments})
-        if result.get("isError"):
-            raise RuntimeError(f"{tool} failed: {result['content'][0]['text']}")
-        return result
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+async def tool_chat(client: Client, tool: str) -> None:
+    """One chat through MCP: `glm_chat` of ours, or `ask` of the bare server."""
+    result = await client.call_tool(tool, {"prompt": "Say hi."})
+    if result.is_error:
+        raise RuntimeError(f"{tool} failed: {result.content}")

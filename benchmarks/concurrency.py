@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Any
 
 import anyio
 import httpx2
-from mcp import Client
 
-from .bare_server import ask_glm
 from .common import (
-    KEY,
     Row,
     bare_command,
     data_dirs,
+    direct_chat,
     fake_api,
     free_port,
     http_process,
@@ -27,6 +26,7 @@ from .common import (
     server_command,
     server_env,
     stdio_session,
+    tool_chat,
 )
 
 CONCURRENT = 100
@@ -56,11 +56,11 @@ async def measure(rounds: int) -> list[Row]:
                 http_session(bare_port) as bare_http,
             ):
                 bursts: dict[str, Callable[[], Awaitable[None]]] = {
-                    "direct": lambda: _burst(lambda: _direct(direct, base_url)),
-                    "stdio": lambda: _burst(lambda: _chat(over_stdio)),
-                    "http": lambda: _burst(lambda: _chat(over_http)),
-                    "bare stdio": lambda: _burst(lambda: _chat(bare_stdio, "ask")),
-                    "bare http": lambda: _burst(lambda: _chat(bare_http, "ask")),
+                    "direct": partial(_burst, partial(direct_chat, direct, base_url)),
+                    "stdio": partial(_burst, partial(tool_chat, over_stdio, "glm_chat")),
+                    "http": partial(_burst, partial(tool_chat, over_http, "glm_chat")),
+                    "bare stdio": partial(_burst, partial(tool_chat, bare_stdio, "ask")),
+                    "bare http": partial(_burst, partial(tool_chat, bare_http, "ask")),
                 }
                 walls: dict[str, list[float]] = {name: [] for name in bursts}
                 for burst in bursts.values():  # warm-up: connections, first-call imports
@@ -93,14 +93,3 @@ async def _burst(call: Callable[[], Coroutine[Any, Any, None]]) -> None:
     async with anyio.create_task_group() as group:
         for _ in range(CONCURRENT):
             group.start_soon(call)
-
-
-async def _direct(client: httpx2.AsyncClient, base_url: str) -> None:
-    if not await ask_glm(client, base_url, KEY, "Say hi."):
-        raise RuntimeError("the direct POST got no answer")
-
-
-async def _chat(client: Client, tool: str = "glm_chat") -> None:
-    result = await client.call_tool(tool, {"prompt": "Say hi."})
-    if result.is_error:
-        raise RuntimeError(f"{tool} failed: {result.content}")

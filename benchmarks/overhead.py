@@ -9,17 +9,16 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from functools import partial
 
 import anyio
 import httpx2
-from mcp import Client
 
-from .bare_server import ask_glm
 from .common import (
-    KEY,
     Row,
     bare_command,
     data_dirs,
+    direct_chat,
     fake_api,
     free_port,
     http_process,
@@ -30,6 +29,7 @@ from .common import (
     server_command,
     server_env,
     stdio_session,
+    tool_chat,
 )
 
 CALLS = 500
@@ -55,15 +55,15 @@ async def measure(calls: int) -> list[Row]:
         ):
             async with AsyncExitStack() as stack:
                 direct = await stack.enter_async_context(httpx2.AsyncClient(timeout=60))
-                variants: dict[str, Call] = {"direct POST": _direct(direct, base_url)}
+                variants: dict[str, Call] = {"direct POST": partial(direct_chat, direct, base_url)}
                 for transport, ours_session, bare_session in (
                     ("stdio", stdio_session(server_command(), env), stdio_session(bare_command(), env)),
                     ("http", http_session(ours_port), http_session(bare_port)),
                 ):
                     ours_client = await stack.enter_async_context(ours_session)
                     bare_client = await stack.enter_async_context(bare_session)
-                    variants[f"ours {transport}"] = _tool(ours_client, "glm_chat")
-                    variants[f"bare {transport}"] = _tool(bare_client, "ask")
+                    variants[f"ours {transport}"] = partial(tool_chat, ours_client, "glm_chat")
+                    variants[f"bare {transport}"] = partial(tool_chat, bare_client, "ask")
                 timings = await _interleaved(variants, calls)
     direct_times = timings["direct POST"]
     rows: list[Row] = []
@@ -90,23 +90,6 @@ async def measure(calls: int) -> list[Row]:
             ),
         ]
     return rows
-
-
-def _direct(client: httpx2.AsyncClient, base_url: str) -> Call:
-    async def call() -> None:
-        if not await ask_glm(client, base_url, KEY, "Say hi."):
-            raise RuntimeError("the direct POST got no answer")
-
-    return call
-
-
-def _tool(client: Client, name: str) -> Call:
-    async def call() -> None:
-        result = await client.call_tool(name, {"prompt": "Say hi."})
-        if result.is_error:
-            raise RuntimeError(f"{name} failed: {result.content}")
-
-    return call
 
 
 async def _interleaved(variants: dict[str, Call], calls: int) -> dict[str, list[float]]:

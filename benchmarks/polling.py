@@ -8,9 +8,10 @@ read off the wire. A sweep of the schedule itself (a fake clock) gives the worst
 from __future__ import annotations
 
 from mcp_server_glm.glm.jobs import PollSchedule
+from tests.conftest import RawSession
 from tests.fake_glm import FakeGLM, TaskPlan
 
-from .common import RawStdio, Row, data_dirs, server_command, server_env
+from .common import Row, data_dirs, server_env, succeeded
 
 LENGTHS = (5, 20, 60, 180)
 SCALE = 20  # 180 s of job time pass in 9 s
@@ -33,14 +34,15 @@ def run(quick: bool) -> list[Row]:
             GLM_POLL_MAX_INTERVAL=str(schedule.cap / scale),
             GLM_RETRY_BACKOFF="0.01",
         )
-        session = RawStdio(server_command(), env)
+        session = RawSession(env)
         try:
-            session.initialize()
             for length in LENGTHS:
                 fake.task_plan = TaskPlan(seconds=length / scale)
                 wait = (2 * length + 60) / scale
-                result = session.call("generate_video", {"prompt": "a lighthouse", "wait_seconds": wait})
-                job = result["structuredContent"]
+                arguments = {"prompt": "a lighthouse", "wait_seconds": wait}
+                job = succeeded(session.call("generate_video", arguments), "generate_video")[
+                    "structuredContent"
+                ]
                 if job["status"] != "SUCCESS":
                     raise RuntimeError(f"the {length} s job was not seen done: {job}")
                 delay, polls = _seen(fake, job["task_id"], length / scale)
@@ -61,7 +63,7 @@ def run(quick: bool) -> list[Row]:
                     )
                 )
         finally:
-            session.close()
+            session.kill()
     rows.append(_sweep(schedule))
     return rows
 

@@ -10,9 +10,10 @@ import time
 import wave
 from pathlib import Path
 
+from tests.conftest import RawSession
 from tests.fake_glm import FakeGLM, TaskPlan
 
-from .common import MIB, RawStdio, Row, data_dirs, rss_mib, server_command, server_env
+from .common import MIB, Row, data_dirs, server_env, succeeded
 
 VIDEO_BYTES = 500 * MIB
 AUDIO_BYTES = 25 * MIB
@@ -25,32 +26,32 @@ def run(quick: bool) -> list[Row]:
         fake.task_plan = TaskPlan(polls=0)
         write_wav(root / "inputs" / "short.wav", seconds=2)
         write_wav(root / "inputs" / "long.wav", seconds=_seconds_for(AUDIO_BYTES))
-        session = RawStdio(server_command(), server_env(fake.base_url, root, GLM_POLL_INTERVAL="0.05"))
+        audio = root / "inputs" / "long.wav"
+        audio_mib = audio.stat().st_size / MIB
+        session = RawSession(server_env(fake.base_url, root, GLM_POLL_INTERVAL="0.05"))
         try:
-            session.initialize()
-            pid = session.process.pid
             # The same calls on small files first: what stays is what the big files cost.
-            session.call("generate_video", {"prompt": "a small one", "wait_seconds": 30})
-            session.call("transcribe", {"file": str(root / "inputs" / "short.wav")})
+            succeeded(session.call("generate_video", {"prompt": "a small one", "wait_seconds": 30}), "video")
+            succeeded(session.call("transcribe", {"file": str(root / "inputs" / "short.wav")}), "transcribe")
 
-            small_peak = rss_mib(pid)
+            small_peak = session.peak_rss_mib()
             fake.media_size = video_bytes
             started = time.perf_counter()
-            job = session.call("generate_video", {"prompt": "a big one", "wait_seconds": 120})
+            job = succeeded(
+                session.call("generate_video", {"prompt": "a big one", "wait_seconds": 120}), "video"
+            )
             seconds = time.perf_counter() - started
             saved = Path(job["structuredContent"]["path"]).stat().st_size
             if saved != video_bytes:
                 raise RuntimeError(f"the video saved is {saved} bytes, not {video_bytes}")
-            download_growth = rss_mib(pid) - small_peak
+            download_growth = session.peak_rss_mib() - small_peak
 
-            before = rss_mib(pid)
-            audio = root / "inputs" / "long.wav"
-            transcript = session.call("transcribe", {"file": str(audio)})
-            upload_growth = rss_mib(pid) - before
+            before = session.peak_rss_mib()
+            transcript = succeeded(session.call("transcribe", {"file": str(audio)}), "transcribe")
+            upload_growth = session.peak_rss_mib() - before
             chunks = transcript["structuredContent"]["chunks"]
         finally:
-            session.close()
-    audio_mib = audio.stat().st_size / MIB if audio.exists() else AUDIO_BYTES / MIB
+            session.kill()
     return [
         Row(
             f"{video_bytes // MIB} MiB video downloaded",

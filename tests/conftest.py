@@ -73,7 +73,7 @@ def settings_for(fake: FakeGLM, **overrides: Any) -> Settings:
 @asynccontextmanager
 async def in_process(fake: FakeGLM, mode: str = "auto", **overrides: Any) -> AsyncIterator[Client]:
     """An MCP client talking to a server built in this process (no transport)."""
-    async with Client(build_server(settings_for(fake, **overrides)), mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(build_server(settings_for(fake, **overrides)), mode=mode) as client:
         yield client
 
 
@@ -114,7 +114,7 @@ async def over_stdio(
     """An MCP client talking to the installed server, spawned as a subprocess, over stdio."""
     params = StdioServerParameters(command=installed_server(), args=args or [], env=env)
     with stderr_path.open("w") as errlog:
-        async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:  # type: ignore[arg-type]
+        async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:
             yield client
 
 
@@ -126,12 +126,14 @@ def text_of(result: CallToolResult) -> str:
 
 
 class RawSession:
-    """The installed server driven with raw JSON-RPC lines over stdio (legacy era): the test sees its
-    process id and every byte it writes to stdout."""
+    """The installed server (or `command`) driven with raw JSON-RPC lines over stdio (legacy era): the
+    caller sees its process id and every byte it writes to stdout. The benchmarks use it too."""
 
-    def __init__(self, env: dict[str, str], stderr: Any = subprocess.DEVNULL) -> None:
+    def __init__(
+        self, env: dict[str, str], stderr: Any = subprocess.DEVNULL, command: list[str] | None = None
+    ) -> None:
         self.process = subprocess.Popen(
-            [installed_server()],
+            command or [installed_server()],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
