@@ -4,7 +4,6 @@ and shaping a result that carries both readable text and structured content.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
@@ -21,8 +20,6 @@ from ..glm.errors import AuthenticationFailed, GLMError
 from ..settings import KEY_VARIABLES
 from ..state import AppState
 from ..store import MediaRecord, Store, StoreError
-
-log = logging.getLogger(__name__)
 
 MEDIA_URI = "glm://media/"
 MISSING_KEY = (
