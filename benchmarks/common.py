@@ -155,7 +155,9 @@ async def stdio_session(command: list[str], env: dict[str, str]) -> AsyncIterato
 
 @asynccontextmanager
 async def http_session(port: int) -> AsyncIterator[Client]:
-    limits = httpx2.Limits(max_connections=200, max_keepalive_connections=200)
+    # Idle connections are dropped before the bare server's uvicorn closes them (5 s), so that no request
+    # goes out on a connection being closed under it.
+    limits = httpx2.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=2)
     async with (
         httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=300), limits=limits) as http,
         Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as client,

@@ -3,6 +3,7 @@ security (Host, Origin, bearer token, non-loopback refusal, body cap), /healthz 
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import socket
@@ -19,6 +20,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
+from mcp_server_glm import __version__
 from tests.conftest import CANARY_KEY, installed_server, server_env, text_of
 from tests.fake_glm import FakeGLM
 
@@ -255,6 +257,27 @@ def test_tool_selection(tmp_path: Path) -> None:
         server_env(None, GLM_TOOLS="web_search,glm_chat"), "streamable-http", tmp_path
     ) as running:
         assert anyio.run(names, running) == ["glm_chat", "web_search"]
+
+
+def test_idle_connection_outlives_the_clients_keep_alive(tmp_path: Path) -> None:
+    """A connection left idle longer than httpx keeps one (5 s) still answers: were the server to close
+    it at the same moment, a client reusing it would lose the request. Stopping closes it."""
+    with http_server(server_env(None), "streamable-http", tmp_path) as running:
+        connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=5)
+        for pause in (0, 6):
+            time.sleep(pause)
+            connection.request("GET", "/healthz")
+            answer = connection.getresponse()
+            assert (answer.status, answer.read()) == (
+                200,
+                f'{{"status":"ok","version":"{__version__}"}}'.encode(),
+            )
+            if pause == 0:
+                first = connection.sock
+        assert connection.sock is first, "the idle connection was replaced"
+        running.process.send_signal(signal.SIGTERM)
+        assert connection.sock.recv(1) == b"", "the server left the idle connection open"
+        connection.close()
 
 
 def test_stdio_stops_cleanly_on_sigterm(fake: FakeGLM, tmp_path: Path) -> None:

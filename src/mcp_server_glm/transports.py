@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 HEALTH_PATH = "/healthz"
 STDIO_EXIT_GRACE = 2.0  # seconds between a stop signal and leaving, in stdio mode
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+# An idle HTTP connection is kept longer than clients keep theirs (httpx 5 s, undici 4 s, aiohttp 15 s):
+# with equal timeouts a client can send a request on the connection the server is closing at that
+# moment, and the mcp client loses its whole session to the ReadError.
+KEEP_ALIVE_SECONDS = 75
 Headers = Sequence[tuple[bytes, bytes]]
 
 
@@ -222,6 +226,7 @@ async def _serve_http(app: ASGIApp, settings: Settings) -> None:
         log_config=None,  # our logging: stderr, our format
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         server_header=False,
     )
     server = Server(config)
