@@ -459,6 +459,23 @@ async def test_a_file_that_grows_after_the_check_is_cut_off(
     files: Files, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write(root / "growing.png", PNG)
+    real_fstat = os.fstat
+
+    def measure_then_grow(fd: int) -> os.stat_result:
+        measured = real_fstat(fd)
+        if measured.st_ino == path.stat().st_ino:
+            with path.open("ab") as file:
+                file.write(bytes(2 * MB))
+        return measured
+
+    monkeypatch.setattr(files_module.os, "fstat", measure_then_grow)
+    assert "grew past the 1 MiB limit" in await refused(files.read_input(str(path), "image"))
+
+
+async def test_a_file_that_grows_before_it_is_opened_is_measured_open(
+    files: Files, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(root / "growing.png", PNG)
     real_open = os.open
 
     def grow_then_open(target: Any, flags: int, *args: Any) -> int:
@@ -468,7 +485,10 @@ async def test_a_file_that_grows_after_the_check_is_cut_off(
         return real_open(target, flags, *args)
 
     monkeypatch.setattr(files_module.os, "open", grow_then_open)
-    assert "grew past the 1 MiB limit" in await refused(files.read_input(str(path), "image"))
+    assert "more than the 1 MiB limit" in await refused(files.read_input(str(path), "image"))
+    async with contextlib.AsyncExitStack() as stack:
+        message = await refused(stack.enter_async_context(files.open_input(str(path), "image")))
+    assert "more than the 1 MiB limit" in message
 
 
 # -- the SSRF guard --------------------------------------------------------------------------------
@@ -607,6 +627,62 @@ async def test_guarded_fetch_reads_a_public_image(root: Path, out: Path) -> None
     for request in seen:
         assert "cookie" not in request.headers
         assert "authorization" not in request.headers
+
+
+# -- inputs as open files (audio too big to hold) ---------------------------------------------------
+
+
+async def test_open_input_gives_the_checked_file_itself_and_closes_it(files: Files, root: Path) -> None:
+    path = write(root / "talk.wav", WAV)
+    async with files.open_input(str(path), "audio") as got:
+        assert (got.mime_type, got.size, got.source) == ("audio/wav", len(WAV), str(path.resolve()))
+        got.file.seek(0)
+        assert got.file.read() == WAV
+        assert os.path.samestat(os.fstat(got.file.fileno()), path.stat())
+    assert got.file.closed
+
+
+async def test_open_input_keeps_what_a_url_gives_in_an_unnamed_temporary_file(root: Path, out: Path) -> None:
+    routes = {
+        "https://cdn.example/talk": httpx2.Response(200, content=MP3),
+        "https://cdn.example/big": httpx2.Response(200, content=bytes(2 * MB)),
+    }
+    data_url = f"data:audio/wav;base64,{base64.b64encode(WAV).decode()}"
+    async with make_files(root, out, transport=public_host(routes, [])) as files:
+        for ref, data, mime_type in (
+            ("https://cdn.example/talk", MP3, "audio/mpeg"),
+            (data_url, WAV, "audio/wav"),
+        ):
+            async with files.open_input(ref, "audio") as got:
+                assert (got.mime_type, got.size) == (mime_type, len(data))
+                got.file.seek(0)
+                assert got.file.read() == data
+                if os.name == "posix":
+                    assert os.fstat(got.file.fileno()).st_nlink == 0  # nothing left behind on disk
+            assert got.file.closed
+        async with contextlib.AsyncExitStack() as stack:
+            message = await refused(
+                stack.enter_async_context(files.open_input("https://cdn.example/big", "image"))
+            )
+        assert message.endswith("could not be fetched: it is 2 MiB, more than the 1 MiB limit")
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        (".hidden.wav", "hidden files"),
+        ("talk.png", "it is not audio (it is a PNG image)"),
+        ("empty.wav", "empty"),
+    ],
+)
+async def test_open_input_refuses_what_read_input_refuses(
+    files: Files, root: Path, name: str, words: str
+) -> None:
+    path = write(root / name, b"" if name == "empty.wav" else PNG if name.endswith(".png") else WAV)
+    async with contextlib.AsyncExitStack() as stack:
+        message = await refused(stack.enter_async_context(files.open_input(str(path), "audio")))
+    assert words in message
+    assert message == await refused(files.read_input(str(path), "audio"))
 
 
 # -- downloads -------------------------------------------------------------------------------------

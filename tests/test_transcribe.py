@@ -196,13 +196,26 @@ async def test_text_file_is_not_audio(fake: FakeGLM, isolated_dirs: Path) -> Non
     assert fake.requests == []
 
 
-def test_wav_pieces_are_views_of_the_recording_made_into_files_as_sent() -> None:
+def test_wav_pieces_are_ranges_of_the_file_read_as_they_are_sent(tmp_path: Path) -> None:
     data = wav_bytes(70)
-    pieces = audio_chunks.wav_pieces(data, max_seconds=30)
-    assert [piece.seconds for piece in pieces] == [30, 30, 10]
-    # Held once: every piece is a view of the recording's own buffer.
-    assert all(isinstance(piece.audio, memoryview) and piece.audio.obj is data for piece in pieces)
-    assert b"".join(frames_of(piece.file()) for piece in pieces) == frames_of(data)
+    path = tmp_path / "long.wav"
+    path.write_bytes(data)
+    with path.open("rb") as source:
+        pieces = audio_chunks.wav_pieces(source, len(data), max_seconds=30)
+        assert [piece.seconds for piece in pieces] == [30, 30, 10]
+        # Read when sent, not when cut: a change to the file shows, a cut one is an error.
+        with path.open("r+b") as writer:
+            writer.seek(pieces[1].offset)
+            writer.write(b"\x01\x02")
+        os.truncate(path, pieces[2].offset + 10)
+        first, second = pieces[0].file(), pieces[1].file()
+        with pytest.raises(audio_chunks.AudioError, match="changed while it was being read"):
+            pieces[2].file()
+    frames = frames_of(data)
+    at = pieces[1].offset - (len(data) - len(frames))
+    assert frames_of(first) + frames_of(second) == frames[:at] + b"\x01\x02" + frames[at + 2 : 60 * 8000 * 2]
+    # Each piece is the WAV file the wave module would write for its frames, header included.
+    assert first == wav_of(frames_of(first), rate=8000)
 
 
 def test_wav_pieces_skip_other_chunks_and_ignore_a_trailing_one() -> None:
@@ -212,6 +225,16 @@ def test_wav_pieces_skip_other_chunks_and_ignore_a_trailing_one() -> None:
     listed = b"LIST" + (5).to_bytes(4, "little") + b"INFO!" + b"\0"
     body = plain[12:data_at] + listed + plain[data_at:] + b"junk" + (4).to_bytes(4, "little") + b"abcd"
     data = b"RIFF" + (len(body) + 4).to_bytes(4, "little") + b"WAVE" + body
-    [piece] = audio_chunks.wav_pieces(data)
+    [piece] = audio_chunks.wav_pieces(io.BytesIO(data), len(data))
     assert piece.seconds == 3
     assert frames_of(piece.file()) == frames_of(plain)
+
+
+def wav_of(frames: bytes, rate: int) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as sink:
+        sink.setnchannels(1)
+        sink.setsampwidth(2)
+        sink.setframerate(rate)
+        sink.writeframes(frames)
+    return out.getvalue()

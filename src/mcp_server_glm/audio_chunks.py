@@ -1,21 +1,24 @@
 """Cutting audio into pieces the speech-to-text API accepts (at most 30 s and 25 MB per request).
 
-WAV is split with the stdlib `wave` module; MP3 is measured from its frame headers and, when too long,
-turned into WAV by `ffmpeg` if it is installed. These functions block: call them in a worker thread.
+A WAV file is cut into ranges of the file, each read only as it is sent; an MP3 is measured from its frame
+headers and, when too long, decoded by `ffmpeg` (if installed) into a WAV file. All of it works on open
+files and blocks: call it in a worker thread.
 """
 
 from __future__ import annotations
 
-import io
 import shutil
+import struct
 import subprocess
 import wave
 from dataclasses import dataclass
+from typing import BinaryIO
 
 MAX_SECONDS = 30.0
 MAX_BYTES = 25 * 1024 * 1024
 # Keep a margin under the API's 30 s so rounding in its own duration check never refuses a piece.
 PIECE_SECONDS = 29.5
+WAV_HEADER_BYTES = 44
 
 
 class AudioError(Exception):
@@ -24,57 +27,73 @@ class AudioError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """One request's worth of audio. WAV pieces are views of the recording, made into files only as
-    they are sent, so a long recording is held in memory once."""
+    """One request's worth of audio: a range of the recording, read from it and made into a file only as
+    it is sent, so that a long recording is never held in memory. Read one piece at a time."""
 
-    audio: bytes | memoryview  # a whole MP3, or the sample frames of a WAV piece
+    source: BinaryIO
+    offset: int
+    size: int
     seconds: float
     wav_format: tuple[int, int, int] | None = None  # (channels, sample width, frame rate) of WAV frames
 
     def file(self) -> bytes:
+        self.source.seek(self.offset)
+        data = self.source.read(self.size)
+        if len(data) != self.size:
+            raise AudioError("the audio file changed while it was being read; try again")
         if self.wav_format is None:
-            return bytes(self.audio)
-        channels, width, rate = self.wav_format
-        out = io.BytesIO()
-        with wave.open(out, "wb") as sink:
-            sink.setnchannels(channels)
-            sink.setsampwidth(width)
-            sink.setframerate(rate)
-            sink.writeframes(self.audio)
-        return out.getvalue()
+            return data
+        return _wav_header(*self.wav_format, self.size) + data
 
 
-def wav_pieces(data: bytes, max_seconds: float = PIECE_SECONDS, max_bytes: int = MAX_BYTES) -> list[Piece]:
-    """The WAV cut into consecutive WAV pieces of at most `max_seconds` and `max_bytes` each."""
+def wav_pieces(
+    source: BinaryIO, size: int, max_seconds: float = PIECE_SECONDS, max_bytes: int = MAX_BYTES
+) -> list[Piece]:
+    """The WAV file `source` (`size` bytes) cut into consecutive WAV pieces of at most `max_seconds` and
+    `max_bytes` each."""
     try:
-        with wave.open(io.BytesIO(data)) as source:
-            params = source.getparams()
+        source.seek(0)
+        with wave.open(source, "rb") as header:
+            params = header.getparams()
     except (wave.Error, EOFError) as exc:
         raise AudioError(f"the WAV file cannot be read ({exc}); only PCM WAV is supported") from exc
     frame_bytes = params.sampwidth * params.nchannels
     if params.framerate <= 0 or frame_bytes <= 0:
         raise AudioError("the WAV file has no valid sample rate or sample format")
-    start, size = _data_chunk(data)
-    size = min(size, params.nframes * frame_bytes) // frame_bytes * frame_bytes
-    frames = memoryview(data)[start : start + size]
+    start, length = _data_chunk(source, size)
+    length = min(length, params.nframes * frame_bytes) // frame_bytes * frame_bytes
     per_piece = int(min(max_seconds * params.framerate, (max_bytes - 1024) // frame_bytes)) * frame_bytes
     wav_format = (params.nchannels, params.sampwidth, params.framerate)
-    chunks = (frames[offset : offset + per_piece] for offset in range(0, size, per_piece))
-    pieces = [Piece(chunk, len(chunk) / frame_bytes / params.framerate, wav_format) for chunk in chunks]
+    pieces = [
+        Piece(source, start + offset, part, part / frame_bytes / params.framerate, wav_format)
+        for offset in range(0, length, per_piece)
+        for part in [min(per_piece, length - offset)]
+    ]
     if not pieces:
         raise AudioError("the WAV file contains no audio")
     return pieces
 
 
-def _data_chunk(data: bytes) -> tuple[int, int]:
+def _data_chunk(source: BinaryIO, size: int) -> tuple[int, int]:
     """Where a WAV file's sample data starts, and its size as the header states it (or as far as it goes)."""
     offset = 12
-    while offset + 8 <= len(data):
-        size = int.from_bytes(data[offset + 4 : offset + 8], "little")
-        if data[offset : offset + 4] == b"data":
-            return offset + 8, min(size, len(data) - offset - 8)
-        offset += 8 + size + (size & 1)
+    while offset + 8 <= size:
+        source.seek(offset)
+        header = source.read(8)
+        length = int.from_bytes(header[4:8], "little")
+        if header[:4] == b"data":
+            return offset + 8, min(length, size - offset - 8)
+        offset += 8 + length + (length & 1)
     raise AudioError("the WAV file has no data chunk")
+
+
+def _wav_header(channels: int, width: int, rate: int, size: int) -> bytes:
+    """The 44-byte header of a PCM WAV file holding `size` bytes of sample frames."""
+    return struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        *(b"RIFF", WAV_HEADER_BYTES - 8 + size, b"WAVE", b"fmt ", 16, 1, channels, rate),
+        *(rate * channels * width, channels * width, width * 8, b"data", size),
+    )
 
 
 # MPEG audio frame header tables (bitrates in kbit/s), indexed by the header's 4-bit field.
@@ -85,13 +104,18 @@ _BITRATES = {
 _SAMPLE_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 
 
-def mp3_seconds(data: bytes) -> float:
+def mp3_seconds(source: BinaryIO, size: int) -> float:
     """Duration of an MP3, from its first frame's bitrate (exact for constant bitrate; an estimate else)."""
+    source.seek(0)
+    head = source.read(10)
     start = 0
-    if data[:3] == b"ID3" and len(data) >= 10:
-        size = (data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | (data[9] & 0x7F)
-        start = 10 + size
-    for offset in range(start, min(len(data) - 4, start + 64 * 1024)):
+    if head[:3] == b"ID3" and len(head) == 10:
+        start = 10 + (
+            (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F)
+        )
+    source.seek(start)
+    data = source.read(64 * 1024 + 4)
+    for offset in range(len(data) - 4):
         if data[offset] != 0xFF or data[offset + 1] & 0xE0 != 0xE0:
             continue
         version = (data[offset + 1] >> 3) & 0x03  # 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
@@ -100,7 +124,7 @@ def mp3_seconds(data: bytes) -> float:
         if version == 1 or layer != 1 or rate_index in (0, 15) or (data[offset + 2] >> 2) & 0x03 == 3:
             continue
         kbps = _BITRATES[1 if version == 3 else 2][rate_index]
-        return (len(data) - offset) * 8 / (kbps * 1000)
+        return (size - start - offset) * 8 / (kbps * 1000)
     raise AudioError("no MPEG audio frame found: the MP3 file is damaged or not an MP3")
 
 
@@ -108,43 +132,45 @@ def ffmpeg_available() -> bool:
     return shutil.which("ffmpeg") is not None
 
 
-def mp3_to_wav(data: bytes) -> bytes:
-    """Decode an MP3 to 16 kHz mono 16-bit WAV with ffmpeg (the rate speech recognition works at)."""
+def mp3_to_wav(source: BinaryIO, out: BinaryIO) -> int:
+    """The MP3 file `source` decoded by ffmpeg into `out` as 16 kHz mono 16-bit WAV (the rate speech
+    recognition works at); the size of the WAV."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise AudioError("ffmpeg is not on PATH")
-    command = [
-        ffmpeg,
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-i",
-        "pipe:0",
-        "-ac",
-        "1",
-        "-ar",
-        "16000",
-        "-f",
-        "wav",
-    ]
+    command = [ffmpeg, "-nostdin", "-loglevel", "error", "-i", "pipe:0", "-ac", "1", "-ar", "16000"]
+    source.seek(0)
     try:
-        done = subprocess.run(  # noqa: S603 - a fixed command line; the audio goes through a pipe
-            [*command, "pipe:1"], input=data, capture_output=True, timeout=600, check=False
+        done = subprocess.run(  # noqa: S603 - a fixed command line; the audio goes through pipes
+            [*command, "-f", "wav", "pipe:1"],
+            stdin=source,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            timeout=600,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise AudioError("ffmpeg took more than 10 minutes to decode the MP3") from exc
-    if done.returncode != 0 or not done.stdout:
+    size = out.seek(0, 2)
+    if done.returncode != 0 or not size:
         reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         raise AudioError(f"ffmpeg could not decode the MP3: {reason[0]}")
-    # ffmpeg writes a streaming header with unknown sizes when the output is a pipe: fix the sizes.
-    return _fix_wav_sizes(done.stdout)
+    if size > 0xFFFFFFFF:
+        raise AudioError("the MP3 decodes to more than a WAV file can hold (4 GiB); split it first")
+    _fix_wav_sizes(out, size)
+    return size
 
 
-def _fix_wav_sizes(data: bytes) -> bytes:
-    out = bytearray(data)
-    if out[:4] == b"RIFF":
-        out[4:8] = (len(out) - 8).to_bytes(4, "little")
-        index = out.find(b"data", 12)
-        if index != -1:
-            out[index + 4 : index + 8] = (len(out) - index - 8).to_bytes(4, "little")
-    return bytes(out)
+def _fix_wav_sizes(wav: BinaryIO, size: int) -> None:
+    """Write the real sizes into a WAV header that ffmpeg left open-ended, as it does writing to a pipe."""
+    wav.seek(0)
+    head = wav.read(4096)
+    if head[:4] != b"RIFF":
+        return
+    wav.seek(4)
+    wav.write((size - 8).to_bytes(4, "little"))
+    index = head.find(b"data", 12)
+    if index != -1:
+        wav.seek(index + 4)
+        wav.write((size - index - 8).to_bytes(4, "little"))
+    wav.flush()

@@ -18,14 +18,15 @@ import re
 import secrets
 import socket
 import stat
+import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Literal, Self
+from typing import IO, BinaryIO, Literal, Self
 from urllib.parse import unquote, urlsplit
 
 import anyio
@@ -96,6 +97,17 @@ class InputFile:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenInput:
+    """An input read from disk as it is used: the checked file itself, or a temporary file holding what a
+    URL or data URL gave. `file` is positioned nowhere in particular: seek before reading."""
+
+    file: BinaryIO
+    size: int
+    mime_type: str  # from the bytes, never from a declared type
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class SavedFile:
     path: Path
     name: str
@@ -162,24 +174,66 @@ class Files:
         """The bytes of an input given as a path or a file, data or http(s) URL, sniffed as `kind`."""
         limit = self.input_limits.get(kind, self.max_download_bytes)
         scheme = _scheme(ref)
-        shown = "data URL" if scheme == "data" else _quote(ref)
-        try:
+        with self._refusals(ref, kind):
             if scheme in ("http", "https"):
-                try:
-                    data = await self._fetch(ref, limit)
-                except _Failed as exc:
-                    raise FileRefused(f"{kind} {shown} could not be fetched: {exc}") from None
-                source = ref
+                chunks: list[bytes] = []
+                await self._fetch(ref, limit, chunks.append)
+                data, source = b"".join(chunks), ref
             elif scheme == "data":
                 data, source = _decode_data_url(ref, limit), "data URL"
-            elif scheme in (None, "file") or Path(ref).is_absolute():
-                path = await anyio.to_thread.run_sync(self._resolve, ref)
-                data, source = await anyio.to_thread.run_sync(_read_regular, path, limit), str(path)
             else:
-                raise _Refused(f"{scheme} URLs are not read; give a path, or a file, data, http or https URL")
+                path = await anyio.to_thread.run_sync(self._resolve_input, ref)
+                data, source = await anyio.to_thread.run_sync(_read_regular, path, limit), str(path)
             return InputFile(data=data, mime_type=_expect(kind, data), source=source)
+
+    @asynccontextmanager
+    async def open_input(self, ref: str, kind: MediaKind) -> AsyncIterator[OpenInput]:
+        """An input like `read_input` gives, as an open file instead of bytes in memory (for inputs too
+        big to hold): a local file is opened once checked, what a URL or data URL holds is written to a
+        temporary file first. The file is closed on leaving."""
+        limit = self.input_limits.get(kind, self.max_download_bytes)
+        scheme = _scheme(ref)
+        with self._refusals(ref, kind):
+            if scheme in ("http", "https") or scheme == "data":
+                file: BinaryIO = await anyio.to_thread.run_sync(tempfile.TemporaryFile)
+                try:
+                    if scheme == "data":
+                        await anyio.to_thread.run_sync(file.write, _decode_data_url(ref, limit))
+                    else:
+                        await self._fetch(ref, limit, file.write, blocking=True)
+                except BaseException:
+                    file.close()
+                    raise
+                size, source = file.tell(), "data URL" if scheme == "data" else ref
+            else:
+                path = await anyio.to_thread.run_sync(self._resolve_input, ref)
+                file, size = await anyio.to_thread.run_sync(_open_regular, path, limit)
+                source = str(path)
+        try:
+            with self._refusals(ref, kind):
+                file.seek(0)
+                head = await anyio.to_thread.run_sync(file.read, SNIFF_BYTES)
+                opened = OpenInput(file=file, size=size, mime_type=_expect(kind, head), source=source)
+            yield opened
+        finally:
+            file.close()
+
+    @contextlib.contextmanager
+    def _refusals(self, ref: str, kind: MediaKind) -> Iterator[None]:
+        """Refusals and failures of reading an input, as one `FileRefused` line naming it."""
+        shown = "data URL" if _scheme(ref) == "data" else _quote(ref)
+        try:
+            yield
+        except _Failed as exc:
+            raise FileRefused(f"{kind} {shown} could not be fetched: {exc}") from None
         except _Refused as exc:
             raise FileRefused(f"{kind} {shown} is refused: {exc}") from None
+
+    def _resolve_input(self, ref: str) -> Path:
+        scheme = _scheme(ref)
+        if scheme not in (None, "file") and not Path(ref).is_absolute():
+            raise _Refused(f"{scheme} URLs are not read; give a path, or a file, data, http or https URL")
+        return self._resolve(ref)
 
     def _resolve(self, ref: str) -> Path:
         scheme = _scheme(ref)
@@ -226,9 +280,11 @@ class Files:
 
     # -- fetching --------------------------------------------------------------------------------
 
-    async def _fetch(self, url: str, limit: int) -> bytes:
-        """The body of a URL a client gave, fetched through the guard, at most `limit` bytes."""
-        chunks: list[bytes] = []
+    async def _fetch(
+        self, url: str, limit: int, write: Callable[[bytes], object], *, blocking: bool = False
+    ) -> None:
+        """The body of a URL a client gave, fetched through the guard, at most `limit` bytes, given to
+        `write` a chunk at a time (in a worker thread if `blocking`, as a write to a file is)."""
         received = 0
         with anyio.move_on_after(self.total_timeout) as scope:
             async with self._open(url, guarded=True, limit=limit) as response:
@@ -237,10 +293,12 @@ class Files:
                         received += len(chunk)
                         if received > limit:
                             raise _Failed(f"it is larger than the {_amount(limit)} limit")
-                        chunks.append(chunk)
+                        if blocking:
+                            await anyio.to_thread.run_sync(write, chunk)
+                        else:
+                            write(chunk)
         if scope.cancelled_caught:
             raise _Failed(f"it took longer than {self.total_timeout:g} s")
-        return b"".join(chunks)
 
     @asynccontextmanager
     async def _open(self, url: str, *, guarded: bool, limit: int) -> AsyncIterator[httpx2.Response]:
@@ -532,12 +590,16 @@ def _file_type(mode: int) -> str:
 
 def _read_regular(path: Path, limit: int) -> bytes:
     """At most `limit` bytes of a checked file; its size is checked before anything is read."""
-    try:
-        size = os.stat(path).st_size
-    except OSError as exc:
-        raise _Refused(f"it cannot be read ({exc.strerror or exc})") from None
-    if size > limit:
-        raise _Refused(f"it is {_amount(size)}, more than the {_amount(limit)} limit")
+    file, _ = _open_regular(path, limit)
+    with file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise _Refused(f"it grew past the {_amount(limit)} limit while being read")
+    return data
+
+
+def _open_regular(path: Path, limit: int) -> tuple[BinaryIO, int]:
+    """A checked file opened for reading, and its size, which is at most `limit`."""
     # No following a link and no waiting on a pipe, should the file have been swapped since the check.
     flags = (
         os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
@@ -546,13 +608,15 @@ def _read_regular(path: Path, limit: int) -> bytes:
         fd = os.open(path, flags)
     except OSError as exc:
         raise _Refused(f"it cannot be read ({exc.strerror or exc})") from None
-    with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise _Refused("it changed into something that is not a regular file")
-        data = file.read(limit + 1)
-    if len(data) > limit:
-        raise _Refused(f"it grew past the {_amount(limit)} limit while being read")
-    return data
+    file = os.fdopen(fd, "rb")
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode):
+        file.close()
+        raise _Refused("it changed into something that is not a regular file")
+    if status.st_size > limit:
+        file.close()
+        raise _Refused(f"it is {_amount(status.st_size)}, more than the {_amount(limit)} limit")
+    return file, status.st_size
 
 
 def _decode_data_url(ref: str, limit: int) -> bytes:

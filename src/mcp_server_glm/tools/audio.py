@@ -6,6 +6,8 @@ MP3 through ffmpeg when installed), transcribed in order with progress, and join
 
 from __future__ import annotations
 
+import tempfile
+from contextlib import ExitStack
 from typing import Annotated, Any
 
 import anyio
@@ -16,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from .. import audio_chunks
 from ..audio_chunks import MAX_BYTES, MAX_SECONDS, Piece
-from ..files import InputFile
+from ..files import OpenInput
 from .common import app_state, count_usage, glm_client, result, upstream_errors
 
 TITLE = "Transcribe speech"
@@ -46,9 +48,20 @@ async def transcribe(
 ) -> Annotated[CallToolResult, Transcript]:
     """Transcribe speech in a WAV or MP3 file to text; long audio is split and joined."""
     chosen = model or app_state(ctx).settings.asr_model
-    with upstream_errors():
-        audio = await app_state(ctx).files.read_input(file, "audio")
-        pieces, extension = await anyio.to_thread.run_sync(_pieces, audio)
+    with upstream_errors(), ExitStack() as stack:
+        async with app_state(ctx).files.open_input(file, "audio") as audio:
+            pieces, extension = await anyio.to_thread.run_sync(_pieces, audio, stack)
+            return await _transcribe_pieces(ctx, pieces, extension, chosen, prompt, hotwords or [])
+
+
+async def _transcribe_pieces(
+    ctx: Context[Any, Any],
+    pieces: list[Piece],
+    extension: str,
+    model: str,
+    prompt: str | None,
+    hotwords: list[str],
+) -> CallToolResult:
     client = glm_client(ctx)
     texts: list[str] = []
     request_ids: list[str] = []
@@ -58,42 +71,43 @@ async def transcribe(
         if len(pieces) > 1:
             message = f"transcribing piece {number} of {len(pieces)}"
             await ctx.report_progress(done, total=total, message=message)
-        mime = "audio/wav" if extension == "wav" else "audio/mpeg"
-        with upstream_errors():
-            answer = await client.transcribe(
-                piece.file(),
-                filename=f"audio-{number}.{extension}",
-                mime_type=mime,
-                model=chosen,
-                prompt=_context(prompt, texts),
-                hotwords=hotwords or [],
-            )
+        answer = await client.transcribe(
+            await anyio.to_thread.run_sync(piece.file),
+            filename=f"audio-{number}.{extension}",
+            mime_type="audio/wav" if extension == "wav" else "audio/mpeg",
+            model=model,
+            prompt=_context(prompt, texts),
+            hotwords=hotwords,
+        )
         texts.append(answer.text.strip())
         request_ids.append(answer.request_id or answer.id or "")
         done += piece.seconds
     if len(pieces) > 1:
         await ctx.report_progress(total, total=total, message=f"transcribed {len(pieces)} pieces")
-    count_usage(ctx, "transcribe", chosen, round(total), "seconds")
+    count_usage(ctx, "transcribe", model, round(total), "seconds")
     text = " ".join(part for part in texts if part)
     transcript = Transcript(
-        text=text, model=chosen, request_ids=request_ids, duration_seconds=round(total, 2), chunks=len(pieces)
+        text=text, model=model, request_ids=request_ids, duration_seconds=round(total, 2), chunks=len(pieces)
     )
     return result(text or "(no speech recognised)", transcript)
 
 
-def _pieces(audio: InputFile) -> tuple[list[Piece], str]:
-    """Request-sized pieces of the audio, and the format they are in."""
+def _pieces(audio: OpenInput, stack: ExitStack) -> tuple[list[Piece], str]:
+    """Request-sized pieces of the audio, and the format they are in; a decoded MP3 is kept in a
+    temporary file that `stack` closes."""
     if audio.mime_type == "audio/wav":
-        return audio_chunks.wav_pieces(audio.data), "wav"
-    seconds = audio_chunks.mp3_seconds(audio.data)
+        return audio_chunks.wav_pieces(audio.file, audio.size), "wav"
+    seconds = audio_chunks.mp3_seconds(audio.file, audio.size)
     if seconds <= MAX_SECONDS and audio.size <= MAX_BYTES:
-        return [Piece(audio.data, seconds)], "mp3"
+        return [Piece(audio.file, 0, audio.size, seconds)], "mp3"
     if not audio_chunks.ffmpeg_available():
         raise ToolError(
             f"{audio.source} is an MP3 of about {seconds:.0f} s; the API takes 30 s per request, and cutting "
             "an MP3 needs ffmpeg on PATH. Install ffmpeg, or convert the file to WAV."
         )
-    return audio_chunks.wav_pieces(audio_chunks.mp3_to_wav(audio.data)), "wav"
+    decoded = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+    size = audio_chunks.mp3_to_wav(audio.file, decoded)
+    return audio_chunks.wav_pieces(decoded, size), "wav"
 
 
 def _context(prompt: str | None, earlier: list[str]) -> str | None:
