@@ -170,6 +170,31 @@ async def test_wait_zero_returns_the_handle_and_get_task_completes(fake: FakeGLM
     assert polls == 3  # the second get_task answered from the store
 
 
+async def test_concurrent_get_task_calls_download_a_job_once(fake: FakeGLM) -> None:
+    async with in_process(fake) as client:
+        handle = await client.call_tool("generate_video", {"prompt": "a cat", "wait_seconds": 0})
+        assert handle.structured_content is not None
+        task_id = handle.structured_content["task_id"]
+        fake.script("media", Fault(delay=0.5))  # the first download is slow: the calls overlap
+        answers: list[CallToolResult] = []
+
+        async def get_task() -> None:
+            answers.append(await client.call_tool("get_task", {"task_id": task_id, "wait_seconds": 10}))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(get_task)
+            group.start_soon(get_task)
+    first, second = (answer.structured_content for answer in answers)
+    assert first is not None
+    assert first["status"] == "SUCCESS"
+    assert second == first
+    downloads = sorted(r.route for r in fake.requests if r.route.startswith("media/"))
+    assert len(downloads) == 2, downloads  # the video and its cover, once each
+    assert sorted(path.name for path in Path(first["path"]).parent.iterdir()) == sorted(
+        Path(first[key]).name for key in ("path", "cover_path")
+    )
+
+
 async def test_budget_used_up_then_get_task_later(fake: FakeGLM) -> None:
     fake.task_plan = TaskPlan(seconds=1.0)
     async with in_process(fake) as client:

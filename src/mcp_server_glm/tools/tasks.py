@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import mimetypes
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ToolAnnotations
@@ -25,6 +28,7 @@ from ..store import TaskRecord
 from .common import app_state, glm_client, link, media_link, result, save_media, store, upstream_errors
 
 log = logging.getLogger(__name__)
+_saving: dict[str, tuple[anyio.Lock, int]] = {}  # task id: (its lock, calls holding or awaiting it)
 
 TITLE = "Get an async job"
 ANNOTATIONS = ToolAnnotations(
@@ -113,14 +117,36 @@ async def finish(
             "in a minute or so to get the result (nothing is lost meanwhile)."
         )
         return result(text, JobResult(task_id=task_id, status="PROCESSING", model=model))
-    try:
-        job, links = await _complete(ctx, task_id, record.kind, model, state)
-    except ToolError as exc:
-        retry = f"The job itself succeeded: call get_task with task_id {task_id} to try saving it again."
-        raise ToolError(f"{str(exc).rstrip('.')}. {retry}") from exc
-    with upstream_errors():
-        await records.update_task(task_id, status="SUCCESS", result=job.model_dump(exclude_none=True))
+    async with _one_at_a_time(task_id):
+        # A call that waited here finds the job saved by the one before it.
+        with upstream_errors():
+            saved = await records.get_task(task_id)
+        if saved is not None and saved.status == "SUCCESS":
+            return _report_recorded(saved)
+        try:
+            job, links = await _complete(ctx, task_id, record.kind, model, state)
+        except ToolError as exc:
+            retry = f"The job itself succeeded: call get_task with task_id {task_id} to try saving it again."
+            raise ToolError(f"{str(exc).rstrip('.')}. {retry}") from exc
+        with upstream_errors():
+            await records.update_task(task_id, status="SUCCESS", result=job.model_dump(exclude_none=True))
     return result(_success_text(record.kind, job), job, links)
+
+
+@asynccontextmanager
+async def _one_at_a_time(task_id: str) -> AsyncIterator[None]:
+    """Held while a finished job's media is saved, so that two calls for one job (get_task beside a
+    generate_video still waiting, say) download it once. Within this process: two server processes
+    sharing a data directory may still both save a job that they see finish at the same moment."""
+    lock, users = _saving.get(task_id, (anyio.Lock(), 0))
+    _saving[task_id] = (lock, users + 1)
+    try:
+        async with lock:
+            yield
+    finally:
+        lock, users = _saving.pop(task_id)
+        if users > 1:
+            _saving[task_id] = (lock, users - 1)
 
 
 async def _complete(
