@@ -667,6 +667,22 @@ async def test_open_input_keeps_what_a_url_gives_in_an_unnamed_temporary_file(ro
         assert message.endswith("could not be fetched: it is 2 MiB, more than the 1 MiB limit")
 
 
+async def test_open_input_says_when_no_temporary_file_can_be_written(
+    files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*args: Any, **kwargs: Any) -> IO[bytes]:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files_module.tempfile, "TemporaryFile", disk_full)
+    data_url = f"data:audio/wav;base64,{base64.b64encode(WAV).decode()}"
+    async with contextlib.AsyncExitStack() as stack:
+        message = await refused(stack.enter_async_context(files.open_input(data_url, "audio")))
+    assert (
+        message
+        == "audio data URL could not be fetched: no temporary file to keep it in (No space left on device)"
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "words"),
     [

@@ -195,16 +195,8 @@ class Files:
         scheme = _scheme(ref)
         with self._refusals(ref, kind):
             if scheme in ("http", "https") or scheme == "data":
-                file: BinaryIO = await anyio.to_thread.run_sync(tempfile.TemporaryFile)
-                try:
-                    if scheme == "data":
-                        await anyio.to_thread.run_sync(file.write, _decode_data_url(ref, limit))
-                    else:
-                        await self._fetch(ref, limit, file.write, blocking=True)
-                except BaseException:
-                    file.close()
-                    raise
-                size, source = file.tell(), "data URL" if scheme == "data" else ref
+                file, size = await self._keep(ref, limit)
+                source = "data URL" if scheme == "data" else ref
             else:
                 path = await anyio.to_thread.run_sync(self._resolve_input, ref)
                 file, size = await anyio.to_thread.run_sync(_open_regular, path, limit)
@@ -217,6 +209,25 @@ class Files:
             yield opened
         finally:
             file.close()
+
+    async def _keep(self, ref: str, limit: int) -> tuple[BinaryIO, int]:
+        """What a URL or data URL holds, in an unnamed temporary file, and its size."""
+        try:
+            file: BinaryIO = await anyio.to_thread.run_sync(tempfile.TemporaryFile)
+        except OSError as exc:
+            raise _Failed(f"no temporary file to keep it in ({exc.strerror or exc})") from None
+        try:
+            if _scheme(ref) == "data":
+                await anyio.to_thread.run_sync(file.write, _decode_data_url(ref, limit))
+            else:
+                await self._fetch(ref, limit, file.write, blocking=True)
+            return file, file.tell()
+        except OSError as exc:
+            file.close()
+            raise _Failed(f"it could not be written to a temporary file ({exc.strerror or exc})") from None
+        except BaseException:
+            file.close()
+            raise
 
     @contextlib.contextmanager
     def _refusals(self, ref: str, kind: MediaKind) -> Iterator[None]:
