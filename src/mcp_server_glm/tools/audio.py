@@ -1,7 +1,8 @@
 """`transcribe`: speech to text with GLM-ASR, for audio of any length the configured cap allows.
 
 The API takes at most 30 s and 25 MB per request, so longer audio is cut into pieces (WAV directly,
-MP3 through ffmpeg when installed), transcribed in order with progress, and joined.
+MP3 through ffmpeg when installed), each read from disk as it is sent, transcribed in order with
+progress, and joined.
 """
 
 from __future__ import annotations
