@@ -1,5 +1,6 @@
 """Cold start and context cost: spawn -> `tools/list` answered over stdio, ours against the bare server,
-runs alternating so both see the same machine; then the size of our `tools/list` answer.
+runs alternating so both see the same machine; spawn -> the first chat answered (`glm_chat`, or the bare
+server's `ask`), which adds what a tool's first call loads; then the size of our `tools/list` answer.
 
 Wall time on a shared machine swings by a third from run to run, so the CPU time the process used until
 its answer is reported beside it: it measures the same work with less noise.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from tests.conftest import RawSession
 
-from .common import Row, bare_command, data_dirs, median, server_command, server_env
+from .common import Row, bare_command, data_dirs, fake_api, median, server_command, server_env, succeeded
 
 RUNS = 20
 RATIO_TARGET = 1.10
@@ -43,6 +44,18 @@ def spawn_to_tools_list(command: list[str], env: dict[str, str]) -> Start:
         session.kill()
 
 
+def spawn_to_first_answer(command: list[str], env: dict[str, str], tool: str) -> float:
+    """Wall time from spawning to the first chat's answer, as a client starting a session sees it."""
+    started = time.perf_counter()
+    session = RawSession(env, command=command)
+    try:
+        session.request("tools/list", {})
+        succeeded(session.call(tool, {"prompt": "Say hi."}), tool)
+        return time.perf_counter() - started
+    finally:
+        session.kill()
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
@@ -60,6 +73,7 @@ def run(quick: bool) -> list[Row]:
         for index in range(runs):
             for name in ("ours", "bare") if index % 2 else ("bare", "ours"):
                 starts[name].append(spawn_to_tools_list(commands[name], env))
+    firsts = _first_answers(runs)
     ours, bare = starts["ours"], starts["bare"]
     wall = [median([start.seconds for start in group]) for group in (ours, bare)]
     cpu = [median([start.cpu for start in group]) for group in (ours, bare)]
@@ -83,6 +97,14 @@ def run(quick: bool) -> list[Row]:
             None,
         ),
         Row(
+            "first chat answered (spawn -> tools/list -> call)",
+            f"{firsts[0] * 1000:.0f} ms median of {runs}",
+            f"{firsts[1] * 1000:.0f} ms bare MCPServer",
+            firsts[0] / firsts[1],
+            "reported",
+            None,
+        ),
+        Row(
             "peak RSS at tools/list",
             f"{peak[0]:.1f} MiB (max of {runs})",
             f"{peak[1]:.1f} MiB bare",
@@ -99,3 +121,16 @@ def run(quick: bool) -> list[Row]:
             size <= TOOLS_LIST_TARGET,
         ),
     ]
+
+
+def _first_answers(runs: int) -> tuple[float, float]:
+    """Median spawn -> first chat answer of ours and of the bare server, runs alternating."""
+    times: dict[str, list[float]] = {"ours": [], "bare": []}
+    with fake_api() as base_url, data_dirs() as root:
+        env = server_env(base_url, root)
+        calls = {"ours": (server_command(), "glm_chat"), "bare": (bare_command(), "ask")}
+        for index in range(runs):
+            for name in ("ours", "bare") if index % 2 else ("bare", "ours"):
+                command, tool = calls[name]
+                times[name].append(spawn_to_first_answer(command, env, tool))
+    return median(times["ours"]), median(times["bare"])
