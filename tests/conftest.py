@@ -5,11 +5,13 @@ Every test uses a canary API key; `tests/test_secrets.py` checks it never leaks.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import wave
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -123,6 +125,17 @@ def text_of(result: CallToolResult) -> str:
     block = result.content[0]
     assert isinstance(block, TextContent)
     return block.text
+
+
+def wav_file(frames: bytes, rate: int = 8000) -> bytes:
+    """A mono 16-bit PCM WAV file holding `frames`, as the stdlib `wave` module writes it."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as sink:
+        sink.setnchannels(1)
+        sink.setsampwidth(2)
+        sink.setframerate(rate)
+        sink.writeframes(frames)
+    return out.getvalue()
 
 
 class RawSession:

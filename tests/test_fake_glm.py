@@ -2,12 +2,10 @@
 They pin the wire format the rest of the test suite relies on (glm-api.md §2, §3, §5, §7, §8, §9, §17)."""
 
 import base64
-import io
 import json
 import re
 import struct
 import time
-import wave
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from tests.conftest import wav_file
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
 
 AUTH = {"Authorization": "Bearer test-key"}
@@ -308,13 +307,7 @@ TASK_ID_PATTERN = re.compile(r"^\d{19}$")
 
 
 def wav_bytes(seconds: float, rate: int = 8000) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as audio:
-        audio.setnchannels(1)
-        audio.setsampwidth(2)
-        audio.setframerate(rate)
-        audio.writeframes(b"\x00\x01" * int(seconds * rate))
-    return buffer.getvalue()
+    return wav_file(b"\x00\x01" * int(seconds * rate), rate)
 
 
 def create_video(client: httpx2.Client, **extra: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import wave
 from importlib.metadata import version
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import anyio
 import pytest
 from mcp.types import BlobResourceContents, ResourceLink, TextContent
 
-from tests.conftest import CANARY_KEY, RawSession, installed_server, over_stdio, server_env
+from tests.conftest import CANARY_KEY, RawSession, installed_server, over_stdio, server_env, wav_file
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
 
 pytestmark = pytest.mark.anyio
@@ -146,11 +145,7 @@ def test_module_entry_point_matches_the_script() -> None:
 async def test_media_tools_over_stdio(fake: FakeGLM, tmp_path: Path, isolated_dirs: Path, mode: str) -> None:
     fake.task_plan = TaskPlan(polls=2)
     audio = isolated_dirs / "hello.wav"
-    with wave.open(str(audio), "wb") as sink:
-        sink.setnchannels(1)
-        sink.setsampwidth(2)
-        sink.setframerate(8000)
-        sink.writeframes(b"\x00\x01" * 8000)
+    audio.write_bytes(wav_file(b"\x00\x01" * 8000))
     progress: list[str | None] = []
 
     async def on_progress(value: float, total: float | None, message: str | None) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server_glm import audio_chunks
-from tests.conftest import in_process, text_of
+from tests.conftest import in_process, text_of, wav_file
 from tests.fake_glm import FakeGLM
 
 pytestmark = pytest.mark.anyio
@@ -19,14 +19,7 @@ pytestmark = pytest.mark.anyio
 
 def wav_bytes(seconds: float, rate: int = 8000) -> bytes:
     """Mono 16-bit PCM whose samples count up, so any piece can be located in the whole."""
-    frames = int(seconds * rate)
-    out = io.BytesIO()
-    with wave.open(out, "wb") as sink:
-        sink.setnchannels(1)
-        sink.setsampwidth(2)
-        sink.setframerate(rate)
-        sink.writeframes(b"".join((i % 30000).to_bytes(2, "little") for i in range(frames)))
-    return out.getvalue()
+    return wav_file(b"".join((i % 30000).to_bytes(2, "little") for i in range(int(seconds * rate))), rate)
 
 
 def frames_of(data: bytes) -> bytes:
@@ -215,7 +208,7 @@ def test_wav_pieces_are_ranges_of_the_file_read_as_they_are_sent(tmp_path: Path)
     at = pieces[1].offset - (len(data) - len(frames))
     assert frames_of(first) + frames_of(second) == frames[:at] + b"\x01\x02" + frames[at + 2 : 60 * 8000 * 2]
     # Each piece is the WAV file the wave module would write for its frames, header included.
-    assert first == wav_of(frames_of(first), rate=8000)
+    assert first == wav_file(frames_of(first), rate=8000)
 
 
 def test_wav_pieces_skip_other_chunks_and_ignore_a_trailing_one() -> None:
@@ -228,13 +221,3 @@ def test_wav_pieces_skip_other_chunks_and_ignore_a_trailing_one() -> None:
     [piece] = audio_chunks.wav_pieces(io.BytesIO(data), len(data))
     assert piece.seconds == 3
     assert frames_of(piece.file()) == frames_of(plain)
-
-
-def wav_of(frames: bytes, rate: int) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as sink:
-        sink.setnchannels(1)
-        sink.setsampwidth(2)
-        sink.setframerate(rate)
-        sink.writeframes(frames)
-    return out.getvalue()

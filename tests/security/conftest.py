@@ -3,8 +3,6 @@ client living in a blocking portal so that synchronous (hypothesis) tests can dr
 
 from __future__ import annotations
 
-import io
-import wave
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -16,7 +14,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client
 from mcp.types import CallToolResult
 
-from tests.conftest import in_process, text_of
+from tests.conftest import in_process, text_of, wav_file
 from tests.fake_glm import FakeGLM
 from tests.test_http import Running, http_server
 
@@ -25,13 +23,7 @@ CALL_LIMIT = 30  # seconds any one call may take before it counts as a hang (gen
 
 
 def wav_bytes(seconds: float = 0.2, rate: int = 8000) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as audio:
-        audio.setnchannels(1)
-        audio.setsampwidth(2)
-        audio.setframerate(rate)
-        audio.writeframes(b"\x00\x01" * int(seconds * rate))
-    return buffer.getvalue()
+    return wav_file(b"\x00\x01" * int(seconds * rate), rate)
 
 
 WAV = wav_bytes()
