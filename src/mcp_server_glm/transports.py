@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import anyio
+from anyio.abc import TaskStatus
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -52,13 +53,16 @@ def serve(server: GLMServer, settings: Settings) -> None:
 
 async def _serve_stdio(server: GLMServer) -> None:
     async with anyio.create_task_group() as group:
-        group.start_soon(_stop_on_signal, group.cancel_scope)
+        await group.start(_stop_on_signal, group.cancel_scope)
         await server.run_stdio_async()
         group.cancel_scope.cancel()
 
 
-async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+async def _stop_on_signal(
+    scope: anyio.CancelScope, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for received in signals:
             log.info(
                 "%s received: cancelling in-flight calls and shutting down", signal.Signals(received).name
@@ -241,13 +245,14 @@ async def _serve_http(app: ASGIApp, settings: Settings) -> None:
         settings.api_base_url,
     )
     async with anyio.create_task_group() as group:
-        group.start_soon(_exit_on_signal, server)
+        await group.start(_exit_on_signal, server)
         await server.serve()
         group.cancel_scope.cancel()
 
 
-async def _exit_on_signal(server: Any) -> None:
+async def _exit_on_signal(server: Any, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for received in signals:
             log.info(
                 "%s received: finishing in-flight requests, then stopping", signal.Signals(received).name
