@@ -14,7 +14,7 @@ import pytest
 
 from mcp_server_glm import schemas
 from mcp_server_glm.tools import listing
-from tests.conftest import in_process, text_of
+from tests.conftest import in_process, server_env, text_of
 from tests.fake_glm import FakeGLM
 
 pytestmark = pytest.mark.anyio
@@ -137,6 +137,45 @@ def test_listing_tools_imports_no_tool_and_no_client(tmp_path: Path) -> None:
     loaded = set(json.loads(done.stdout))
     assert "mcp_server_glm.server" in loaded
     assert [name for name in DEFERRED if name in loaded] == []
+
+
+# A chat or a search answers without the file guard, the store or the audio code: the store loads with
+# the usage write after the call (put off here, to look before it happens).
+ANSWERING_ALONE = (
+    "mcp_server_glm.files",
+    "mcp_server_glm.store",
+    "mcp_server_glm.audio_chunks",
+    "sqlite3",
+)
+CALL_TOOLS = """
+import json, sys, anyio
+from mcp import Client
+from mcp_server_glm import state
+from mcp_server_glm.cli import load_settings
+from mcp_server_glm.server import build_server
+
+state.USAGE_WRITE_DELAY = 60
+
+async def main():
+    async with Client(build_server(load_settings([])[1])) as client:
+        chat = await client.call_tool("glm_chat", {"prompt": "hi"})
+        search = await client.call_tool("web_search", {"query": "hi"})
+        assert not chat.is_error and not search.is_error, (chat, search)
+        print(json.dumps(sorted(sys.modules)))
+
+anyio.run(main)
+"""
+
+
+def test_a_chat_and_a_search_load_no_file_guard_store_or_audio_code(fake: FakeGLM, tmp_path: Path) -> None:
+    env = {**server_env(fake), "GLM_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", CALL_TOOLS], check=False, capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout))
+    assert {"mcp_server_glm.tools.chat", "mcp_server_glm.tools.search", "httpcore2"} <= loaded
+    assert [name for name in ANSWERING_ALONE if name in loaded] == []
 
 
 def test_compact_writes_refs_out_and_keeps_recursive_ones() -> None:

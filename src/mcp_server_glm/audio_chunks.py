@@ -14,6 +14,8 @@ import wave
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from .errors import Refusal
+
 MAX_SECONDS = 30.0
 MAX_BYTES = 25 * 1024 * 1024
 # Keep a margin under the API's 30 s so rounding in its own duration check never refuses a piece.
@@ -21,7 +23,7 @@ PIECE_SECONDS = 29.5
 WAV_HEADER_BYTES = 44
 
 
-class AudioError(Exception):
+class AudioError(Refusal):
     """Audio that cannot be measured or cut; the message says what to do."""
 
 

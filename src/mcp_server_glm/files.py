@@ -33,6 +33,8 @@ import anyio
 import httpcore2
 import httpx2
 
+from .errors import Refusal
+
 MediaKind = Literal["image", "audio", "video"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -69,7 +71,7 @@ SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 STEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,199}")
 
 
-class FileRefused(Exception):
+class FileRefused(Refusal):
     """An input or output the server will not use; str() is one line a model can act on, e.g.
     'image "/home/u/.ssh/id_rsa" is refused: hidden files and directories (".ssh") are never read'."""
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from .files import Files, MediaKind
     from .glm.client import GLMClient
-    from .store import Store, UsageRow
+    from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class LazyStore:
         self.settings = settings
         self._store: Store | None = None
         self._lock = anyio.Lock()
-        self._usage: list[UsageRow] = []
+        self._usage: list[tuple[str, str, int, str, float]] = []  # store.UsageRow's fields
         self._usage_lock = anyio.Lock()
         self._background: TaskGroup | None = None
 
@@ -58,9 +58,7 @@ class LazyStore:
             return self._store
 
     def count_usage(self, tool: str, model: str, units: int, unit: str) -> None:
-        from .store import UsageRow
-
-        self._usage.append(UsageRow(tool, model, units, unit, time.time()))
+        self._usage.append((tool, model, units, unit, time.time()))
         if self._background is not None and len(self._usage) == 1:
             self._background.start_soon(self._write_usage_in_background, USAGE_WRITE_DELAY)
 
@@ -75,9 +73,9 @@ class LazyStore:
 
     async def _write_usage_in_background(self, delay: float = 0.0) -> None:
         """Write the queued usage rows after `delay`; a failure is logged (nobody is waiting for it)."""
+        await anyio.sleep(delay)
         from .store import StoreError
 
-        await anyio.sleep(delay)
         try:
             await self.write_usage()
         except StoreError as exc:

@@ -20,6 +20,8 @@ from typing import Any, NamedTuple, Self, TypeVar
 
 import anyio
 
+from .errors import Refusal
+
 T = TypeVar("T")
 
 DB_NAME = "mcp-server-glm.db"
@@ -107,7 +109,7 @@ class UsageRow(NamedTuple):
     at: float  # unix seconds
 
 
-class StoreError(Exception):
+class StoreError(Refusal):
     """The store could not be opened, read or written; the message names the database file and why."""
 
 
@@ -256,8 +258,8 @@ class Store:
     async def record_usage(self, tool: str, model: str, units: int, unit: str) -> None:
         await self.record_usage_rows([UsageRow(tool, model, units, unit, time.time())])
 
-    async def record_usage_rows(self, rows: Sequence[UsageRow]) -> None:
-        """Add usage rows in one transaction."""
+    async def record_usage_rows(self, rows: Sequence[tuple[str, str, int, str, float]]) -> None:
+        """Add usage rows (UsageRow's fields, in its order) in one transaction."""
 
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):

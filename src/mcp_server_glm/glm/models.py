@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class RequestBody(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
     def body(self) -> dict[str, Any]:
         """The JSON body to send: unset fields are left out, never sent as null."""
@@ -50,7 +50,7 @@ class ChatRequest(RequestBody):
 
 
 class Usage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -60,7 +60,7 @@ class Usage(BaseModel):
 class SearchItem(BaseModel):
     """One web result, the same shape in chat (`web_search`) and in the Web Search API (`search_result`)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     title: str = ""
     content: str = ""
@@ -128,7 +128,7 @@ class WebSearchRequest(RequestBody):
 
 
 class WebSearchResponse(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: str | None = None
     request_id: str | None = None
@@ -151,14 +151,14 @@ class ImageRequest(RequestBody):
 
 
 class MediaURL(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     url: str = ""
     cover_image_url: str | None = None
 
 
 class ImageResponse(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     created: int | None = None
     data: list[MediaURL] = Field(default_factory=list)
@@ -182,7 +182,7 @@ TaskStatus = Literal["PROCESSING", "SUCCESS", "FAIL"]
 
 
 class TaskError(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     code: str | None = None
     message: str | None = None
@@ -196,7 +196,7 @@ class TaskError(BaseModel):
 class TaskResult(BaseModel):
     """An async job as GET /async-result/{id} reports it (also the create response)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: str | None = None
     request_id: str | None = None
@@ -218,7 +218,7 @@ class TaskResult(BaseModel):
 
 
 class Transcription(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: str | None = None
     request_id: str | None = None

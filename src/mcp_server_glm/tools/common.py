@@ -6,20 +6,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel
 
-from ..audio_chunks import AudioError
-from ..files import FileRefused, Files, MediaKind, SavedFile
-from ..glm.client import GLMClient
+from ..errors import Refusal
 from ..glm.errors import AuthenticationFailed, GLMError
 from ..settings import KEY_VARIABLES
 from ..state import AppState
-from ..store import MediaRecord, Store, StoreError
+
+if TYPE_CHECKING:  # files and the store load with the first tool that needs them
+    from ..files import MediaKind, SavedFile
+    from ..glm.client import GLMClient
+    from ..store import Store
 
 MEDIA_URI = "glm://media/"
 MISSING_KEY = (
@@ -56,7 +58,7 @@ def upstream_errors() -> Iterator[None]:
         if isinstance(exc, AuthenticationFailed):
             message += " Settings to check: the key, GLM_PLATFORM (zai or bigmodel) and GLM_CODING_PLAN."
         raise ToolError(message) from exc
-    except (FileRefused, StoreError, AudioError) as exc:
+    except Refusal as exc:
         raise ToolError(str(exc)) from exc
 
 
@@ -74,6 +76,9 @@ async def save_media(
 ) -> SavedFile:
     """Download media the GLM API produced into the output directory and remember it in the store.
     The file is named `<label or kind>-<time>-<task id>`."""
+    from ..files import Files
+    from ..store import MediaRecord
+
     state = app_state(ctx)
     with upstream_errors():
         saved = await state.files.download(url, kind=kind, stem=Files.output_stem(label or kind, task_id))
