@@ -293,21 +293,11 @@ def test_stdio_stops_cleanly_on_sigterm(fake: FakeGLM, tmp_path: Path) -> None:
         )
     assert process.stdin is not None and process.stdout is not None
     # Signal once the server is serving: one that arrives while it is still starting ends it by default.
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"},
-        },
-    }
-    process.stdin.write(json.dumps(initialize).encode() + b"\n")
+    process.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
     process.stdin.flush()
     ready, _, _ = select.select([process.stdout], [], [], 60)
     assert ready, "the server did not answer initialize"
-    assert json.loads(process.stdout.readline())["id"] == 1
+    assert json.loads(process.stdout.readline())["id"] == INITIALIZE["id"]
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
     assert "Traceback" not in stderr.read_text()
