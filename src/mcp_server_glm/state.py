@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from .files import Files, MediaKind
     from .glm.client import GLMClient
-    from .store import Store
+    from .store import Store, UsageRow
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class LazyStore:
         self.settings = settings
         self._store: Store | None = None
         self._lock = anyio.Lock()
-        self._usage: list[tuple[str, str, int, str, float]] = []  # store.UsageRow's fields
+        self._usage: list[UsageRow] = []
         self._usage_lock = anyio.Lock()
         self._background: TaskGroup | None = None
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import anyio
 
@@ -101,12 +101,8 @@ class UsageTotal:
     unit: str
 
 
-class UsageRow(NamedTuple):
-    tool: str
-    model: str
-    units: int
-    unit: str
-    at: float  # unix seconds
+# tool, model, units, unit, and when (unix seconds); a plain tuple, so counting needs no import of this module
+UsageRow = tuple[str, str, int, str, float]
 
 
 class StoreError(Refusal):
@@ -256,10 +252,10 @@ class Store:
     # -- usage -----------------------------------------------------------------------------------
 
     async def record_usage(self, tool: str, model: str, units: int, unit: str) -> None:
-        await self.record_usage_rows([UsageRow(tool, model, units, unit, time.time())])
+        await self.record_usage_rows([(tool, model, units, unit, time.time())])
 
-    async def record_usage_rows(self, rows: Sequence[tuple[str, str, int, str, float]]) -> None:
-        """Add usage rows (UsageRow's fields, in its order) in one transaction."""
+    async def record_usage_rows(self, rows: Sequence[UsageRow]) -> None:
+        """Add usage rows in one transaction."""
 
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
