@@ -59,10 +59,11 @@ def fake(fake_server: FakeGLM) -> FakeGLM:
 
 
 def settings_for(fake: FakeGLM, **overrides: Any) -> Settings:
-    """Settings pointing at the fake, with retries fast enough for tests."""
+    """Settings pointing at the fake (on the platform it plays), with retries fast enough for tests."""
     values: dict[str, Any] = {
         "api_key": CANARY_KEY,
         "base_url": fake.base_url,
+        "platform": fake.platform,
         "retry_backoff": 0.01,
         "timeout": 5.0,
         "poll_interval": 0.05,
@@ -88,7 +89,8 @@ def installed_server() -> str:
 
 
 def server_env(fake: FakeGLM | None, **extra: str) -> dict[str, str]:
-    """A clean environment for the server subprocess: no inherited GLM settings."""
+    """A clean environment for the server subprocess: no inherited GLM settings; the platform is the
+    one the fake plays (set `fake.platform` first)."""
     kept = ("GLM_DATA_DIR", "GLM_ALLOWED_DIRS")  # the test's own directories
     env = {
         key: value
@@ -100,6 +102,7 @@ def server_env(fake: FakeGLM | None, **extra: str) -> dict[str, str]:
             {
                 "ZAI_API_KEY": CANARY_KEY,
                 "ZAI_BASE_URL": fake.base_url,
+                "GLM_PLATFORM": fake.platform,
                 "GLM_RETRY_BACKOFF": "0.01",
                 "GLM_POLL_INTERVAL": "0.05",
                 "GLM_POLL_MAX_INTERVAL": "0.2",

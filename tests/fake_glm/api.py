@@ -237,9 +237,10 @@ def handle(
     form: dict[str, list[str]] | None = None,
     files: dict[str, bytes] | None = None,
     site: "Site | None" = None,
+    platform: str = "zai",
 ) -> Reply:
-    """Compute the reply to one request (the fault, if any, was already popped for it).
-    Without a `site` only the stateless routes (chat, web search) exist."""
+    """Compute the reply to one request (the fault, if any, was already popped for it), as `platform`
+    ("zai" or "bigmodel") would. Without a `site` only the stateless routes (chat, web search) exist."""
     reply = _dispatch(
         method,
         route,
@@ -251,6 +252,7 @@ def handle(
         form=form,
         files=files,
         site=site,
+        platform=platform,
     )
     if fault is not None and fault.retry_after is not None:
         reply = dataclasses.replace(
@@ -271,6 +273,7 @@ def _dispatch(
     form: dict[str, list[str]] | None,
     files: dict[str, bytes] | None,
     site: "Site | None",
+    platform: str,
 ) -> Reply:
     if fault is not None and fault.replaces_response:
         return fault_reply(fault)
@@ -287,7 +290,7 @@ def _dispatch(
             raise ApiError(404, "1222", f"The API {route or '/'} does not exist.")
         if method != "POST":
             raise ApiError(405, "1222", f"Request method '{method}' is not supported.")
-        return handler(parse_json_object(body), fault)
+        return handler(parse_json_object(body), fault, platform)
     except ApiError as err:
         return error_reply(err.status, err.code, err.message)
 
@@ -449,7 +452,7 @@ def _result(opts: SearchOptions, slug: str, host: str, size: int, n: int) -> dic
 # ---------------------------------------------------------------- POST web_search
 
 
-def web_search(payload: dict[str, Any], fault: Fault | None) -> Reply:
+def web_search(payload: dict[str, Any], fault: Fault | None, platform: str) -> Reply:
     opts = _parse_search(payload)
     ident = new_id()
     request_id = payload.get("request_id")
@@ -709,7 +712,7 @@ class Completion:
     web_search: list[dict[str, Any]] | None
 
 
-def chat_completions(payload: dict[str, Any], fault: Fault | None) -> Reply:
+def chat_completions(payload: dict[str, Any], fault: Fault | None, platform: str) -> Reply:
     req = parse_chat(payload)
     done = complete(req, fault)
     if not req.stream:
@@ -831,7 +834,7 @@ def _final_chunk(done: Completion, finish_reason: str) -> dict[str, Any]:
     return chunk
 
 
-ROUTES: dict[str, Callable[[dict[str, Any], Fault | None], Reply]] = {
+ROUTES: dict[str, Callable[[dict[str, Any], Fault | None, str], Reply]] = {
     "chat/completions": chat_completions,
     "web_search": web_search,
 }

@@ -178,6 +178,7 @@ class Site:
     plan: TaskPlan = TaskPlan()
     unknown_task_status: int = 404
     media_size: int = MEDIA_SIZE
+    platform: str = "zai"  # "zai" or "bigmodel": whose rules the routes apply
 
     def public(self, method: str, route: str, base: str, fault: Fault | None) -> Reply | None:
         """The reply to an unauthenticated CDN request, or None if this is no such request."""

@@ -81,6 +81,9 @@ class FakeGLM:
 
     def _init_state(self) -> None:
         self.api_keys: set[str] | None = None
+        # Which platform the fake plays: "zai" (api.z.ai) or "bigmodel" (open.bigmodel.cn); each
+        # refuses what its own reference refuses.
+        self.platform = "zai"
         self.latency = 0.0
         self.chunk_delay = 0.0
         self.task_plan = TaskPlan()
@@ -204,7 +207,14 @@ class FakeGLM:
             return None
 
     def _site(self) -> Site:
-        return Site(self.root_url, self._book, self.task_plan, self.unknown_task_status, self.media_size)
+        return Site(
+            self.root_url,
+            self._book,
+            self.task_plan,
+            self.unknown_task_status,
+            self.media_size,
+            self.platform,
+        )
 
     def _record(self, entry: Recorded) -> None:
         with self._lock:
@@ -321,6 +331,7 @@ class _Connection:
             form=request.form,
             files=request.files,
             site=self.fake._site(),
+            platform=self.fake.platform,
         )
         if reply.chunks is not None:
             return await self._send_chunks(reply)

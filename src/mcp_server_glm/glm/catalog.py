@@ -1,7 +1,9 @@
-"""The GLM model catalogue as data: which models exist, what each is for, which are free.
+"""The GLM model catalogue as data: which models exist on which platform, their documented limits
+(output tokens, images, prompt length, formats), how their thinking behaves, and which are defaults.
 
-The platform's list moves fast, so names not listed here are still passed through to the API;
-the catalogue only informs defaults, early checks (images sent to a text-only model) and listings.
+The platform's list moves fast, so names not listed here are still passed through to the API; the
+catalogue decides defaults, the local checks that name a documented limit, and the glm://models listing.
+Sources: Z.AI's API reference and the BigModel pages, as summarised in the project's API notes.
 """
 
 from __future__ import annotations
@@ -10,11 +12,23 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["chat", "vision", "image", "video", "asr"]
-
+Platform = Literal["zai", "bigmodel"]
+# How a chat model thinks: "none" never; "auto" decides itself when enabled; "forced" always thinks when
+# enabled (it can be disabled); "only" cannot be disabled at all (glm-5.3 family).
+Thinking = Literal["none", "auto", "forced", "only"]
 
 K = 1024
-BOTH = ("zai", "bigmodel")
-CN = ("bigmodel",)
+MB = 1024 * 1024
+BOTH: tuple[Platform, ...] = ("zai", "bigmodel")
+CN: tuple[Platform, ...] = ("bigmodel",)
+ZAI: tuple[Platform, ...] = ("zai",)
+
+# reasoning_effort values each model takes (glm-5.2 maps the OpenAI-style names onto its own levels).
+EFFORT_53 = ("low", "high", "max")
+EFFORT_52 = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+
+CHAT_IMAGE_FORMATS = ("image/png", "image/jpeg")
+VIDU_IMAGE_FORMATS = ("image/png", "image/jpeg", "image/webp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,63 +37,247 @@ class Model:
     kind: Kind
     note: str = ""
     context: int | None = None  # tokens
-    max_output: int | None = None  # tokens
+    max_output: int | None = None  # tokens: the largest max_tokens the model takes
     free: bool = False
-    platforms: tuple[str, ...] = BOTH
+    platforms: tuple[Platform, ...] = BOTH
+    legacy: bool = False  # still served, never offered as a default
+    # chat and vision
+    thinking: Thinking = "none"
+    efforts: tuple[str, ...] = ()  # reasoning_effort values; empty: the field is not sent
+    max_images: int | None = None  # images per request (vision)
+    base64_images: bool = True  # inline images allowed (glm-4v-flash takes URLs only)
+    max_videos: int = 0  # video_url parts per request
+    files: bool = False  # file parts (PDF, Word, ...) per request
+    # image, video
+    max_prompt: int | None = None  # characters
+    image_formats: tuple[str, ...] = CHAT_IMAGE_FORMATS  # MIME types of input images
+
+    def on(self, platform: str) -> bool:
+        return platform in self.platforms
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        entry: dict[str, object] = {
             "id": self.name,
             "kind": self.kind,
             "context_tokens": self.context,
             "max_output_tokens": self.max_output,
             "free": self.free,
             "platforms": list(self.platforms),
+            "legacy": self.legacy,
             "note": self.note,
         }
+        if self.kind in ("chat", "vision"):
+            entry["thinking"] = self.thinking
+            entry["reasoning_effort"] = list(self.efforts) or None
+        if self.kind == "vision":
+            entry.update(
+                max_images=self.max_images,
+                base64_images=self.base64_images,
+                max_videos=self.max_videos,
+                files=self.files,
+                image_formats=list(self.image_formats),
+            )
+        if self.kind in ("image", "video"):
+            entry["max_prompt_characters"] = self.max_prompt
+        if self.kind == "video":
+            entry["image_formats"] = list(self.image_formats)
+        return entry
+
+
+def _chat(name: str, note: str, context: int | None, out: int, **more: object) -> Model:
+    return Model(name, "chat", note, context, out, **more)  # type: ignore[arg-type]
+
+
+def _vision(name: str, note: str, context: int | None, out: int, **more: object) -> Model:
+    return Model(name, "vision", note, context, out, **more)  # type: ignore[arg-type]
 
 
 MODELS: tuple[Model, ...] = (
-    Model("glm-5.3", "chat", "newest flagship; thinking always on", None, 128 * K),
-    Model("glm-5.2", "chat", "flagship; reasoning effort levels", None, 128 * K),
-    Model("glm-5.1", "chat", "flagship", 200 * K, 128 * K),
-    Model("glm-5", "chat", "", 200 * K, 128 * K),
-    Model("glm-5-turbo", "chat", "fast", 200 * K, 128 * K),
-    Model("glm-4.7", "chat", "strong at coding", 200 * K, 128 * K),
-    Model("glm-4.7-flashx", "chat", "cheap", 200 * K, 128 * K),
-    Model("glm-4.7-flash", "chat", "", 200 * K, 128 * K, free=True),
-    Model("glm-4.6", "chat", "", 200 * K, 128 * K),
-    Model("glm-4.5", "chat", "", 128 * K, 96 * K),
-    Model("glm-4.5-x", "chat", "fast", 128 * K, 96 * K),
-    Model("glm-4.5-air", "chat", "light", 128 * K, 96 * K),
-    Model("glm-4.5-airx", "chat", "light and fast", 128 * K, 96 * K),
-    Model("glm-4.5-flash", "chat", "", 128 * K, 96 * K, free=True),
-    Model("glm-4-32b-0414-128k", "chat", "no thinking", 128 * K, 16 * K),
-    Model("glm-4-plus", "chat", "legacy", 128 * K, 4 * K, platforms=CN),
-    Model("glm-4-air-250414", "chat", "legacy", 128 * K, 16 * K, platforms=CN),
-    Model("glm-4-flash-250414", "chat", "legacy", 128 * K, 16 * K, free=True, platforms=CN),
-    Model("glm-4-long", "chat", "legacy; 1M context", 1024 * K, 4 * K, platforms=CN),
-    Model("glm-z1-flash", "chat", "legacy reasoning model", 128 * K, 32 * K, free=True, platforms=CN),
-    Model("glm-5.3-flashx", "vision", "newest vision model, cheap", None, 128 * K),
-    Model("glm-5.3-flash", "vision", "newest vision model", None, 128 * K),
-    Model("glm-5v-turbo", "vision", "", 200 * K, 128 * K),
-    Model("glm-4.6v", "vision", "thinking switch", 128 * K, 32 * K),
-    Model("glm-4.6v-flashx", "vision", "cheap", 128 * K, 32 * K),
-    Model("glm-4.6v-flash", "vision", "", 128 * K, 32 * K, free=True),
-    Model("glm-4.5v", "vision", "thinking always on", 64 * K, 16 * K),
-    Model("glm-4v-plus-0111", "vision", "legacy", 16 * K, 8 * K, platforms=CN),
-    Model("glm-4v-flash", "vision", "legacy", 16 * K, 1 * K, free=True, platforms=CN),
-    Model("glm-4.1v-thinking-flash", "vision", "legacy reasoning", 64 * K, 16 * K, free=True, platforms=CN),
-    Model("glm-image", "image", "best quality; hd by default (~20 s)"),
+    _chat(
+        "glm-5.3", "newest flagship; thinking always on", None, 128 * K, thinking="only", efforts=EFFORT_53
+    ),
+    _chat(
+        "glm-5.2",
+        "flagship; 1M context, reasoning effort",
+        1024 * K,
+        128 * K,
+        thinking="auto",
+        efforts=EFFORT_52,
+    ),
+    _chat("glm-5.1", "flagship", 200 * K, 128 * K, thinking="forced"),
+    _chat("glm-5", "", 200 * K, 128 * K, thinking="forced"),
+    _chat("glm-5-turbo", "fast", 200 * K, 128 * K, thinking="forced"),
+    _chat("glm-4.7", "strong at coding", 200 * K, 128 * K, thinking="forced"),
+    _chat("glm-4.7-flashx", "cheap", 200 * K, 128 * K, thinking="auto"),
+    _chat("glm-4.7-flash", "", 200 * K, 128 * K, free=True, thinking="auto"),
+    _chat("glm-4.6", "", 200 * K, 128 * K, thinking="auto"),
+    _chat("glm-4.5", "", 128 * K, 96 * K, platforms=ZAI, thinking="auto"),
+    _chat("glm-4.5-x", "fast", 128 * K, 96 * K, platforms=ZAI, thinking="auto"),
+    _chat("glm-4.5-air", "light", 128 * K, 96 * K, thinking="auto"),
+    _chat("glm-4.5-airx", "light and fast", 128 * K, 96 * K, thinking="auto"),
+    _chat("glm-4.5-flash", "", 128 * K, 96 * K, free=True, thinking="auto"),
+    _chat("glm-4-32b-0414-128k", "no thinking", 128 * K, 16 * K, platforms=ZAI),
+    _chat("glm-4-plus", "legacy", 128 * K, 4 * K, platforms=CN, legacy=True),
+    _chat("glm-4-air-250414", "legacy", 128 * K, 16 * K, platforms=CN, legacy=True),
+    _chat("glm-4-flash-250414", "legacy", 128 * K, 16 * K, free=True, platforms=CN, legacy=True),
+    _chat("glm-4-long", "legacy; 1M context", 1024 * K, 4 * K, platforms=CN, legacy=True),
+    _chat("glm-z1-flash", "legacy reasoning model", 128 * K, 32 * K, free=True, platforms=CN, legacy=True),
+    _vision(
+        "glm-5.3-flashx",
+        "newest vision model, cheap",
+        None,
+        128 * K,
+        thinking="only",
+        efforts=EFFORT_53,
+        max_images=150,
+        max_videos=2,
+        files=True,
+    ),
+    _vision(
+        "glm-5.3-flash",
+        "newest vision model",
+        None,
+        128 * K,
+        thinking="only",
+        efforts=EFFORT_53,
+        max_images=150,
+        max_videos=2,
+        files=True,
+    ),
+    _vision(
+        "glm-5v-turbo",
+        "vision, fast",
+        200 * K,
+        128 * K,
+        thinking="forced",
+        max_images=150,
+        max_videos=2,
+        files=True,
+    ),
+    _vision(
+        "glm-4.6v",
+        "thinking switch",
+        128 * K,
+        32 * K,
+        thinking="auto",
+        max_images=150,
+        max_videos=2,
+        files=True,
+    ),
+    _vision("glm-4.6v-flashx", "cheap", 128 * K, 32 * K, thinking="auto", max_images=150, max_videos=2),
+    _vision("glm-4.6v-flash", "", 128 * K, 32 * K, free=True, thinking="auto", max_images=150, max_videos=2),
+    _vision(
+        "glm-4.5v",
+        "thinking always on",
+        64 * K,
+        16 * K,
+        platforms=ZAI,
+        thinking="forced",
+        max_images=50,
+        max_videos=1,
+        files=True,
+    ),
+    _vision(
+        "glm-4v-plus-0111",
+        "legacy",
+        16 * K,
+        8 * K,
+        platforms=CN,
+        legacy=True,
+        max_images=5,
+        max_videos=1,
+    ),
+    _vision(
+        "glm-4v-flash",
+        "legacy; one image, by URL only",
+        16 * K,
+        1 * K,
+        free=True,
+        platforms=CN,
+        legacy=True,
+        max_images=1,
+        base64_images=False,
+    ),
+    _vision(
+        "glm-4.1v-thinking-flash",
+        "legacy reasoning",
+        64 * K,
+        16 * K,
+        free=True,
+        platforms=CN,
+        legacy=True,
+        thinking="forced",
+        max_images=5,
+    ),
+    Model("glm-image", "image", "best quality; hd only (~20 s)"),
     Model("cogview-4-250304", "image", "fast (5-10 s)"),
     Model("cogview-4", "image", "fast", platforms=CN),
-    Model("cogview-3-flash", "image", "legacy", free=True, platforms=CN),
-    Model("cogvideox-3", "video", "text or image to video, up to 4K, 5 or 10 s"),
-    Model("cogvideox-2", "video", "legacy"),
-    Model("cogvideox-flash", "video", "legacy", free=True, platforms=CN),
+    Model("cogview-3-flash", "image", "legacy", free=True, platforms=CN, legacy=True),
+    Model("cogvideox-3", "video", "text or image to video, up to 4K, 5 or 10 s", max_prompt=512),
+    Model("cogvideox-2", "video", "legacy", max_prompt=512, legacy=True),
+    Model("cogvideox-flash", "video", "legacy", free=True, platforms=CN, legacy=True, max_prompt=512),
+    Model("viduq1-text", "video", "Vidu Q1, text to video, 1080p 5 s", platforms=CN, max_prompt=512),
+    Model(
+        "viduq1-image",
+        "video",
+        "Vidu Q1, image to video, 1080p 5 s",
+        platforms=CN,
+        max_prompt=512,
+        image_formats=VIDU_IMAGE_FORMATS,
+    ),
+    Model(
+        "viduq1-start-end",
+        "video",
+        "Vidu Q1, first and last frames, 1080p 5 s",
+        platforms=CN,
+        max_prompt=512,
+        image_formats=VIDU_IMAGE_FORMATS,
+    ),
+    Model(
+        "vidu2-image",
+        "video",
+        "Vidu 2, image to video, 720p 4 s",
+        platforms=CN,
+        max_prompt=512,
+        image_formats=VIDU_IMAGE_FORMATS,
+    ),
+    Model(
+        "vidu2-start-end",
+        "video",
+        "Vidu 2, first and last frames, 720p 4 s",
+        platforms=CN,
+        max_prompt=512,
+        image_formats=VIDU_IMAGE_FORMATS,
+    ),
+    Model(
+        "vidu2-reference",
+        "video",
+        "Vidu 2, 1-3 reference images, 720p 4 s",
+        platforms=CN,
+        max_prompt=512,
+        image_formats=VIDU_IMAGE_FORMATS,
+    ),
     Model("glm-asr-2512", "asr", "speech to text; wav/mp3, 25 MB and 30 s per request"),
-    Model("glm-asr", "asr", "legacy speech to text"),
+    Model("glm-asr", "asr", "legacy name, in neither current reference: use glm-asr-2512", legacy=True),
 )
+
+# Each platform's recommended model per kind: the defaults when settings name none.
+DEFAULTS: dict[Platform, dict[Kind, str]] = {
+    "zai": {
+        "chat": "glm-5.3",
+        "vision": "glm-5.3-flashx",
+        "image": "cogview-4-250304",
+        "video": "cogvideox-3",
+        "asr": "glm-asr-2512",
+    },
+    "bigmodel": {
+        "chat": "glm-5.3",
+        "vision": "glm-5.3-flashx",
+        "image": "cogview-4-250304",
+        "video": "cogvideox-3",
+        "asr": "glm-asr-2512",
+    },
+}
 
 _BY_NAME = {model.name: model for model in MODELS}
 
@@ -87,6 +285,11 @@ _BY_NAME = {model.name: model for model in MODELS}
 def find(name: str) -> Model | None:
     """The catalogue entry for a model name (case-insensitive), or None for an unlisted model."""
     return _BY_NAME.get(name.strip().lower())
+
+
+def default(platform: Platform, kind: Kind) -> str:
+    """The platform's recommended model of a kind."""
+    return DEFAULTS[platform][kind]
 
 
 def is_text_only(name: str) -> bool:
