@@ -7,8 +7,11 @@ Each call runs in a worker thread, so the event loop never waits on the disk.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import logging
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -23,9 +26,14 @@ import anyio
 from .errors import Refusal
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 DB_NAME = "mcp-server-glm.db"
+# Jobs the API accepted but the database could not take, one JSON line each; added at the next open.
+JOURNAL_NAME = "unrecorded-jobs.jsonl"
 BUSY_TIMEOUT = 5.0  # seconds another process may hold the write lock before a call fails
+SETTLE_ATTEMPTS = 3  # writes of an accepted job's record before it goes to the journal
+SUBMITTING = "SUBMITTING"  # status of a job being submitted: the API may have it, its id is not known yet
 
 # Step i brings the schema from version i to version i + 1. Append new steps; never edit old ones.
 MIGRATIONS: list[tuple[str, ...]] = [
@@ -60,12 +68,24 @@ MIGRATIONS: list[tuple[str, ...]] = [
             at REAL NOT NULL
         )""",
     ),
+    # Which process is saving a finished job's media, and until when its claim holds.
+    (
+        "ALTER TABLE tasks ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE tasks ADD COLUMN claimed_until REAL",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 TASK_COLUMNS = "id, kind, model, request, status, result, error, created_at, updated_at"
 MEDIA_COLUMNS = "name, path, mime_type, size, source_url, task_id, created_at"
+UPSERT_TASK = (
+    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+    "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, model = excluded.model, "
+    "request = excluded.request, status = excluded.status, result = excluded.result, "
+    "error = excluded.error, updated_at = excluded.updated_at"
+)
+INSERT_USAGE = "INSERT INTO usage (tool, model, units, unit, at) VALUES (?, ?, ?, ?, ?)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +176,17 @@ class Store:
 
     async def record_task(self, task: TaskRecord) -> None:
         """Insert a task, or update every field but `created_at` of the task with that id."""
+        values = self._task_values(task)
+
+        def write(db: sqlite3.Connection) -> None:
+            with _immediate(db):
+                db.execute(UPSERT_TASK, values)
+
+        await self._run("cannot write to", write)
+
+    def _task_values(self, task: TaskRecord) -> tuple[Any, ...]:
         now = time.time()
-        values = (
+        return (
             task.id,
             task.kind,
             task.model,
@@ -169,17 +198,21 @@ class Store:
             task.updated_at or now,
         )
 
-        def write(db: sqlite3.Connection) -> None:
-            with _immediate(db):
-                db.execute(
-                    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
-                    "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, model = excluded.model, "
-                    "request = excluded.request, status = excluded.status, result = excluded.result, "
-                    "error = excluded.error, updated_at = excluded.updated_at",
-                    values,
-                )
-
-        await self._run("cannot write to", write)
+    def _journal(self, task: TaskRecord, usage: UsageRow | None) -> bool:
+        """Append a job the database could not take to the journal (flushed to disk); False if that
+        failed too. Runs in a worker thread."""
+        line = json.dumps({"task": dataclasses.asdict(task), "usage": usage}, ensure_ascii=False) + "\n"
+        try:
+            fd = os.open(self.path.parent / JOURNAL_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, line.encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            log.warning("Job %s could not be written to the journal either: %s", task.id, exc)
+            return False
+        return True
 
     async def update_task(
         self, task_id: str, *, status: str, result: dict[str, Any] | None = None, error: str | None = None
@@ -218,6 +251,84 @@ class Store:
             return [_task(row) for row in rows]
 
         return await self._run("cannot read", read)
+
+    async def begin_submission(self, kind: str, model: str, request: dict[str, Any]) -> str:
+        """Record a paid job about to be submitted, before its id is known; returns the pending row's id.
+
+        A server killed while the API call is under way leaves this row behind: the job is then at
+        least visible as submitted with its id unknown, never silently paid for."""
+        pending = TaskRecord(
+            id=f"pending-{secrets.token_hex(8)}", kind=kind, model=model, request=request, status=SUBMITTING
+        )
+        await self.record_task(pending)
+        return pending.id
+
+    async def settle_submission(
+        self, pending_id: str, task: TaskRecord | None, usage: UsageRow | None = None
+    ) -> None:
+        """Replace the pending row by the job the API created (with its usage, in the same transaction),
+        or drop it when the submission certainly failed (`task` None).
+
+        A write that fails is tried SETTLE_ATTEMPTS times; then the job goes to the journal, which the
+        next open of the store adds, and the StoreError says so."""
+        values = None if task is None else self._task_values(task)
+        failure: StoreError | None = None
+
+        def write(db: sqlite3.Connection) -> None:
+            with _immediate(db):
+                db.execute("DELETE FROM tasks WHERE id = ?", (pending_id,))
+                if values is not None:
+                    db.execute(UPSERT_TASK, values)
+                if usage is not None:
+                    db.execute(INSERT_USAGE, usage)
+
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                await self._run("cannot write to", write)
+                return
+            except StoreError as exc:
+                failure = exc
+                if attempt + 1 < SETTLE_ATTEMPTS:
+                    await anyio.sleep(0.5 * 2**attempt)
+        assert failure is not None
+        if task is None:
+            raise failure
+        journaled = await anyio.to_thread.run_sync(self._journal, task, usage)
+        where = (
+            f"it is kept in {self.path.parent / JOURNAL_NAME} for the next start"
+            if journaled
+            else ("the journal could not be written either")
+        )
+        raise StoreError(f"{failure} ({where})") from failure
+
+    async def claim_task(self, task_id: str, owner: str, seconds: float) -> bool:
+        """Take the right to save a finished job's media for `seconds`; False while another owner holds it.
+        The claim lives in the database, so of several processes sharing it only one downloads."""
+        now = time.time()
+
+        def write(db: sqlite3.Connection) -> bool:
+            with _immediate(db):
+                taken = db.execute(
+                    "UPDATE tasks SET claimed_by = ?, claimed_until = ? WHERE id = ? AND "
+                    "(claimed_by IS NULL OR claimed_by = ? OR claimed_until < ?)",
+                    (owner, now + seconds, task_id, owner, now),
+                )
+                return taken.rowcount == 1
+
+        return await self._run("cannot write to", write)
+
+    async def release_task(self, task_id: str, owner: str) -> None:
+        """Give up a claim taken with `claim_task` (a no-op when `owner` does not hold it)."""
+
+        def write(db: sqlite3.Connection) -> None:
+            with _immediate(db):
+                db.execute(
+                    "UPDATE tasks SET claimed_by = NULL, claimed_until = NULL "
+                    "WHERE id = ? AND claimed_by = ?",
+                    (task_id, owner),
+                )
+
+        await self._run("cannot write to", write)
 
     # -- media -----------------------------------------------------------------------------------
 
@@ -259,9 +370,7 @@ class Store:
 
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
-                db.executemany(
-                    "INSERT INTO usage (tool, model, units, unit, at) VALUES (?, ?, ?, ?, ?)", rows
-                )
+                db.executemany(INSERT_USAGE, rows)
 
         await self._run("cannot write to", write)
 
@@ -316,6 +425,7 @@ def _connect(path: Path) -> sqlite3.Connection:
             _use_wal(connection)
             connection.execute("PRAGMA synchronous = NORMAL")
             _migrate(connection, path)
+            _replay_journal(connection, path.parent / JOURNAL_NAME)
         except BaseException:
             connection.close()
             raise
@@ -358,6 +468,40 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
                 db.execute(statement)
         if version < SCHEMA_VERSION:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _replay_journal(db: sqlite3.Connection, journal: Path) -> None:
+    """Add the jobs (and their usage) that an earlier run could not record, then drop the journal.
+    A job recorded meanwhile is kept as it is."""
+    try:
+        lines = journal.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        log.warning("The journal %s could not be read: %s", journal, exc)
+        return
+    with _immediate(db):
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                task = entry["task"]
+                values = tuple(
+                    task[key]
+                    if key not in ("request", "result") or task[key] is None
+                    else json.dumps(task[key], ensure_ascii=False, separators=(",", ":"))
+                    for key in TASK_COLUMNS.split(", ")
+                )
+            except (ValueError, KeyError, TypeError):
+                log.warning("Skipped an unreadable line of the journal %s", journal)
+                continue
+            inserted = db.execute(
+                f"INSERT OR IGNORE INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                values,
+            )
+            if inserted.rowcount and isinstance(entry.get("usage"), list) and len(entry["usage"]) == 5:
+                db.execute(INSERT_USAGE, tuple(entry["usage"]))
+            log.info("Recorded job %s from the journal", task.get("id"))
+    journal.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
