@@ -13,6 +13,7 @@ import contextlib
 import errno
 import ipaddress
 import json
+import logging
 import os
 import re
 import secrets
@@ -34,6 +35,14 @@ import httpcore2
 import httpx2
 
 from .errors import Refusal
+
+try:  # Unix: a download holds a lock on its temporary file, so a later start can tell a stale one
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+STALE_PART_SECONDS = 86400.0  # without file locks, a `.part` file this old is taken for a dead download's
 
 MediaKind = Literal["image", "audio", "video"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -149,6 +158,7 @@ class Files:
         # Tests only: it replaces the network of both clients, and with it the connect-time check.
         self._transport = transport
         self._clients: dict[bool, httpx2.AsyncClient] = {}
+        self._swept = False  # stale temporary files of killed downloads removed from the output directory
 
     async def __aenter__(self) -> Self:
         return self
@@ -386,6 +396,9 @@ class Files:
         directory = self.output_dir
         try:
             await anyio.to_thread.run_sync(_make_dirs, directory)
+            if not self._swept:
+                self._swept = True
+                await anyio.to_thread.run_sync(_remove_stale_parts, directory)
             async with _temporary(directory, stem) as (temp, out):
                 head = b""
                 size = 0
@@ -745,7 +758,36 @@ async def _temporary(directory: Path, stem: str) -> AsyncIterator[tuple[Path, IO
 def _create_temp(directory: Path, stem: str) -> tuple[Path, IO[bytes]]:
     temp = directory / f".{stem}-{secrets.token_hex(4)}.part"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    return temp, os.fdopen(os.open(temp, flags, 0o600), "wb")
+    fd = os.open(temp, flags, 0o600)
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until closed: the download is alive
+    return temp, os.fdopen(fd, "wb")
+
+
+def _remove_stale_parts(directory: Path) -> None:
+    """Remove the `.part` files that downloads killed mid-way left (kill -9, a crash): those no live
+    download holds locked, whichever process it runs in."""
+    try:
+        entries = [entry for entry in os.scandir(directory) if entry.name.startswith(".")]
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.endswith(".part") or not entry.is_file(follow_symlinks=False):
+            continue
+        with contextlib.suppress(OSError):
+            if fcntl is None:
+                if time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_PART_SECONDS:
+                    os.unlink(entry.path)
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a download in progress
+            finally:
+                os.close(fd)
+            os.unlink(entry.path)
+            log.info("Removed %s, left by a download that did not finish", entry.path)
 
 
 def _publish(temp: Path, directory: Path, stem: str, ext: str) -> Path:
