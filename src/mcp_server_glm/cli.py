@@ -20,6 +20,7 @@ from .settings import ConfigError, Settings, environment_names
 log = logging.getLogger("mcp_server_glm")
 
 SECRET_FLAGS = ("api_key", "auth_token")
+COMMANDS = ("serve", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,7 +72,7 @@ def flag_of(name: str) -> str:
 def load_settings(argv: Sequence[str] | None = None) -> tuple[str, Settings]:
     """The command and the settings, or an exit with one line saying what is wrong."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_command_first(list(sys.argv[1:] if argv is None else argv)))
     overrides = {name: value for name, value in vars(args).items() if value is not None and name != "command"}
     try:
         return args.command, Settings(**overrides)
@@ -81,6 +82,21 @@ def load_settings(argv: Sequence[str] | None = None) -> tuple[str, Settings]:
             for item in exc.errors(include_url=False)
         )
         parser.error(f"invalid configuration: {problems}")
+
+
+def _command_first(argv: list[str]) -> list[str]:
+    """The arguments with the command word moved to the front, so that a flag taking a list of
+    values (`--allowed-dirs A B doctor`) never swallows it. The command is the first bare `serve` or
+    `doctor` that is not the value of a flag taking one value."""
+    single = {
+        flag_of(name)
+        for name, field in Settings.model_fields.items()
+        if field.annotation is not bool and name != "allowed_dirs"
+    }
+    for index, word in enumerate(argv):
+        if word in COMMANDS and not (index and argv[index - 1] in single):
+            return [word, *argv[:index], *argv[index + 1 :]]
+    return argv
 
 
 def configure_logging(level: str) -> None:
@@ -103,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         sys.exit(run_doctor(settings))
     configure_logging(settings.log_level)
+    _warn_of_missing_dirs(settings)
     # Deferred: --help, --version and configuration errors stay instant.
     from .server import build_server
     from .transports import serve
@@ -112,6 +129,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve(server, settings)
     except ConfigError as exc:
         _refuse(str(exc))
+
+
+def _warn_of_missing_dirs(settings: Settings) -> None:
+    """An allowed folder that does not exist is most likely a typo: no file there can be read."""
+    for directory in settings.allowed_dirs or ():
+        if directory != settings.media_dir and not directory.is_dir():
+            log.warning("Allowed folder %s does not exist: no input file can come from it", directory)
 
 
 def _refuse(message: str) -> NoReturn:
