@@ -9,6 +9,8 @@ import pytest
 
 from mcp_server_glm.cli import load_settings
 from tests.conftest import installed_server, server_env
+from tests.fake_glm import FakeGLM
+from tests.test_http import connect, http_server
 
 
 def test_a_list_flag_does_not_swallow_the_command(tmp_path: Path) -> None:
@@ -57,3 +59,20 @@ def test_an_allowed_folder_that_does_not_exist_is_warned_of(tmp_path: Path) -> N
     [warning] = [line for line in done.stderr.splitlines() if "does not exist" in line]
     assert str(missing) in warning
     assert "WARNING" in warning
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+async def test_http_lines_and_session_ids_stay_out_of_the_info_log(
+    fake: FakeGLM, tmp_path: Path, transport: str
+) -> None:
+    with http_server(server_env(fake), transport, tmp_path) as running:
+        async with connect(running, transport, "legacy") as client:
+            session_id = getattr(client, "session_id", None)
+            result = await client.call_tool("glm_chat", {"prompt": "hi"})
+            assert not result.is_error
+        log = running.stderr.read_text()
+    assert "POST /" not in log  # no access-log line per request
+    assert "session" not in log.lower(), log
+    if session_id:
+        assert session_id not in log

@@ -21,6 +21,8 @@ log = logging.getLogger("mcp_server_glm")
 
 SECRET_FLAGS = ("api_key", "auth_token")
 COMMANDS = ("serve", "doctor")
+QUIET_LOGGERS = ("httpx2", "httpcore2", "uvicorn.access")
+SESSION_LOGGERS = ("mcp.server.streamable_http_manager", "mcp.server.streamable_http", "mcp.server.sse")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,8 +107,9 @@ def configure_logging(level: str) -> None:
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
     if level != "DEBUG":
-        # A line per HTTP request is noise at INFO; GLM failures are logged by the adapter.
-        for noisy in ("httpx2", "httpcore2"):
+        # A line per HTTP request is noise at INFO (GLM failures are logged by the adapter), and the
+        # SDK's session lines carry session ids, which work as credentials: both only at DEBUG.
+        for noisy in (*QUIET_LOGGERS, *SESSION_LOGGERS):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

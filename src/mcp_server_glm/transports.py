@@ -229,6 +229,7 @@ async def _serve_http(app: ASGIApp, settings: Settings) -> None:
         port=settings.port,
         log_config=None,  # our logging: stderr, our format
         log_level=settings.log_level.lower(),
+        access_log=settings.log_level == "DEBUG",  # a line per request only when debugging
         timeout_graceful_shutdown=5,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         server_header=False,
