@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -80,3 +81,17 @@ async def test_usage_counted_as_the_server_stops_is_kept(fake: FakeGLM) -> None:
     async with await Store.open(settings_for(fake).store_dir) as store:
         totals = await store.usage_totals()
     assert [(total.tool, total.calls) for total in totals] == [("glm_chat", 3)]
+
+
+async def test_job_times_are_iso_8601(fake: FakeGLM) -> None:
+    async with in_process(fake) as client:
+        video = await client.call_tool("generate_video", {"prompt": "a slow pan", "wait_seconds": 0})
+        assert video.structured_content is not None
+        task_id = video.structured_content["task_id"]
+        [listed] = await read_json(client, "glm://tasks")
+        one = await read_json(client, f"glm://tasks/{task_id}")
+    for shown in (listed, one):
+        for key in ("created_at", "updated_at"):
+            when = datetime.fromisoformat(shown[key])
+            assert when.tzinfo is not None
+            assert abs((datetime.now(UTC) - when).total_seconds()) < 600

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -18,7 +19,7 @@ from .settings import Settings
 from .state import AppState, LazyStore
 
 if TYPE_CHECKING:
-    from .store import Store
+    from .store import Store, TaskRecord
 
 MEDIA_TEMPLATE = "glm://media/{name}"
 MEDIA_PREFIX = "glm://media/"
@@ -59,7 +60,7 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
     )
     async def tasks() -> str:
         store = await open_store()
-        return _json([dataclasses.asdict(task) for task in await store.recent_tasks(50)])
+        return _json([_task(task) for task in await store.recent_tasks(50)])
 
     @server.resource(
         "glm://tasks/{task_id}",
@@ -72,7 +73,7 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
         record = await (await open_store()).get_task(task_id)
         if record is None:
             raise ResourceNotFoundError(f"No task {task_id} is recorded (get_task asks the API for any id)")
-        return _json(dataclasses.asdict(record))
+        return _json(_task(record))
 
     @server.resource(
         MEDIA_TEMPLATE,
@@ -117,6 +118,14 @@ async def read_media(settings: Settings, lazy_store: LazyStore, name: str) -> tu
             f"{path} is {size // MB} MiB, too large to send as a resource: open the file instead"
         )
     return await path.read_bytes(), record.mime_type
+
+
+def _task(record: TaskRecord) -> dict[str, Any]:
+    """A job as the resources show it: times in ISO 8601 (UTC), as a person and a model read them."""
+    shown = dataclasses.asdict(record)
+    for key in ("created_at", "updated_at"):
+        shown[key] = datetime.fromtimestamp(shown[key], UTC).isoformat(timespec="seconds")
+    return shown
 
 
 def _json(value: Any) -> str:
