@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from mcp.shared.exceptions import MCPError
 from mcp.types import BlobResourceContents, ResourceLink, TextContent
 
 from tests.conftest import CANARY_KEY, RawSession, installed_server, over_stdio, server_env, wav_file
@@ -171,3 +172,14 @@ async def test_media_tools_over_stdio(fake: FakeGLM, tmp_path: Path, isolated_di
         assert not heard.is_error
         assert heard.structured_content is not None
         assert heard.structured_content["text"] == "Transcript of 1.00 s of audio."
+
+
+async def test_unknown_prompt_is_invalid_params_without_a_traceback(fake: FakeGLM, tmp_path: Path) -> None:
+    stderr = tmp_path / "stderr.log"
+    async with over_stdio(server_env(fake), stderr) as client:
+        with pytest.raises(MCPError) as caught:
+            await client.get_prompt("no-such-prompt")
+        assert caught.value.code == -32602
+        assert "no-such-prompt" in caught.value.message
+        assert not (await client.call_tool("glm_chat", {"prompt": "still serving?"})).is_error
+    assert "Traceback" not in stderr.read_text()

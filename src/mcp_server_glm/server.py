@@ -16,8 +16,10 @@ from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import CallToolResult, InputRequiredResult
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, GetPromptResult, InputRequiredResult
 from mcp.types import Tool as ToolEntry
+from mcp_types import INVALID_PARAMS
 from pydantic import AnyUrl, ValidationError
 
 from . import __version__, resources
@@ -76,6 +78,17 @@ class GLMServer(MCPServer[AppState]):
             if isinstance(exc.__cause__, ValidationError):
                 raise ToolError(f"Error executing tool {name}: {_describe(exc.__cause__)}") from exc.__cause__
             raise
+
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        context: Context[AppState, Any] | None = None,
+    ) -> GetPromptResult | InputRequiredResult:
+        # An unknown name is the caller's mistake: invalid params, not an internal error with a traceback.
+        if name not in {prompt.name for prompt in await self.list_prompts()}:
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name}")
+        return await super().get_prompt(name, arguments, context)
 
     async def read_resource(
         self, uri: AnyUrl | str, context: Context[AppState, Any] | None = None
