@@ -79,7 +79,13 @@ async def test_glm_image_with_a_wait_runs_on_the_async_route(fake: FakeGLM) -> N
     async with in_process(fake) as client:
         result = await client.call_tool(
             "generate_image",
-            {"prompt": "a fox", "model": "glm-image", "size": "1280x1280", "wait_seconds": 30},
+            {
+                "prompt": "a fox",
+                "model": "glm-image",
+                "size": "1280x1280",
+                "quality": "hd",
+                "wait_seconds": 30,
+            },
             progress_callback=on_progress,
         )
         assert not result.is_error, text_of(result)
@@ -97,7 +103,7 @@ async def test_glm_image_with_a_wait_runs_on_the_async_route(fake: FakeGLM) -> N
         assert (task["id"], task["kind"], task["status"]) == (task_id, "image", "SUCCESS")
     assert fake.requests_to("images/generations") == []
     [submit] = fake.requests_to("async/images/generations")
-    assert submit.json == {"model": "glm-image", "prompt": "a fox", "size": "1280x1280"}
+    assert submit.json == {"model": "glm-image", "prompt": "a fox", "size": "1280x1280", "quality": "hd"}
     assert len(fake.requests_to(f"async-result/{task_id}")) == 3
     assert "PROCESSING" in (updates[0] or "")
     assert len([r for r in fake.requests if r.route.startswith("media/")]) == 1

@@ -62,7 +62,7 @@ async def generate_image(
         _check(listed, settings.platform, quality)
     if listed is not None and _as_job(listed, settings, wait_seconds):
         budget = settings.video_wait if wait_seconds is None else wait_seconds
-        return await _generate_as_job(ctx, chosen, prompt, size, budget)
+        return await _generate_as_job(ctx, chosen, prompt, size, "hd" if quality else None, budget)
     client = glm_client(ctx)
     with upstream_errors():
         response = await client.generate_image(
@@ -96,10 +96,15 @@ def _as_job(model: catalog.Model, settings: Settings, wait_seconds: float | None
 
 
 async def _generate_as_job(
-    ctx: Context[Any, Any], model: str, prompt: str, size: str | None, budget: float
+    ctx: Context[Any, Any],
+    model: str,
+    prompt: str,
+    size: str | None,
+    quality: Literal["hd"] | None,
+    budget: float,
 ) -> CallToolResult:
     client = glm_client(ctx)
-    request = AsyncImageRequest(model=model, prompt=prompt, size=size)
+    request = AsyncImageRequest(model=model, prompt=prompt, size=size, quality=quality)
     summary = {key: value for key, value in {"prompt": prompt, "size": size}.items() if value}
     record = await submit_once(
         ctx, lambda: client.submit_image(request), kind="image", model=model, summary=summary
