@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp.types import ImageContent, ResourceLink
 
@@ -278,3 +279,28 @@ async def test_cogvideox_2_works_on_bigmodel_with_one_image_as_a_string(fake: Fa
         )
     assert not result.is_error, text_of(result)
     assert fake.requests_to("videos/generations")[0].json["image_url"] == data_url(PNG)
+
+
+async def test_a_cancelled_image_wait_keeps_the_job_for_get_task(fake: FakeGLM) -> None:
+    fake.task_plan = TaskPlan(seconds=30)
+    async with in_process(fake) as client:
+        with anyio.move_on_after(0.6) as scope:
+            await client.call_tool(
+                "generate_image", {"prompt": "x", "model": "glm-image", "wait_seconds": 60}
+            )
+        assert scope.cancelled_caught
+        [task] = json.loads((await client.read_resource("glm://tasks")).contents[0].text)  # type: ignore[union-attr]
+        assert (task["kind"], task["status"]) == ("image", "PROCESSING")
+    assert len(fake.requests_to("async/images/generations")) == 1
+
+
+async def test_a_failed_image_job_is_one_line_with_the_reason(fake: FakeGLM) -> None:
+    fake.task_plan = TaskPlan(polls=0, outcome="FAIL", fail_message="The image did not pass the review.")
+    async with in_process(fake) as client:
+        result = await client.call_tool(
+            "generate_image", {"prompt": "x", "model": "glm-image", "wait_seconds": 5}
+        )
+    assert result.is_error
+    assert "The image task" in text_of(result)
+    assert "failed: The image did not pass the review. (code 1301)" in text_of(result)
+    assert "\n" not in text_of(result)
