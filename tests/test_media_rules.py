@@ -304,3 +304,19 @@ async def test_a_failed_image_job_is_one_line_with_the_reason(fake: FakeGLM) -> 
     assert "The image task" in text_of(result)
     assert "failed: The image did not pass the review. (code 1301)" in text_of(result)
     assert "\n" not in text_of(result)
+
+
+async def test_the_models_listing_shows_the_media_rules(fake: FakeGLM) -> None:
+    async with in_process(fake) as client:
+        listed = json.loads((await client.read_resource("glm://models")).contents[0].text)  # type: ignore[union-attr]
+    by_id = {model["id"]: model for model in listed}
+    assert (by_id["glm-image"]["qualities"], by_id["glm-image"]["async_route"]) == (["hd"], True)
+    video = by_id["cogvideox-3"]
+    assert (video["max_prompt_characters"], video["durations"], video["frame_rates"]) == (
+        512,
+        [5, 10],
+        [30, 60],
+    )
+    assert video["image_formats"] == ["image/png", "image/jpeg"]
+    assert by_id["vidu2-image"]["image_formats"] == ["image/png", "image/jpeg", "image/webp"]
+    assert by_id["cogvideox-2"]["platforms"] == ["bigmodel"]

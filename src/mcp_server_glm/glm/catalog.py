@@ -93,6 +93,14 @@ class Model:
             )
         if self.kind in ("image", "video"):
             entry["max_prompt_characters"] = self.max_prompt
+            entry.update(
+                fields=list(self.fields) if self.fields is not None else None,
+                qualities=list(self.qualities) or None,
+                sizes=list(self.sizes) or None,
+                durations=list(self.durations) or None,
+                frame_rates=list(self.frame_rates) or None,
+                async_route=self.async_route,
+            )
         if self.kind == "video":
             entry["image_formats"] = list(self.image_formats)
         return entry
