@@ -320,3 +320,14 @@ async def test_the_models_listing_shows_the_media_rules(fake: FakeGLM) -> None:
     assert video["image_formats"] == ["image/png", "image/jpeg"]
     assert by_id["vidu2-image"]["image_formats"] == ["image/png", "image/jpeg", "image/webp"]
     assert by_id["cogvideox-2"]["platforms"] == ["bigmodel"]
+
+
+async def test_vidu_reference_gets_one_image_as_an_array(fake: FakeGLM) -> None:
+    fake.platform = "bigmodel"
+    async with in_process(fake) as client:
+        result = await client.call_tool(
+            "generate_video",
+            {"model": "vidu2-reference", "image": data_url(PNG), "prompt": "x", "wait_seconds": 0},
+        )
+    assert not result.is_error, text_of(result)
+    assert fake.requests_to("videos/generations")[0].json["image_url"] == [data_url(PNG)]

@@ -23,8 +23,9 @@ TITLE = "Generate a video"
 ANNOTATIONS = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
-# cogvideox-3's image_url is an array in the reference; other models take one image as a string.
-ARRAY_IMAGE_MODELS = frozenset({"cogvideox-3"})
+# Models whose image_url is an array in the references even for one image; the others take one image as
+# a string (and two frames as an array).
+ARRAY_IMAGE_MODELS = frozenset({"cogvideox-3", "viduq1-start-end", "vidu2-start-end", "vidu2-reference"})
 
 
 async def generate_video(
