@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import wav_file
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
+from tests.fake_glm.media import PNG
 
 AUTH = {"Authorization": "Bearer test-key"}
 ID_PATTERN = re.compile(r"^\d{14}[0-9a-f]{16}$")
@@ -304,6 +305,7 @@ def test_keep_alive_reuses_one_connection(fake: FakeGLM, client: httpx2.Client) 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TASK_ID_PATTERN = re.compile(r"^\d{19}$")
+PNG_DATA_URL = "data:image/png;base64," + base64.b64encode(PNG).decode()
 
 
 def wav_bytes(seconds: float, rate: int = 8000) -> bytes:
@@ -349,9 +351,9 @@ def test_image_generation_shape_and_validation(fake: FakeGLM, client: httpx2.Cli
         ({"model": "glm-image"}, "1214", "prompt"),
         ({"model": "glm-image", "prompt": "x", "size": "1000x1000"}, "1214", "size"),  # not /32
         ({"model": "glm-image", "prompt": "x", "size": "512x512"}, "1214", "size"),  # < 1024
-        ({"model": "cogview-4", "prompt": "x", "size": "2048x2048"}, "1214", "size"),  # > 2^21 px
-        ({"model": "cogview-4", "prompt": "x", "size": "big"}, "1214", "size"),
-        ({"model": "cogview-4", "prompt": "x", "quality": "ultra"}, "1214", "quality"),
+        ({"model": "cogview-4-250304", "prompt": "x", "size": "2048x2048"}, "1214", "size"),  # > 2^21 px
+        ({"model": "cogview-4-250304", "prompt": "x", "size": "big"}, "1214", "size"),
+        ({"model": "cogview-4-250304", "prompt": "x", "quality": "ultra"}, "1214", "quality"),
     ]
     for case, code, field in cases:
         error = client.post("images/generations", json=case)
@@ -361,7 +363,7 @@ def test_image_generation_shape_and_validation(fake: FakeGLM, client: httpx2.Cli
 
 
 def test_video_task_processing_then_success_and_download(fake: FakeGLM, client: httpx2.Client) -> None:
-    frames = ["https://example.com/first.png", "data:image/png;base64,aGVsbG8="]
+    frames = ["https://example.com/first.png", PNG_DATA_URL]
     created = create_video(client, image_url=frames, quality="speed", with_audio=True, request_id="req-12345")
     assert set(created) == {"model", "id", "request_id", "task_status"}
     assert TASK_ID_PATTERN.match(created["id"])
@@ -463,13 +465,14 @@ def test_async_image_generation(fake: FakeGLM, client: httpx2.Client) -> None:
     assert done["image_result"][0]["url"] == fake.media_url(f"image-{created['id']}.png")
     assert httpx2.get(done["image_result"][0]["url"]).content.startswith(PNG_SIGNATURE)
     assert fake.tasks[created["id"]].kind == "image"
-    for model, code in (("cogview-4", "1214"), ("midjourney", "1211"), (None, "1214")):
+    for model, code in (("cogview-4-250304", "1214"), ("midjourney", "1211"), (None, "1214")):
         error = client.post("async/images/generations", json={"model": model, "prompt": "x"})
         assert (error.status_code, error.json()["error"]["code"]) == (400, code), model
 
 
-def test_video_validation(client: httpx2.Client) -> None:
-    assert create_video(client, model="viduq1-start-end", prompt=None, image_url=["aGVsbG8=", "aGk="])
+def test_video_validation(fake: FakeGLM, client: httpx2.Client) -> None:
+    fake.platform = "bigmodel"  # where the Vidu models and cogvideox-flash are
+    assert create_video(client, model="viduq1-start-end", prompt=None, image_url=[PNG_DATA_URL] * 2)
     assert create_video(client, model="vidu2-image", image_url="https://e.com/a.png", duration=4)
     assert create_video(client, model="cogvideox-flash", size="1920x1080", fps=60, duration="10")
     cases: list[tuple[dict[str, Any], str, str]] = [
@@ -481,7 +484,7 @@ def test_video_validation(client: httpx2.Client) -> None:
         ({"model": "cogvideox-3", "image_url": ["a", "b", "c"]}, "1214", "image_url"),
         ({"model": "cogvideox-3", "image_url": [1]}, "1214", "image_url"),
         ({"model": "viduq1-start-end", "image_url": "a"}, "1214", "image_url"),
-        ({"model": "viduq1-text", "image_url": "a"}, "1214", "prompt"),
+        ({"model": "viduq1-text", "image_url": "a"}, "1210", "image_url"),  # not a field of the model
         ({"model": "cogvideox-3", "prompt": "x", "quality": "best"}, "1214", "quality"),
         ({"model": "cogvideox-3", "prompt": "x", "with_audio": "loud"}, "1214", "with_audio"),
         ({"model": "cogvideox-3", "prompt": "x", "size": "640x480"}, "1214", "size"),

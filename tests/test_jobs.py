@@ -10,7 +10,7 @@ import pytest
 
 from mcp_server_glm.glm.client import GLMClient
 from mcp_server_glm.glm.jobs import PollSchedule, wait_for
-from mcp_server_glm.glm.models import VideoRequest
+from mcp_server_glm.glm.models import AsyncImageRequest, VideoRequest
 from tests.conftest import CANARY_KEY
 from tests.fake_glm import FakeGLM, TaskPlan
 
@@ -93,3 +93,18 @@ async def test_a_budget_of_zero_polls_once_at_once(fake: FakeGLM, glm: GLMClient
     result = await wait_for(glm, task.id, budget=0, schedule=PollSchedule(floor=5))
     assert result.task_status == "PROCESSING"
     assert len(fake.requests_to(f"async-result/{task.id}")) == 1
+
+
+async def test_an_async_image_job_is_submitted_once_and_polled_like_a_video(
+    fake: FakeGLM, glm: GLMClient
+) -> None:
+    fake.task_plan = TaskPlan(polls=1)
+    task = await glm.submit_image(AsyncImageRequest(model="glm-image", prompt="a fox", quality="hd"))
+    assert task.id is not None
+    assert task.task_status == "PROCESSING"
+    result = await wait_for(glm, task.id, budget=10, schedule=PollSchedule(floor=0.05, cap=0.1))
+    assert result.task_status == "SUCCESS"
+    assert result.image_result[0].url.endswith(f"image-{task.id}.png")
+    [submit] = fake.requests_to("async/images/generations")
+    assert submit.json == {"model": "glm-image", "prompt": "a fox", "quality": "hd"}  # no request_id
+    assert fake.tasks[task.id].kind == "image"

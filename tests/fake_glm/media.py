@@ -39,26 +39,45 @@ from .api import (
     sse,
 )
 
-IMAGE_MODELS = frozenset(
-    {"glm-image", "cogview-4-250304", "cogview-4", "cogview-3-flash", "cogview-3-plus", "cogview-3"}
-)
-VIDEO_MODELS = frozenset(
-    {
-        "cogvideox-3",
-        "cogvideox-2",
-        "cogvideox",
-        "cogvideox-flash",
-        "viduq1-text",
-        "viduq1-image",
-        "viduq1-start-end",
-        "vidu2-image",
-        "vidu2-start-end",
-        "vidu2-reference",
-    }
-)
+# Image and video models per platform (glm-api.md §7, §8, §22 rows 11-13): Z.AI's newest reference lists
+# only cogvideox-3 for video; BigModel adds the older CogVideoX models and Vidu.
+IMAGE_MODELS = {
+    "zai": frozenset({"glm-image", "cogview-4-250304"}),
+    "bigmodel": frozenset({"glm-image", "cogview-4-250304", "cogview-4", "cogview-3-flash"}),
+}
+VIDEO_MODELS = {
+    "zai": frozenset({"cogvideox-3"}),
+    "bigmodel": frozenset(
+        {
+            "cogvideox-3",
+            "cogvideox-2",
+            "cogvideox-flash",
+            "viduq1-text",
+            "viduq1-image",
+            "viduq1-start-end",
+            "vidu2-image",
+            "vidu2-start-end",
+            "vidu2-reference",
+        }
+    ),
+}
+# The fields each route defines (ZOAS CreateImageRequest, AsyncCreateImageRequest, CogVideoX3Request +
+# VideoCommonRequest; BigModel's pages add watermark_enabled and, for Vidu, its own fields).
+IMAGE_FIELDS = frozenset({"model", "prompt", "quality", "size", "user_id"})
+VIDEO_COMMON_FIELDS = frozenset({"model", "request_id", "user_id"})
+COGVIDEOX_FIELDS = frozenset({"prompt", "image_url", "quality", "with_audio", "size", "fps", "duration"})
+VIDU_TEXT_FIELDS = frozenset({"prompt", "style", "duration", "aspect_ratio", "size", "movement_amplitude"})
+VIDU_IMAGE_FIELDS = frozenset({"prompt", "image_url", "duration", "size", "movement_amplitude", "with_audio"})
+BIGMODEL_EXTRA_FIELDS = frozenset({"watermark_enabled"})
 VIDEO_SIZES = frozenset(
     {"1280x720", "720x1280", "1024x1024", "1920x1080", "1080x1920", "2048x1080", "3840x2160"}
 )
+MAX_VIDEO_PROMPT = 512
+# Input images of a video: formats by their bytes, and the largest decoded size.
+COGVIDEOX_IMAGE_FORMATS = ("png", "jpeg")
+VIDU_IMAGE_FORMATS = ("png", "jpeg", "webp")
+COGVIDEOX_IMAGE_BYTES = 5 * 1024 * 1024
+VIDU_IMAGE_BYTES = 50 * 1024 * 1024
 ASR_MODELS = frozenset({"glm-asr-2512", "glm-asr"})
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
 MAX_AUDIO_SECONDS = 30.0
@@ -273,18 +292,36 @@ def _choice(payload: dict[str, Any], field: str, allowed: tuple[Any, ...]) -> An
     return value
 
 
+def _only_fields(payload: dict[str, Any], allowed: frozenset[str], site: Site) -> None:
+    """Refuse a field the route does not define. A null one passes: zai-sdk sends unset fields as null."""
+    if site.platform == "bigmodel":
+        allowed |= BIGMODEL_EXTRA_FIELDS
+    unknown = sorted(key for key, value in payload.items() if key not in allowed and value is not None)
+    if unknown:
+        raise ApiError(400, "1210", f"{unknown[0]}:The parameter {unknown[0]} is not supported.")
+
+
+def _user_id(payload: dict[str, Any]) -> None:
+    value = payload.get("user_id")
+    if value is not None and not (isinstance(value, str) and 6 <= len(value) <= 128):
+        raise ApiError(400, "1214", "user_id:The user_id must be 6 to 128 characters.")
+
+
 # ---------------------------------------------------------------- images
 
 
-def _image_request(payload: dict[str, Any], model: str) -> str:
-    """Validate prompt, size and quality of an image request; return the prompt."""
+def _image_request(payload: dict[str, Any], model: str, site: Site) -> str:
+    """Validate the fields, prompt, size and quality of an image request; return the prompt."""
+    _only_fields(payload, IMAGE_FIELDS, site)
     prompt = _prompt(payload.get("prompt"))
     if prompt is None:
         raise ApiError(400, "1214", "prompt:The prompt cannot be empty.")
-    _choice(payload, "quality", ("hd", "standard"))
+    # glm-image takes hd only (§22 row 11), the others hd or standard.
+    _choice(payload, "quality", ("hd",) if model.lower() == "glm-image" else ("hd", "standard"))
     size = payload.get("size")
     if size is not None:
         _check_image_size(size, model.lower())
+    _user_id(payload)
     return prompt
 
 
@@ -307,8 +344,8 @@ def _check_image_size(size: Any, model: str) -> None:
 
 
 def image_generations(payload: dict[str, Any], site: Site) -> Reply:
-    model = _model(payload.get("model"), IMAGE_MODELS)
-    _image_request(payload, model)
+    model = _model(payload.get("model"), IMAGE_MODELS[site.platform])
+    _image_request(payload, model, site)
     body = {
         "created": int(time.time()),
         "data": [{"url": site.url(f"image-{new_id()}.png")}],
@@ -318,52 +355,76 @@ def image_generations(payload: dict[str, Any], site: Site) -> Reply:
 
 
 def async_image_generations(payload: dict[str, Any], site: Site) -> Reply:
-    model = _model(payload.get("model"), IMAGE_MODELS)
+    """AsyncCreateImageRequest: glm-image only (the model enum has nothing else), quality hd only."""
+    model = _model(payload.get("model"), IMAGE_MODELS[site.platform])
     if model.lower() != "glm-image":
         raise ApiError(
             400, "1214", f"model:Asynchronous image generation supports only glm-image, not {model}."
         )
-    prompt = _image_request(payload, model)
-    task = site.book.create("image", model, _request_id(payload), site.plan, prompt=prompt)
+    prompt = _image_request(payload, model, site)
+    task = site.book.create("image", model, None, site.plan, prompt=prompt)
     return _created(task)
 
 
 # ---------------------------------------------------------------- videos
 
 
+def _video_fields(model: str) -> frozenset[str]:
+    if model.startswith("cogvideox"):
+        extra = COGVIDEOX_FIELDS
+    elif model == "viduq1-text":
+        extra = VIDU_TEXT_FIELDS
+    elif model == "vidu2-reference":
+        extra = VIDU_IMAGE_FIELDS | {"aspect_ratio"}
+    else:
+        extra = VIDU_IMAGE_FIELDS
+    return VIDEO_COMMON_FIELDS | extra
+
+
 def video_generations(payload: dict[str, Any], site: Site) -> Reply:
-    model = _model(payload.get("model"), VIDEO_MODELS)
+    model = _model(payload.get("model"), VIDEO_MODELS[site.platform])
     kind = model.lower()
+    _only_fields(payload, _video_fields(kind), site)
     prompt = _prompt(payload.get("prompt"))
-    urls = _image_urls(payload.get("image_url"))
+    if prompt is not None and len(prompt) > MAX_VIDEO_PROMPT:
+        raise ApiError(400, "1214", f"prompt:The prompt must be at most {MAX_VIDEO_PROMPT} characters.")
+    urls = _image_urls(payload.get("image_url"), kind, site.platform)
     if prompt is None and not urls:
         raise ApiError(400, "1214", "prompt:The prompt and image_url cannot both be empty.")
     if kind == "viduq1-text" and prompt is None:
         raise ApiError(400, "1214", "prompt:The prompt cannot be empty.")
     quality = _choice(payload, "quality", ("speed", "quality"))
     _check_frames(kind, urls, quality)
+    for url in urls:
+        _check_video_image(url, kind)
     _flag(payload.get("with_audio"), "with_audio")
-    size = payload.get("size")
-    if size is not None and size not in VIDEO_SIZES:
-        raise ApiError(400, "1214", f"size:The size must be one of {', '.join(sorted(VIDEO_SIZES))}.")
+    _check_video_size(payload.get("size"), kind)
     if _int(payload.get("fps"), "fps") not in (None, 30, 60):
         raise ApiError(400, "1214", "fps:The fps must be 30 or 60.")
-    durations = (4, 5, 10) if kind.startswith("vidu2") else (5, 10)
+    durations = (5, 10) if kind.startswith("cogvideox") else (5,) if kind.startswith("viduq1") else (4,)
     if _int(payload.get("duration"), "duration") not in (None, *durations):
         raise ApiError(400, "1214", f"duration:The duration must be one of {', '.join(map(str, durations))}.")
+    request_id = payload.get("request_id")
+    if request_id is not None and not (isinstance(request_id, str) and 6 <= len(request_id) <= 64):
+        raise ApiError(400, "1214", "request_id:The request_id must be 6 to 64 characters.")
+    _user_id(payload)
     task = site.book.create("video", model, _request_id(payload), site.plan, prompt=prompt, image_urls=urls)
     return _created(task)
 
 
-def _image_urls(value: Any) -> tuple[str, ...]:
-    """image_url as a tuple: a string, or a list of strings (URLs, data URLs or raw base64 alike)."""
+def _image_urls(value: Any, model: str, platform: str) -> tuple[str, ...]:
+    """image_url as a tuple. Z.AI's cogvideox-3 takes an array only (CogVideoX3Request); BigModel's
+    CogVideoX a string or an array; Vidu's -image models one string, -start-end and -reference arrays."""
     if value is None or value == "":
         return ()
-    if isinstance(value, str):
+    as_array = model.endswith(("-start-end", "-reference")) or (platform == "zai" and model == "cogvideox-3")
+    as_string = model.endswith("-image")
+    if isinstance(value, str) and not as_array:
         return (value,)
-    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+    if isinstance(value, list) and not as_string and value and all(isinstance(v, str) and v for v in value):
         return tuple(value)
-    raise ApiError(400, "1214", "image_url:The image_url must be a string or a non-empty array of strings.")
+    shape = "an array of strings" if as_array else "a string" if as_string else "a string or an array"
+    raise ApiError(400, "1214", f"image_url:The image_url of {model} must be {shape}.")
 
 
 def _check_frames(model: str, urls: tuple[str, ...], quality: str | None) -> None:
@@ -377,8 +438,59 @@ def _check_frames(model: str, urls: tuple[str, ...], quality: str | None) -> Non
         1 if model.endswith("-image") else 2
     ):
         raise ApiError(400, "1214", f"image_url:Too many images for {model}.")
-    if model == "cogvideox-3" and len(urls) == 2 and quality not in (None, "speed"):
+    if model.startswith("cogvideox") and len(urls) == 2 and quality not in (None, "speed"):
         raise ApiError(400, "1214", "image_url:First and last frames are only supported with quality speed.")
+
+
+def _check_video_image(ref: str, model: str) -> None:
+    """An input image: an http(s) URL (not fetched here), a data URL, or (CogVideoX only: Vidu wants the
+    MIME prefix) bare base64; inline ones are decoded and their bytes must be an accepted format."""
+    if ref.startswith(("https://", "http://")):
+        return
+    vidu = model.startswith("vidu")
+    formats = VIDU_IMAGE_FORMATS if vidu else COGVIDEOX_IMAGE_FORMATS
+    match = re.fullmatch(r"data:image/[\w.+-]+;base64,\s*(.*)", ref, re.DOTALL)
+    if match is None and (vidu or ref.startswith("data:")):
+        raise ApiError(400, "1214", "image_url:The image_url must be a URL or a data:image/...;base64, URL.")
+    encoded = match[1] if match is not None else ref
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "1214", "image_url:The image is not valid base64.") from None
+    limit = VIDU_IMAGE_BYTES if vidu else COGVIDEOX_IMAGE_BYTES
+    if len(data) > limit:
+        raise ApiError(400, "1214", f"image_url:The image must be at most {limit // (1024 * 1024)} MB.")
+    found = image_format(data)
+    if found not in formats:
+        raise ApiError(400, "1214", f"image_url:The image format must be one of {', '.join(formats)}.")
+
+
+def image_format(data: bytes) -> str | None:
+    """png, jpeg, webp or gif by the bytes' head; None for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    return None
+
+
+def _check_video_size(size: Any, model: str) -> None:
+    if size is None:
+        return
+    if model.startswith("cogvideox"):
+        allowed: frozenset[str] = VIDEO_SIZES
+    elif model.startswith("viduq1"):
+        allowed = frozenset({"1920x1080"})
+    elif model == "vidu2-start-end":
+        allowed = frozenset({"1280x720", "480x360"})
+    else:
+        allowed = frozenset({"1280x720"})
+    if size not in allowed:
+        raise ApiError(400, "1214", f"size:The size must be one of {', '.join(sorted(allowed))}.")
 
 
 # ---------------------------------------------------------------- speech to text

@@ -29,6 +29,9 @@ EFFORT_52 = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 CHAT_IMAGE_FORMATS = ("image/png", "image/jpeg")
 VIDU_IMAGE_FORMATS = ("image/png", "image/jpeg", "image/webp")
+COGVIDEOX_SIZES = ("1280x720", "720x1280", "1024x1024", "1920x1080", "1080x1920", "2048x1080", "3840x2160")
+COGVIDEOX_FIELDS = ("quality", "with_audio", "size", "fps", "duration")
+VIDU_FIELDS = ("with_audio", "size", "duration")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,17 @@ class Model:
     # image, video
     max_prompt: int | None = None  # characters
     image_formats: tuple[str, ...] = CHAT_IMAGE_FORMATS  # MIME types of input images
+    # Image and video request fields, per model: `fields` names the optional ones it takes (of quality,
+    # with_audio, size, fps, duration; None: unknown, all passed on); `qualities`, `sizes`, `durations` and
+    # `frame_rates` the values it takes (empty: unchecked); `seconds` its usual generation time; `async_route`
+    # whether it has the async image route (POST /async/images/generations).
+    fields: tuple[str, ...] | None = None
+    qualities: tuple[str, ...] = ()
+    sizes: tuple[str, ...] = ()
+    durations: tuple[int, ...] = ()
+    frame_rates: tuple[int, ...] = ()
+    seconds: float | None = None
+    async_route: bool = False
 
     def on(self, platform: str) -> bool:
         return platform in self.platforms
@@ -79,6 +93,14 @@ class Model:
             )
         if self.kind in ("image", "video"):
             entry["max_prompt_characters"] = self.max_prompt
+            entry.update(
+                fields=list(self.fields) if self.fields is not None else None,
+                qualities=list(self.qualities) or None,
+                sizes=list(self.sizes) or None,
+                durations=list(self.durations) or None,
+                frame_rates=list(self.frame_rates) or None,
+                async_route=self.async_route,
+            )
         if self.kind == "video":
             entry["image_formats"] = list(self.image_formats)
         return entry
@@ -90,6 +112,36 @@ def _chat(name: str, note: str, context: int | None, out: int, **more: object) -
 
 def _vision(name: str, note: str, context: int | None, out: int, **more: object) -> Model:
     return Model(name, "vision", note, context, out, **more)  # type: ignore[arg-type]
+
+
+def _cogvideox(name: str, note: str, **more: object) -> Model:
+    return Model(
+        name,
+        "video",
+        note,
+        legacy=True,
+        max_prompt=512,
+        fields=COGVIDEOX_FIELDS,
+        qualities=("speed", "quality"),
+        durations=(5, 10),
+        frame_rates=(30, 60),
+        **more,  # type: ignore[arg-type]
+    )
+
+
+def _vidu(name: str, note: str, sizes: tuple[str, ...], duration: int, **more: object) -> Model:
+    more.setdefault("fields", VIDU_FIELDS)
+    return Model(
+        name,
+        "video",
+        note,
+        platforms=CN,
+        max_prompt=512,
+        image_formats=VIDU_IMAGE_FORMATS,
+        sizes=sizes,
+        durations=(duration,),
+        **more,  # type: ignore[arg-type]
+    )
 
 
 MODELS: tuple[Model, ...] = (
@@ -209,54 +261,36 @@ MODELS: tuple[Model, ...] = (
         thinking="forced",
         max_images=5,
     ),
-    Model("glm-image", "image", "best quality; hd only (~20 s)"),
-    Model("cogview-4-250304", "image", "fast (5-10 s)"),
-    Model("cogview-4", "image", "fast", platforms=CN),
+    Model(
+        "glm-image",
+        "image",
+        "best quality; hd only (~20 s)",
+        qualities=("hd",),
+        seconds=20,
+        async_route=True,
+    ),
+    Model("cogview-4-250304", "image", "fast (5-10 s)", qualities=("hd", "standard"), seconds=10),
+    Model("cogview-4", "image", "fast", platforms=CN, qualities=("hd", "standard"), seconds=10),
     Model("cogview-3-flash", "image", "legacy", free=True, platforms=CN, legacy=True),
-    Model("cogvideox-3", "video", "text or image to video, up to 4K, 5 or 10 s", max_prompt=512),
-    Model("cogvideox-2", "video", "legacy", max_prompt=512, legacy=True),
-    Model("cogvideox-flash", "video", "legacy", free=True, platforms=CN, legacy=True, max_prompt=512),
-    Model("viduq1-text", "video", "Vidu Q1, text to video, 1080p 5 s", platforms=CN, max_prompt=512),
     Model(
-        "viduq1-image",
+        "cogvideox-3",
         "video",
-        "Vidu Q1, image to video, 1080p 5 s",
-        platforms=CN,
+        "text or image to video, up to 4K, 5 or 10 s",
         max_prompt=512,
-        image_formats=VIDU_IMAGE_FORMATS,
+        fields=COGVIDEOX_FIELDS,
+        qualities=("speed", "quality"),
+        sizes=COGVIDEOX_SIZES,
+        durations=(5, 10),
+        frame_rates=(30, 60),
     ),
-    Model(
-        "viduq1-start-end",
-        "video",
-        "Vidu Q1, first and last frames, 1080p 5 s",
-        platforms=CN,
-        max_prompt=512,
-        image_formats=VIDU_IMAGE_FORMATS,
-    ),
-    Model(
-        "vidu2-image",
-        "video",
-        "Vidu 2, image to video, 720p 4 s",
-        platforms=CN,
-        max_prompt=512,
-        image_formats=VIDU_IMAGE_FORMATS,
-    ),
-    Model(
-        "vidu2-start-end",
-        "video",
-        "Vidu 2, first and last frames, 720p 4 s",
-        platforms=CN,
-        max_prompt=512,
-        image_formats=VIDU_IMAGE_FORMATS,
-    ),
-    Model(
-        "vidu2-reference",
-        "video",
-        "Vidu 2, 1-3 reference images, 720p 4 s",
-        platforms=CN,
-        max_prompt=512,
-        image_formats=VIDU_IMAGE_FORMATS,
-    ),
+    _cogvideox("cogvideox-2", "legacy", platforms=CN),
+    _cogvideox("cogvideox-flash", "legacy", free=True, platforms=CN),
+    _vidu("viduq1-text", "Vidu Q1, text to video, 1080p 5 s", ("1920x1080",), 5, fields=("size", "duration")),
+    _vidu("viduq1-image", "Vidu Q1, image to video, 1080p 5 s", ("1920x1080",), 5),
+    _vidu("viduq1-start-end", "Vidu Q1, first and last frames, 1080p 5 s", ("1920x1080",), 5),
+    _vidu("vidu2-image", "Vidu 2, image to video, 720p 4 s", ("1280x720",), 4),
+    _vidu("vidu2-start-end", "Vidu 2, first and last frames, 720p 4 s", ("1280x720", "480x360"), 4),
+    _vidu("vidu2-reference", "Vidu 2, 1-3 reference images, 720p 4 s", ("1280x720",), 4),
     Model("glm-asr-2512", "asr", "speech to text; wav/mp3, 25 MB and 30 s per request"),
     Model("glm-asr", "asr", "legacy name, in neither current reference: use glm-asr-2512", legacy=True),
 )

@@ -34,6 +34,7 @@ from .errors import (
     classify,
 )
 from .models import (
+    AsyncImageRequest,
     ChatCompletion,
     ChatRequest,
     ImageRequest,
@@ -133,10 +134,28 @@ class GLMClient:
 
     async def generate_image(self, request: ImageRequest) -> ImageResponse:
         """Generate an image synchronously. Paid: never re-sent once it may have reached the API."""
-        response = await self._post_model("images/generations", request, ImageResponse, resend=False)
+
+        async def attempt(request_id: str) -> ImageResponse:
+            # The route has no request_id field: the id only names the attempt in errors and logs.
+            data = await self._send("POST", "images/generations", request_id, json=request.body())
+            return _parse(ImageResponse, data, request_id)
+
+        response = await self._with_retries(attempt, resend=False)
         if not response.data or not response.data[0].url:
             raise BadResponse("GLM API returned an image result without a URL", status=200)
         return response
+
+    async def submit_image(self, request: AsyncImageRequest) -> TaskResult:
+        """Create an async image task (glm-image). Paid: never re-sent once it may have reached the API."""
+
+        async def attempt(request_id: str) -> TaskResult:
+            data = await self._send("POST", "async/images/generations", request_id, json=request.body())
+            return _parse(TaskResult, data, request_id)
+
+        task = await self._with_retries(attempt, resend=False)
+        if not task.id:
+            raise BadResponse("GLM API created an image task without an id", status=200)
+        return task
 
     async def submit_video(self, request: VideoRequest) -> TaskResult:
         """Create a video generation task. Paid: never re-sent once it may have reached the API."""

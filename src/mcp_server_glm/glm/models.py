@@ -141,13 +141,22 @@ class WebSearchResponse(BaseModel):
 
 
 class ImageRequest(RequestBody):
-    """POST /images/generations (synchronous)."""
+    """POST /images/generations (synchronous). The route defines no `request_id`: none is sent."""
 
     model: str
     prompt: str
     size: str | None = None
     quality: Literal["hd", "standard"] | None = None
-    request_id: str | None = None
+
+
+class AsyncImageRequest(RequestBody):
+    """POST /async/images/generations (glm-image only, `hd` only): creates an async task polled like a
+    video's. No `request_id` either."""
+
+    model: str
+    prompt: str
+    size: str | None = None
+    quality: Literal["hd"] | None = None
 
 
 class MediaURL(BaseModel):
@@ -165,7 +174,8 @@ class ImageResponse(BaseModel):
 
 
 class VideoRequest(RequestBody):
-    """POST /videos/generations: creates an async task."""
+    """POST /videos/generations: creates an async task. `image_url` is one image or a list of them (the
+    array form for cogvideox-3), each an http(s) URL or a full data URL."""
 
     model: str
     prompt: str | None = None

@@ -121,3 +121,28 @@ async def image_for_api(ctx: Context[Any, Any], ref: str) -> str:
     with upstream_errors():
         picture = await app_state(ctx).files.read_input(ref, "image")
     return picture.data_url()
+
+
+async def video_image_for_api(
+    ctx: Context[Any, Any], ref: str, model: str, formats: Sequence[str] | None
+) -> str:
+    """A video input image as the video API takes it: http(s) URLs as they are, local files and data
+    URLs checked and inlined as a FULL data URL (the video API wants the MIME prefix, unlike chat).
+    `formats` are the MIME types the model takes (None: not checked)."""
+    if ref.startswith(("https://", "http://")):
+        return ref
+    with upstream_errors():
+        picture = await app_state(ctx).files.read_input(ref, "image")
+    if formats is not None and picture.mime_type not in formats:
+        found = _format_name(picture.mime_type)
+        accepted = " or ".join(_format_name(kind) for kind in formats)
+        shown = "a data URL" if ref.startswith("data:") else f'"{picture.source}"'
+        raise ToolError(
+            f"The image {shown} is {found}, which {model} does not take: it takes {accepted} images only "
+            "(convert it first)."
+        )
+    return picture.data_url()
+
+
+def _format_name(mime_type: str) -> str:
+    return mime_type.removeprefix("image/").upper()

@@ -1,34 +1,46 @@
 """`generate_image`: create an image with CogView or GLM-Image, save it, and show it to the client.
 
 The request is paid, so it is sent once; the image is downloaded into the output directory under a
-generated name and returned as image content, a resource link and its path.
+generated name and returned as image content, a resource link and its path. A slow model with an async
+route (glm-image) is submitted as a job instead when the wait would be long, recorded and resumable with
+`get_task` like a video.
 """
 
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, ImageContent, ToolAnnotations
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ContentBlock, ImageContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..glm.models import ImageRequest
+from ..glm import catalog
+from ..glm.models import AsyncImageRequest, ImageRequest
+from ..settings import Settings
 from .common import app_state, count_usage, glm_client, media_link, result, save_media, upstream_errors
+from .tasks import WaitSeconds, await_job, submit_once
 
 TITLE = "Generate an image"
 ANNOTATIONS = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
 SIZE_PATTERN = r"^\d{3,4}x\d{3,4}$"
+# The sync route holds one request open for the whole generation: it is used only while the read
+# timeout is at least this many times the model's usual generation time.
+SYNC_HEADROOM = 2.0
 
 
 class ImageResult(BaseModel):
-    url: str = Field(description="The API's URL of the image (expires after 30 days).")
-    path: str = Field(description="Where the image was saved.")
+    url: str | None = Field(default=None, description="The API's URL of the image (expires after 30 days).")
+    path: str | None = Field(default=None, description="Where the image was saved.")
     model: str
     size: str | None = None
+    task_id: str | None = Field(default=None, description="The async job, for get_task (glm-image).")
+    status: Literal["PROCESSING", "SUCCESS"] = "SUCCESS"
 
 
 async def generate_image(
@@ -39,10 +51,18 @@ async def generate_image(
         str | None,
         Field(pattern=SIZE_PATTERN, description="WIDTHxHEIGHT, e.g. 1024x1024 (default), 1344x768."),
     ] = None,
-    quality: Literal["hd", "standard"] | None = None,
+    quality: Annotated[Literal["hd", "standard"] | None, Field(description="glm-image: hd only.")] = None,
+    wait_seconds: WaitSeconds = None,
 ) -> Annotated[CallToolResult, ImageResult]:
-    """Generate an image from a text prompt; the image is shown and saved to a file."""
-    chosen = model or app_state(ctx).settings.image_model
+    """Generate an image from a prompt; shown and saved. glm-image with wait_seconds may give a task id."""
+    settings = app_state(ctx).settings
+    chosen = model or settings.image_model
+    listed = catalog.find(chosen)
+    if listed is not None:
+        _check(listed, settings.platform, quality)
+    if listed is not None and _as_job(listed, settings, wait_seconds):
+        budget = settings.video_wait if wait_seconds is None else wait_seconds
+        return await _generate_as_job(ctx, chosen, prompt, size, "hd" if quality else None, budget)
     client = glm_client(ctx)
     with upstream_errors():
         response = await client.generate_image(
@@ -51,9 +71,56 @@ async def generate_image(
     url = response.data[0].url
     saved = await save_media(ctx, url, kind="image", task_id=None)
     count_usage(ctx, "generate_image", chosen, 1, "images")
-    data = await anyio.Path(saved.path).read_bytes()
-    image = ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=saved.mime_type)
+    shown = await _image_content(saved.path, saved.mime_type)
     text = f"Generated an image with {chosen}; saved to {saved.path} ({saved.size} bytes)."
     return result(
-        text, ImageResult(url=url, path=str(saved.path), model=chosen, size=size), [image, media_link(saved)]
+        text, ImageResult(url=url, path=str(saved.path), model=chosen, size=size), [shown, media_link(saved)]
     )
+
+
+def _check(model: catalog.Model, platform: str, quality: str | None) -> None:
+    """Refuse, before anything is sent, what the reference says the model does not take."""
+    if not model.on(platform):
+        others = [m.name for m in catalog.MODELS if m.kind == "image" and m.on(platform) and not m.legacy]
+        raise ToolError(f"{model.name} is not offered on the {platform} platform; use {' or '.join(others)}.")
+    if quality is not None and model.qualities and quality not in model.qualities:
+        raise ToolError(f"{model.name} takes quality {' or '.join(model.qualities)} only, not {quality}.")
+
+
+def _as_job(model: catalog.Model, settings: Settings, wait_seconds: float | None) -> bool:
+    """Whether to use the async route: the model has one, and a wait was asked for or the sync request
+    could outlast the read timeout."""
+    if not model.async_route:
+        return False
+    return wait_seconds is not None or settings.timeout < SYNC_HEADROOM * (model.seconds or 0)
+
+
+async def _generate_as_job(
+    ctx: Context[Any, Any],
+    model: str,
+    prompt: str,
+    size: str | None,
+    quality: Literal["hd"] | None,
+    budget: float,
+) -> CallToolResult:
+    client = glm_client(ctx)
+    request = AsyncImageRequest(model=model, prompt=prompt, size=size, quality=quality)
+    summary = {key: value for key, value in {"prompt": prompt, "size": size}.items() if value}
+    record = await submit_once(
+        ctx, lambda: client.submit_image(request), kind="image", model=model, summary=summary
+    )
+    count_usage(ctx, "generate_image", model, 1, "images")
+    outcome = await await_job(ctx, record, budget)
+    job = outcome.job
+    if job.status != "SUCCESS" or job.path is None:
+        shown = ImageResult(model=model, size=size, task_id=record.id, status="PROCESSING")
+        return result(outcome.text, shown, outcome.links)
+    mime_type = getattr(outcome.links[0], "mime_type", None) if outcome.links else None
+    blocks: list[ContentBlock] = [await _image_content(Path(job.path), mime_type or "image/png")]
+    done = ImageResult(url=job.image_url, path=job.path, model=model, size=size, task_id=record.id)
+    return result(outcome.text, done, [*blocks, *outcome.links])
+
+
+async def _image_content(path: Path, mime_type: str) -> ImageContent:
+    data = await anyio.Path(path).read_bytes()
+    return ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=mime_type)

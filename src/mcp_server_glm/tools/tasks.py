@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import mimetypes
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ..glm import catalog
 from ..glm.errors import GLMError, InvalidRequest
 from ..glm.jobs import PollSchedule, wait_for
 from ..glm.models import TaskResult
@@ -52,6 +54,53 @@ WaitSeconds = Annotated[
 ]
 
 
+@dataclass(slots=True)
+class Outcome:
+    """Where a job stands, as a tool reports it: text, the structured job and links to saved files."""
+
+    text: str
+    job: JobResult
+    links: list[ContentBlock] = field(default_factory=list)
+
+    def as_result(self) -> CallToolResult:
+        return result(self.text, self.job, self.links)
+
+
+async def submit_once(
+    ctx: Context[Any, Any],
+    submit: Callable[[], Awaitable[TaskResult]],
+    *,
+    kind: str,
+    model: str,
+    summary: dict[str, Any],
+) -> TaskRecord:
+    """Submit a paid async job (never re-sent) and record it in the store. Once sent, the job must end up
+    recorded even if the client cancels meanwhile: both are shielded, and a cancellation takes effect
+    right after them."""
+    records = await store(ctx)
+    with anyio.CancelScope(shield=True), upstream_errors():
+        task = await submit()
+        assert task.id is not None  # the adapter refuses a task without an id
+        record = TaskRecord(id=task.id, kind=kind, model=model, request=summary, status="PROCESSING")
+        await records.record_task(record)
+    log.info("%s task %s submitted (%s)", kind.capitalize(), record.id, model)
+    return record
+
+
+async def await_job(ctx: Context[Any, Any], record: TaskRecord, budget: float) -> Outcome:
+    """A job just submitted: its handle at once (budget 0), or waited for within `budget` seconds."""
+    if budget == 0:
+        state = TaskResult(id=record.id, model=record.model, task_status="PROCESSING")
+        return await settle(ctx, record.id, record, state)
+    try:
+        return await wait_and_settle(ctx, record.id, record, budget)
+    except anyio.get_cancelled_exc_class():
+        log.info(
+            "Waiting for %s task %s was cancelled; it stays recorded for get_task", record.kind, record.id
+        )
+        raise
+
+
 async def get_task(
     ctx: Context[Any, Any],
     task_id: Annotated[str, Field(pattern=r"^[\w.:-]{1,128}$", description="The id a generation call gave.")],
@@ -62,14 +111,14 @@ async def get_task(
     with upstream_errors():
         record = await records.get_task(task_id)
     if record is not None and record.status != "PROCESSING":
-        return _report_recorded(record)
+        return _report_recorded(record).as_result()
     budget = app_state(ctx).settings.video_wait if wait_seconds is None else wait_seconds
-    return await wait_and_finish(ctx, task_id, record, budget)
+    return (await wait_and_settle(ctx, task_id, record, budget)).as_result()
 
 
-async def wait_and_finish(
+async def wait_and_settle(
     ctx: Context[Any, Any], task_id: str, record: TaskRecord | None, budget: float
-) -> CallToolResult:
+) -> Outcome:
     """Poll the job within `budget` seconds, reporting progress, then report it (completing it on success)."""
     settings = app_state(ctx).settings
     schedule = PollSchedule(floor=settings.poll_interval, cap=settings.poll_max_interval)
@@ -93,16 +142,17 @@ async def wait_and_finish(
     except GLMError as exc:
         hint = f" The task is still recorded: call get_task with task_id {task_id} later." if record else ""
         raise ToolError(f"Task {task_id} could not be checked: {str(exc).rstrip('.')}.{hint}") from exc
-    return await finish(ctx, task_id, record, state)
+    return await settle(ctx, task_id, record, state)
 
 
-async def finish(
+async def settle(
     ctx: Context[Any, Any], task_id: str, record: TaskRecord | None, state: TaskResult
-) -> CallToolResult:
+) -> Outcome:
+    """Record and report the job's state; a successful job's media is downloaded once."""
     records = await store(ctx)
     model = state.model or (record.model if record else None)
     if record is None:
-        kind = "image" if state.image_result else "video"
+        kind = _kind_of(state, model)
         record = TaskRecord(id=task_id, kind=kind, model=model or "", request={}, status=state.task_status)
         with upstream_errors():
             await records.record_task(record)
@@ -116,7 +166,7 @@ async def finish(
             f"The {record.kind} task {task_id} is still processing. Call get_task with task_id {task_id} "
             "in a minute or so to get the result (nothing is lost meanwhile)."
         )
-        return result(text, JobResult(task_id=task_id, status="PROCESSING", model=model))
+        return Outcome(text, JobResult(task_id=task_id, status="PROCESSING", model=model))
     async with _one_at_a_time(task_id):
         # A call that waited here finds the job saved by the one before it.
         with upstream_errors():
@@ -130,7 +180,15 @@ async def finish(
             raise ToolError(f"{str(exc).rstrip('.')}. {retry}") from exc
         with upstream_errors():
             await records.update_task(task_id, status="SUCCESS", result=job.model_dump(exclude_none=True))
-    return result(_success_text(record.kind, job), job, links)
+    return Outcome(_success_text(record.kind, job), job, links)
+
+
+def _kind_of(state: TaskResult, model: str | None) -> str:
+    """The kind of a job this server did not submit: by its result, else by its model."""
+    if state.image_result or state.video_result:
+        return "image" if state.image_result else "video"
+    listed = catalog.find(model) if model else None
+    return "image" if listed is not None and listed.kind == "image" else "video"
 
 
 @asynccontextmanager
@@ -172,7 +230,7 @@ async def _complete(
     return job, [media_link(image)]
 
 
-def _report_recorded(record: TaskRecord) -> CallToolResult:
+def _report_recorded(record: TaskRecord) -> Outcome:
     """A job the store already knows to be finished: no API call, no second download."""
     if record.status == "FAIL":
         raise ToolError(f"The {record.kind} task {record.id} failed: {record.error or 'no reason given'}")
@@ -182,9 +240,11 @@ def _report_recorded(record: TaskRecord) -> CallToolResult:
     paths = [Path(path) for path in (job.path, job.cover_path) if path]
     if not all(path.exists() for path in paths):
         text = f"The {record.kind} task {record.id} finished, but its files are gone; the URL may still work."
-        return result(text, job)
-    links = [link(path.name, mimetypes.guess_type(path.name)[0], path.stat().st_size) for path in paths]
-    return result(_success_text(record.kind, job), job, links)
+        return Outcome(text, job)
+    links: list[ContentBlock] = [
+        link(path.name, mimetypes.guess_type(path.name)[0], path.stat().st_size) for path in paths
+    ]
+    return Outcome(_success_text(record.kind, job), job, links)
 
 
 def _failure(state: TaskResult) -> str:

@@ -1,40 +1,41 @@
-"""`generate_video`: submit a CogVideoX job once, record it, then wait within a budget for the result.
+"""`generate_video`: submit a CogVideoX (or Vidu) job once, record it, then wait within a budget for it.
 
-The whole story: arguments -> submit (never re-sent once it may have reached the API) -> record the
-task -> poll with progress -> download and report, or hand back the task id for `get_task` later.
+The whole story: arguments checked against the model's documented limits -> submit (never re-sent once
+it may have reached the API) -> record the task -> poll with progress -> download and report, or hand
+back the task id for `get_task` later.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any, Literal
 
-import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from ..glm.client import GLMClient
-from ..glm.models import TaskResult, VideoRequest
-from ..store import Store, TaskRecord
-from .common import app_state, count_usage, glm_client, image_for_api, store, upstream_errors
-from .tasks import JobResult, WaitSeconds, finish, wait_and_finish
-
-log = logging.getLogger(__name__)
+from ..glm import catalog
+from ..glm.models import VideoRequest
+from .common import app_state, count_usage, glm_client, video_image_for_api
+from .tasks import JobResult, WaitSeconds, await_job, submit_once
 
 TITLE = "Generate a video"
 ANNOTATIONS = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
+# Models whose image_url is an array in the references even for one image; the others take one image as
+# a string (and two frames as an array).
+ARRAY_IMAGE_MODELS = frozenset({"cogvideox-3", "viduq1-start-end", "vidu2-start-end", "vidu2-reference"})
 
 
 async def generate_video(
     ctx: Context[Any, Any],
-    prompt: Annotated[str | None, Field(max_length=1500, description="What happens in the video.")] = None,
+    prompt: Annotated[
+        str | None, Field(description="What happens in the video (cogvideox, Vidu: at most 512 characters).")
+    ] = None,
     image: Annotated[
         str | list[str] | None,
-        Field(description="Start image (path or URL), or [first, last] frames; for image-to-video."),
+        Field(description="Start image (path or URL; PNG or JPEG), or [first, last] frames."),
     ] = None,
     model: Annotated[str | None, Field(description="Default cogvideox-3.")] = None,
     quality: Literal["speed", "quality"] | None = None,
@@ -52,11 +53,17 @@ async def generate_video(
     if len(images) > 2:
         raise ToolError("image takes one start image or a [first, last] pair of frames.")
     chosen = model or settings.video_model
-    image_urls = [await image_for_api(ctx, ref) for ref in images]
+    listed = catalog.find(chosen)
+    given = {"quality": quality, "with_audio": with_audio, "size": size, "fps": fps, "duration": duration}
+    if listed is not None:
+        _check(listed, settings.platform, prompt, images, given)
+    formats = listed.image_formats if listed is not None else None
+    image_urls = [await video_image_for_api(ctx, ref, chosen, formats) for ref in images]
+    as_array = chosen.lower() in ARRAY_IMAGE_MODELS or len(image_urls) > 1
     request = VideoRequest(
         model=chosen,
         prompt=prompt,
-        image_url=(image_urls[0] if len(image_urls) == 1 else image_urls) or None,
+        image_url=(image_urls if as_array else image_urls[0]) if image_urls else None,
         quality=quality,
         with_audio=with_audio,
         size=size,
@@ -64,57 +71,51 @@ async def generate_video(
         duration=duration,
     )
     client = glm_client(ctx)
-    records = await store(ctx)
-    # Once sent, a paid job must end up recorded even if the client cancels meanwhile: the submission
-    # and the record are shielded, and a cancellation takes effect right after them.
-    with anyio.CancelScope(shield=True):
-        record = await _submit_and_record(
-            client, records, request, _summary(prompt, images, quality, size, fps, duration)
-        )
+    record = await submit_once(
+        ctx,
+        lambda: client.submit_video(request),
+        kind="video",
+        model=chosen,
+        summary=_summary(prompt, images, given),
+    )
     count_usage(ctx, "generate_video", chosen, 1, "videos")
-    log.info("Video task %s submitted (%s)", record.id, chosen)
-
     budget = settings.video_wait if wait_seconds is None else wait_seconds
-    if budget == 0:
-        return await finish(
-            ctx, record.id, record, TaskResult(id=record.id, model=chosen, task_status="PROCESSING")
+    return (await await_job(ctx, record, budget)).as_result()
+
+
+def _check(
+    model: catalog.Model, platform: str, prompt: str | None, images: list[str], given: dict[str, Any]
+) -> None:
+    """Refuse, before anything is sent, what the reference says the model does not take."""
+    name = model.name
+    if not model.on(platform):
+        others = [m.name for m in catalog.MODELS if m.kind == "video" and m.on(platform) and not m.legacy]
+        raise ToolError(f"{name} is not offered on the {platform} platform; use {' or '.join(others)}.")
+    if prompt and model.max_prompt is not None and len(prompt) > model.max_prompt:
+        raise ToolError(
+            f"The prompt has {len(prompt)} characters; {name} takes at most {model.max_prompt}: shorten it."
         )
-    try:
-        return await wait_and_finish(ctx, record.id, record, budget)
-    except anyio.get_cancelled_exc_class():
-        log.info("Waiting for video task %s was cancelled; it stays recorded for get_task", record.id)
-        raise
+    if model.fields is not None:
+        unknown = [key for key, value in given.items() if value is not None and key not in model.fields]
+        if unknown:
+            raise ToolError(f"{name} does not take {', '.join(unknown)}: leave it out.")
+    checks: tuple[tuple[str, tuple[Any, ...]], ...] = (
+        ("quality", model.qualities),
+        ("size", model.sizes),
+        ("fps", model.frame_rates),
+        ("duration", model.durations),
+    )
+    for key, allowed in checks:
+        value = given[key]
+        if value is not None and allowed and value not in allowed:
+            shown = ", ".join(str(option) for option in allowed)
+            raise ToolError(f"{name} takes {key} {shown}, not {value}.")
+    if len(images) == 2 and name.startswith("cogvideox") and given["quality"] not in (None, "speed"):
+        raise ToolError(f'{name} takes first and last frames only with quality "speed" (the default).')
 
 
-async def _submit_and_record(
-    client: GLMClient, records: Store, request: VideoRequest, summary: dict[str, Any]
-) -> TaskRecord:
-    with upstream_errors():
-        task = await client.submit_video(request)
-        assert task.id is not None  # the adapter refuses a task without an id
-        record = TaskRecord(
-            id=task.id, kind="video", model=request.model, request=summary, status="PROCESSING"
-        )
-        await records.record_task(record)
-    return record
-
-
-def _summary(
-    prompt: str | None,
-    images: list[str],
-    quality: str | None,
-    size: str | None,
-    fps: int | None,
-    duration: int | None,
-) -> dict[str, Any]:
+def _summary(prompt: str | None, images: list[str], given: dict[str, Any]) -> dict[str, Any]:
     """What the store keeps of the request: enough to recognise it, never an inlined image."""
     shown = [f"data URL of {len(ref)} characters" if ref.startswith("data:") else ref for ref in images]
-    given = {
-        "prompt": prompt,
-        "images": shown,
-        "quality": quality,
-        "size": size,
-        "fps": fps,
-        "duration": duration,
-    }
-    return {key: value for key, value in given.items() if value}
+    kept = {"prompt": prompt, "images": shown} | {k: v for k, v in given.items() if k != "with_audio"}
+    return {key: value for key, value in kept.items() if value}
