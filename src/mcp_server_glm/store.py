@@ -174,13 +174,20 @@ class Store:
 
     # -- tasks -----------------------------------------------------------------------------------
 
-    async def record_task(self, task: TaskRecord) -> None:
-        """Insert a task, or update every field but `created_at` of the task with that id."""
+    async def record_task(
+        self, task: TaskRecord, *, replaces: str | None = None, usage: UsageRow | None = None
+    ) -> None:
+        """Insert a task, or update every field but `created_at` of the task with that id; in the same
+        transaction, drop the pending row `replaces` and add the job's `usage`."""
         values = self._task_values(task)
 
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
+                if replaces is not None:
+                    db.execute("DELETE FROM tasks WHERE id = ?", (replaces,))
                 db.execute(UPSERT_TASK, values)
+                if usage is not None:
+                    db.execute(INSERT_USAGE, usage)
 
         await self._run("cannot write to", write)
 
@@ -198,10 +205,11 @@ class Store:
             task.updated_at or now,
         )
 
-    def _journal(self, task: TaskRecord, usage: UsageRow | None) -> bool:
+    def _journal(self, task: TaskRecord, usage: UsageRow | None, pending_id: str) -> bool:
         """Append a job the database could not take to the journal (flushed to disk); False if that
         failed too. Runs in a worker thread."""
-        line = json.dumps({"task": dataclasses.asdict(task), "usage": usage}, ensure_ascii=False) + "\n"
+        entry = {"task": dataclasses.asdict(task), "usage": usage, "replaces": pending_id}
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
         try:
             fd = os.open(self.path.parent / JOURNAL_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
@@ -271,20 +279,18 @@ class Store:
 
         A write that fails is tried SETTLE_ATTEMPTS times; then the job goes to the journal, which the
         next open of the store adds, and the StoreError says so."""
-        values = None if task is None else self._task_values(task)
         failure: StoreError | None = None
 
-        def write(db: sqlite3.Connection) -> None:
+        def drop(db: sqlite3.Connection) -> None:
             with _immediate(db):
                 db.execute("DELETE FROM tasks WHERE id = ?", (pending_id,))
-                if values is not None:
-                    db.execute(UPSERT_TASK, values)
-                if usage is not None:
-                    db.execute(INSERT_USAGE, usage)
 
         for attempt in range(SETTLE_ATTEMPTS):
             try:
-                await self._run("cannot write to", write)
+                if task is None:
+                    await self._run("cannot write to", drop)
+                else:
+                    await self.record_task(task, replaces=pending_id, usage=usage)
                 return
             except StoreError as exc:
                 failure = exc
@@ -293,7 +299,7 @@ class Store:
         assert failure is not None
         if task is None:
             raise failure
-        journaled = await anyio.to_thread.run_sync(self._journal, task, usage)
+        journaled = await anyio.to_thread.run_sync(self._journal, task, usage, pending_id)
         where = (
             f"it is kept in {self.path.parent / JOURNAL_NAME} for the next start"
             if journaled
@@ -500,6 +506,8 @@ def _replay_journal(db: sqlite3.Connection, journal: Path) -> None:
             )
             if inserted.rowcount and isinstance(entry.get("usage"), list) and len(entry["usage"]) == 5:
                 db.execute(INSERT_USAGE, tuple(entry["usage"]))
+            if isinstance(entry.get("replaces"), str):
+                db.execute("DELETE FROM tasks WHERE id = ?", (entry["replaces"],))
             log.info("Recorded job %s from the journal", task.get("id"))
     journal.unlink(missing_ok=True)
 

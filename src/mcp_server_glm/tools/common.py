@@ -4,6 +4,7 @@ and shaping a result that carries both readable text and structured content.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
@@ -22,6 +23,8 @@ if TYPE_CHECKING:  # files and the store load with the first tool that needs the
     from ..files import MediaKind, SavedFile
     from ..glm.client import GLMClient
     from ..store import Store
+
+log = logging.getLogger(__name__)
 
 MEDIA_URI = "glm://media/"
 MISSING_KEY = (
@@ -82,18 +85,20 @@ async def save_media(
     state = app_state(ctx)
     with upstream_errors():
         saved = await state.files.download(url, kind=kind, stem=Files.output_stem(label or kind, task_id))
-    records = await store(ctx)
-    with upstream_errors():
-        await records.add_media(
-            MediaRecord(
-                name=saved.name,
-                path=str(saved.path),
-                mime_type=saved.mime_type,
-                size=saved.size,
-                source_url=url,
-                task_id=task_id,
-            )
-        )
+    record = MediaRecord(
+        name=saved.name,
+        path=str(saved.path),
+        mime_type=saved.mime_type,
+        size=saved.size,
+        source_url=url,
+        task_id=task_id,
+    )
+    # Paid work is saved: when the store cannot record it (or cannot be opened), the caller gets its
+    # path all the same, so that nobody pays for it again.
+    try:
+        await (await store(ctx)).add_media(record)
+    except (ToolError, Refusal) as exc:
+        log.warning("Saved %s, but the store could not record it: %s", saved.path, exc)
     return saved
 
 

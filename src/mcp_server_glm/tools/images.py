@@ -106,11 +106,16 @@ async def _generate_as_job(
     client = glm_client(ctx)
     request = AsyncImageRequest(model=model, prompt=prompt, size=size, quality=quality)
     summary = {key: value for key, value in {"prompt": prompt, "size": size}.items() if value}
-    record = await submit_once(
-        ctx, lambda: client.submit_image(request), kind="image", model=model, summary=summary
+    submitted = await submit_once(
+        ctx,
+        lambda: client.submit_image(request),
+        kind="image",
+        model=model,
+        summary=summary,
+        usage=("generate_image", 1, "images"),
     )
-    count_usage(ctx, "generate_image", model, 1, "images")
-    outcome = await await_job(ctx, record, budget)
+    record = submitted.record
+    outcome = await await_job(ctx, submitted, budget)
     job = outcome.job
     if job.status != "SUCCESS" or job.path is None:
         shown = ImageResult(model=model, size=size, task_id=record.id, status="PROCESSING")

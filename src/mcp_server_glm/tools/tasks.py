@@ -7,8 +7,12 @@ asked of the API.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import mimetypes
+import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,14 +27,18 @@ from mcp.types import CallToolResult, ContentBlock, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..glm import catalog
-from ..glm.errors import GLMError, InvalidRequest
+from ..glm.errors import APIError, ConnectionFailed, GLMError, InvalidRequest
 from ..glm.jobs import PollSchedule, wait_for
 from ..glm.models import TaskResult
-from ..store import TaskRecord
+from ..store import SUBMITTING, Store, StoreError, TaskRecord, UsageRow
 from .common import app_state, glm_client, link, media_link, result, save_media, store, upstream_errors
 
 log = logging.getLogger(__name__)
 _saving: dict[str, tuple[anyio.Lock, int]] = {}  # task id: (its lock, calls holding or awaiting it)
+_unrecorded: dict[str, Submitted] = {}  # jobs the API accepted that the store could not take yet
+OWNER = f"{os.getpid()}-{secrets.token_hex(4)}"  # this process, as it signs its claims in the store
+CLAIM_SECONDS = 60.0  # a claim on saving a job's media lasts this long unless renewed (every third)
+CLAIM_POLL = 0.5  # seconds between looks at a job another process is saving
 
 TITLE = "Get an async job"
 ANNOTATIONS = ToolAnnotations(
@@ -47,6 +55,7 @@ class JobResult(BaseModel):
     image_url: str | None = None
     path: str | None = Field(default=None, description="The saved video or image.")
     cover_path: str | None = None
+    note: str | None = Field(default=None, description="What the caller must know, e.g. a job not recorded.")
 
 
 WaitSeconds = Annotated[
@@ -65,6 +74,49 @@ class Outcome:
     def as_result(self) -> CallToolResult:
         return result(self.text, self.job, self.links)
 
+    def noted(self, note: str | None) -> Outcome:
+        """The same outcome with `note` added to its text and its structured job."""
+        if note is None:
+            return self
+        self.job.note = note if self.job.note is None else f"{self.job.note} {note}"
+        self.text = f"{self.text}\n\nNote: {note}"
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A paid job the API accepted. When the store could not record it, `problem` says why, and the
+    pending row and usage it must be recorded with are kept to try again when the job ends."""
+
+    record: TaskRecord
+    problem: str | None = None
+    pending: str | None = None
+    usage: UsageRow | None = None
+
+    @property
+    def note(self) -> str | None:
+        if self.problem is None:
+            return None
+        task = self.record.id
+        return (
+            f"the {self.record.kind} task {task} is submitted but the store could not record it "
+            f"({self.problem}); keep the task id: get_task with task_id {task} follows it all the same."
+        )
+
+    async def record_again(self, records: Store, state: TaskResult) -> Submitted:
+        """Try once more to record a job the store could not take at submission, as it stands now."""
+        if self.problem is None or self.pending is None:
+            return self
+        now = dataclasses.replace(self.record, status=state.task_status)
+        try:
+            await records.settle_submission(self.pending, now, self.usage)
+        except StoreError as exc:
+            log.warning("The %s task %s is still not recorded: %s", now.kind, now.id, exc)
+            return dataclasses.replace(self, problem=str(exc))
+        log.info("The %s task %s is recorded now", now.kind, now.id)
+        _unrecorded.pop(now.id, None)
+        return Submitted(now)
+
 
 async def submit_once(
     ctx: Context[Any, Any],
@@ -73,27 +125,59 @@ async def submit_once(
     kind: str,
     model: str,
     summary: dict[str, Any],
-) -> TaskRecord:
-    """Submit a paid async job (never re-sent) and record it in the store. Once sent, the job must end up
-    recorded even if the client cancels meanwhile: both are shielded, and a cancellation takes effect
-    right after them."""
+    usage: tuple[str, int, str],
+) -> Submitted:
+    """Submit a paid async job (never re-sent) and record it with its `usage` (tool, units, unit).
+
+    A pending row is written first, so a server killed during the call leaves the job visible as
+    submitted with its id unknown. Once sent, the job is recorded even if the client cancels meanwhile
+    (all of it is shielded; a cancellation takes effect right after). A job the API accepted is never
+    lost to the store: its id is logged, kept in the journal when the database refuses it, and told
+    to the caller."""
     records = await store(ctx)
-    with anyio.CancelScope(shield=True), upstream_errors():
-        task = await submit()
+    with anyio.CancelScope(shield=True):
+        with upstream_errors():
+            pending = await records.begin_submission(kind, model, summary)
+        try:
+            with upstream_errors():
+                task = await submit()
+        except BaseException as exc:
+            await _settle_failed_submission(records, pending, exc.__cause__ or exc)
+            raise
         assert task.id is not None  # the adapter refuses a task without an id
         record = TaskRecord(id=task.id, kind=kind, model=model, request=summary, status="PROCESSING")
-        await records.record_task(record)
+        tool, units, unit = usage
+        row: UsageRow = (tool, model, units, unit, time.time())
+        try:
+            await records.settle_submission(pending, record, row)
+        except StoreError as exc:
+            log.warning("%s task %s was accepted by the API but not recorded: %s", kind, task.id, exc)
+            submitted = _unrecorded[task.id] = Submitted(record, str(exc), pending, row)
+            return submitted
     log.info("%s task %s submitted (%s)", kind.capitalize(), record.id, model)
-    return record
+    return Submitted(record)
 
 
-async def await_job(ctx: Context[Any, Any], record: TaskRecord, budget: float) -> Outcome:
+async def _settle_failed_submission(records: Store, pending: str, error: BaseException) -> None:
+    """A submission that raised: drop its pending row when the API certainly created nothing; otherwise
+    keep it, marked, so that a job the API may have accepted stays visible."""
+    certain = isinstance(error, APIError) or (isinstance(error, ConnectionFailed) and not error.reached)
+    with contextlib.suppress(StoreError):
+        if certain:
+            await records.settle_submission(pending, None)
+        else:
+            reason = f"the API may have accepted it, its id is unknown: {error}"
+            await records.update_task(pending, status=SUBMITTING, error=reason)
+
+
+async def await_job(ctx: Context[Any, Any], submitted: Submitted, budget: float) -> Outcome:
     """A job just submitted: its handle at once (budget 0), or waited for within `budget` seconds."""
+    record = submitted.record
     if budget == 0:
         state = TaskResult(id=record.id, model=record.model, task_status="PROCESSING")
-        return await settle(ctx, record.id, record, state)
+        return await settle(ctx, record.id, record, state, submitted)
     try:
-        return await wait_and_settle(ctx, record.id, record, budget)
+        return await wait_and_settle(ctx, record.id, record, budget, submitted)
     except anyio.get_cancelled_exc_class():
         log.info(
             "Waiting for %s task %s was cancelled; it stays recorded for get_task", record.kind, record.id
@@ -110,14 +194,27 @@ async def get_task(
     records = await store(ctx)
     with upstream_errors():
         record = await records.get_task(task_id)
+    if record is not None and record.status == SUBMITTING:
+        why = record.error or "the server stopped during the call"
+        raise ToolError(
+            f"{record.id} is a {record.kind} job whose submission was cut short ({why}): its task id is "
+            "unknown, so it cannot be followed. Check the platform console before submitting it again."
+        )
     if record is not None and record.status != "PROCESSING":
         return _report_recorded(record).as_result()
     budget = app_state(ctx).settings.video_wait if wait_seconds is None else wait_seconds
-    return (await wait_and_settle(ctx, task_id, record, budget)).as_result()
+    unrecorded = _unrecorded.get(task_id) if record is None else None
+    if unrecorded is not None:
+        record = unrecorded.record
+    return (await wait_and_settle(ctx, task_id, record, budget, unrecorded)).as_result()
 
 
 async def wait_and_settle(
-    ctx: Context[Any, Any], task_id: str, record: TaskRecord | None, budget: float
+    ctx: Context[Any, Any],
+    task_id: str,
+    record: TaskRecord | None,
+    budget: float,
+    submitted: Submitted | None = None,
 ) -> Outcome:
     """Poll the job within `budget` seconds, reporting progress, then report it (completing it on success)."""
     settings = app_state(ctx).settings
@@ -142,14 +239,29 @@ async def wait_and_settle(
     except GLMError as exc:
         hint = f" The task is still recorded: call get_task with task_id {task_id} later." if record else ""
         raise ToolError(f"Task {task_id} could not be checked: {str(exc).rstrip('.')}.{hint}") from exc
-    return await settle(ctx, task_id, record, state)
+    return await settle(ctx, task_id, record, state, submitted)
 
 
 async def settle(
-    ctx: Context[Any, Any], task_id: str, record: TaskRecord | None, state: TaskResult
+    ctx: Context[Any, Any],
+    task_id: str,
+    record: TaskRecord | None,
+    state: TaskResult,
+    submitted: Submitted | None = None,
 ) -> Outcome:
-    """Record and report the job's state; a successful job's media is downloaded once."""
+    """Record and report the job's state; a successful job's media is downloaded once. A job the store
+    could not take at submission (`submitted`) is recorded now if the store allows it, else the
+    outcome says so."""
     records = await store(ctx)
+    if submitted is not None:
+        submitted = await submitted.record_again(records, state)
+        return (await _settle(ctx, task_id, record, state, records)).noted(submitted.note)
+    return await _settle(ctx, task_id, record, state, records)
+
+
+async def _settle(
+    ctx: Context[Any, Any], task_id: str, record: TaskRecord | None, state: TaskResult, records: Store
+) -> Outcome:
     model = state.model or (record.model if record else None)
     if record is None:
         kind = _kind_of(state, model)
@@ -167,10 +279,8 @@ async def settle(
             "in a minute or so to get the result (nothing is lost meanwhile)."
         )
         return Outcome(text, JobResult(task_id=task_id, status="PROCESSING", model=model))
-    async with _one_at_a_time(task_id):
-        # A call that waited here finds the job saved by the one before it.
-        with upstream_errors():
-            saved = await records.get_task(task_id)
+    async with _one_at_a_time(task_id), _claimed(records, task_id) as saved:
+        # A call that waited here finds the job saved by the one before it, in this process or another.
         if saved is not None and saved.status == "SUCCESS":
             return _report_recorded(saved)
         try:
@@ -178,9 +288,48 @@ async def settle(
         except ToolError as exc:
             retry = f"The job itself succeeded: call get_task with task_id {task_id} to try saving it again."
             raise ToolError(f"{str(exc).rstrip('.')}. {retry}") from exc
-        with upstream_errors():
+        note = None
+        try:
             await records.update_task(task_id, status="SUCCESS", result=job.model_dump(exclude_none=True))
-    return Outcome(_success_text(record.kind, job), job, links)
+        except StoreError as exc:
+            log.warning(
+                "The %s task %s is saved to %s but not recorded: %s", record.kind, task_id, job.path, exc
+            )
+            note = f"the store could not record the finished job ({exc}); the files above are saved."
+    return Outcome(_success_text(record.kind, job), job, links).noted(note)
+
+
+@asynccontextmanager
+async def _claimed(records: Store, task_id: str) -> AsyncIterator[TaskRecord | None]:
+    """Held while this process saves a finished job's media: a claim in the store, renewed while it is
+    held, so that of several processes sharing the store one downloads and the others wait for its
+    record. Yields the job as the store has it once the claim is ours (a finished one: nothing to do).
+    A claim whose process died expires after CLAIM_SECONDS and is taken over."""
+    with upstream_errors():
+        while not await records.claim_task(task_id, OWNER, CLAIM_SECONDS):
+            saved = await records.get_task(task_id)
+            if saved is None or saved.status == "SUCCESS":
+                break  # no row to claim (a job not recorded), or done by the other process
+            await anyio.sleep(CLAIM_POLL)
+        saved = await records.get_task(task_id)
+    if saved is not None and saved.status == "SUCCESS":
+        yield saved
+        return
+    async with anyio.create_task_group() as group:
+        group.start_soon(_renew, records, task_id)
+        try:
+            yield saved
+        finally:
+            group.cancel_scope.cancel()
+            with anyio.CancelScope(shield=True), contextlib.suppress(StoreError):
+                await records.release_task(task_id, OWNER)
+
+
+async def _renew(records: Store, task_id: str) -> None:
+    while True:
+        await anyio.sleep(CLAIM_SECONDS / 3)
+        with contextlib.suppress(StoreError):
+            await records.claim_task(task_id, OWNER, CLAIM_SECONDS)
 
 
 def _kind_of(state: TaskResult, model: str | None) -> str:

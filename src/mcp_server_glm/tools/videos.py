@@ -16,7 +16,7 @@ from pydantic import Field
 
 from ..glm import catalog
 from ..glm.models import VideoRequest
-from .common import app_state, count_usage, glm_client, video_image_for_api
+from .common import app_state, glm_client, video_image_for_api
 from .tasks import JobResult, WaitSeconds, await_job, submit_once
 
 TITLE = "Generate a video"
@@ -71,16 +71,16 @@ async def generate_video(
         duration=duration,
     )
     client = glm_client(ctx)
-    record = await submit_once(
+    submitted = await submit_once(
         ctx,
         lambda: client.submit_video(request),
         kind="video",
         model=chosen,
         summary=_summary(prompt, images, given),
+        usage=("generate_video", 1, "videos"),
     )
-    count_usage(ctx, "generate_video", chosen, 1, "videos")
     budget = settings.video_wait if wait_seconds is None else wait_seconds
-    return (await await_job(ctx, record, budget)).as_result()
+    return (await await_job(ctx, submitted, budget)).as_result()
 
 
 def _check(
