@@ -4,6 +4,7 @@ and shaping a result that carries both readable text and structured content.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
@@ -121,3 +122,26 @@ async def image_for_api(ctx: Context[Any, Any], ref: str) -> str:
     with upstream_errors():
         picture = await app_state(ctx).files.read_input(ref, "image")
     return picture.data_url()
+
+
+async def chat_image(ctx: Context[Any, Any], ref: str, formats: Sequence[str]) -> str:
+    """An image reference as the chat API takes it in `image_url.url`: http(s) URLs as they are (the API
+    fetches them); local files and data URLs checked like `image_for_api`, converted to PNG when their
+    format is not one of `formats` (MIME types), and sent as bare base64: the chat API refuses a
+    `data:...;base64,` prefix (400, code 1210), which the video API on the contrary requires."""
+    if ref.startswith(("https://", "http://")):
+        return ref
+    with upstream_errors():
+        picture = await app_state(ctx).files.read_input(ref, "image")
+    data = picture.data
+    if picture.mime_type not in formats:
+        from ..imaging import to_png
+
+        names = " or ".join(kind.removeprefix("image/").upper() for kind in formats)
+        with upstream_errors():
+            data = to_png(data, _named(picture.source), names)
+    return base64.b64encode(data).decode("ascii")
+
+
+def _named(source: str) -> str:
+    return "(data URL)" if source == "data URL" else f'"{source}"'
