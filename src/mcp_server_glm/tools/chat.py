@@ -69,13 +69,13 @@ async def glm_chat(
     system: Annotated[str | None, Field(description="System prompt.")] = None,
     model: Annotated[
         str | None,
-        Field(description="Model (default glm-5.3, with images glm-5.3-flashx, unless settings say else)."),
+        Field(description="Model; default glm-5.3 (glm-5.3-flashx with images) unless set otherwise."),
     ] = None,
     thinking: Annotated[
         bool | None, Field(description="Turn thinking on or off (default: the model's).")
     ] = None,
     reasoning_effort: Annotated[
-        Effort | None, Field(description="How hard to think (glm-5.2 and later; see glm://models).")
+        Effort | None, Field(description="How hard to think (glm-5.2 and later).")
     ] = None,
     temperature: Annotated[float | None, Field(ge=0, le=1)] = None,
     top_p: Annotated[float | None, Field(ge=0.01, le=1)] = None,
