@@ -17,6 +17,7 @@ import pytest
 from mcp.types import CallToolResult
 from PIL import Image
 
+from mcp_server_glm import imaging
 from mcp_server_glm.glm import catalog
 from tests.conftest import in_process, installed_server, server_env, settings_for, text_of
 from tests.fake_glm import FakeGLM, Fault
@@ -159,6 +160,31 @@ async def test_a_conversion_over_the_size_limit_is_refused(fake: FakeGLM, isolat
     line = refusal(await chat(fake, {"prompt": "describe", "images": [str(webp)]}))
     assert "noise.webp" in line and "MiB as PNG, over the chat API's 5 MiB limit" in line
     assert fake.requests == []
+
+
+@pytest.mark.parametrize("kind", ["BMP", "TIFF", "WEBP", "GIF"])
+def test_the_converter_keeps_every_pixel(kind: str) -> None:
+    original = picture(kind, size=(5, 4))
+    converted = imaging.to_png(original, '"x"')
+    assert converted.startswith(b"\x89PNG\r\n\x1a\n")
+    assert pixels(converted) == pixels(original)
+
+
+def test_the_converter_keeps_transparency() -> None:
+    out = io.BytesIO()
+    Image.new("RGBA", (2, 2), (1, 2, 3, 40)).save(out, format="WEBP", lossless=True)
+    with Image.open(io.BytesIO(imaging.to_png(out.getvalue(), '"x"'))) as back:
+        assert back.convert("RGBA").getpixel((1, 1)) == (1, 2, 3, 40)
+
+
+def test_the_converter_refuses_more_than_6000_pixels_a_side() -> None:
+    out = io.BytesIO()
+    Image.new("L", (6001, 2)).save(out, format="WEBP", lossless=True)
+    with pytest.raises(
+        imaging.ImageRefused,
+        match=r'image "wide.webp" is 6001x2 pixels, over the chat API\'s 6000x6000 limit',
+    ):
+        imaging.to_png(out.getvalue(), '"wide.webp"')
 
 
 CHAT_IN_A_FRESH_PROCESS = """
