@@ -59,6 +59,17 @@ class ChatResult(BaseModel):
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 
+def _default_named(kind: catalog.Kind) -> str:
+    """The recommended model of a kind, for descriptions: its name if every platform agrees."""
+    names = {models[kind] for models in catalog.DEFAULTS.values()}
+    return names.pop() if len(names) == 1 else "the platform's"
+
+
+MODEL_HELP = (
+    f"Model; default {_default_named('chat')} ({_default_named('vision')} with images) unless set otherwise."
+)
+
+
 async def glm_chat(
     ctx: Context[Any, Any],
     prompt: Annotated[str | None, Field(description="The message to send. Or use messages.")] = None,
@@ -69,7 +80,7 @@ async def glm_chat(
     system: Annotated[str | None, Field(description="System prompt.")] = None,
     model: Annotated[
         str | None,
-        Field(description="Model; default glm-5.3 (glm-5.3-flashx with images) unless set otherwise."),
+        Field(description=MODEL_HELP),
     ] = None,
     thinking: Annotated[
         bool | None, Field(description="Turn thinking on or off (default: the model's).")
