@@ -15,6 +15,10 @@ from tests.fake_glm import FakeGLM, Fault
 
 pytestmark = pytest.mark.anyio
 
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
 
 async def chat(fake: FakeGLM, arguments: dict[str, Any], **settings: Any) -> CallToolResult:
     async with in_process(fake, **settings) as client:
@@ -34,7 +38,7 @@ async def test_prompt_answer_and_wire_body(fake: FakeGLM) -> None:
     assert structured is not None
     assert structured["content"] == "Fake GLM answer to: What is 2+2?"
     assert structured["reasoning"] == "Thinking about: What is 2+2?"
-    assert structured["model"] == "glm-4.7"
+    assert structured["model"] == "glm-5.3"  # the platform's recommended model
     assert structured["finish_reason"] == "stop"
     assert (
         structured["usage"]["total_tokens"]
@@ -44,13 +48,22 @@ async def test_prompt_answer_and_wire_body(fake: FakeGLM) -> None:
     assert "sources" not in structured  # unset fields are left out, not null
     assert text_of(result) == "Fake GLM answer to: What is 2+2?"
     body = sent(fake)
-    assert body["model"] == "glm-4.7"
+    assert body["model"] == "glm-5.3"
     assert body["stream"] is True
     assert body["messages"] == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "What is 2+2?"},
     ]
-    for absent in ("thinking", "temperature", "top_p", "max_tokens", "response_format", "tools", "do_sample"):
+    for absent in (
+        "thinking",
+        "reasoning_effort",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "response_format",
+        "tools",
+        "do_sample",
+    ):
         assert absent not in body
 
 
@@ -61,7 +74,7 @@ async def test_settings_choose_the_default_model(fake: FakeGLM) -> None:
 
 @pytest.mark.parametrize(("thinking", "wire"), [(True, "enabled"), (False, "disabled")])
 async def test_thinking_switch(fake: FakeGLM, thinking: bool, wire: str) -> None:
-    result = await chat(fake, {"prompt": "why?", "thinking": thinking})
+    result = await chat(fake, {"prompt": "why?", "thinking": thinking}, chat_model="glm-5.1")
     assert sent(fake)["thinking"] == {"type": wire}
     assert result.structured_content is not None
     if thinking:
@@ -112,28 +125,25 @@ async def test_web_search_returns_sources(fake: FakeGLM, platform: str, engine: 
 
 
 async def test_images_use_the_vision_model(fake: FakeGLM) -> None:
-    images = ["https://example.com/cat.png", "data:image/png;base64,iVBORw0KGgo="]
+    images = ["https://example.com/cat.png", "data:image/png;base64," + base64.b64encode(PNG).decode()]
     result = await chat(fake, {"prompt": "what is this?", "images": images})
     assert not result.is_error, text_of(result)
     body = sent(fake)
-    assert body["model"] == "glm-4.6v"
+    assert body["model"] == "glm-5.3-flashx"  # the platform's recommended vision model
     assert body["messages"][-1]["content"] == [
         {"type": "image_url", "image_url": {"url": images[0]}},
-        {"type": "image_url", "image_url": {"url": images[1]}},
+        {"type": "image_url", "image_url": {"url": base64.b64encode(PNG).decode()}},  # bare base64
         {"type": "text", "text": "what is this?"},
     ]
 
 
 async def test_local_image_is_checked_and_inlined(fake: FakeGLM, isolated_dirs: Path) -> None:
-    png = base64.b64decode(
-        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-    )
     picture = isolated_dirs / "chart.png"
-    picture.write_bytes(png)
+    picture.write_bytes(PNG)
     result = await chat(fake, {"prompt": "describe", "images": [str(picture)]})
     assert not result.is_error, text_of(result)
     [part, _] = sent(fake)["messages"][-1]["content"]
-    assert part["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(png).decode()
+    assert part["image_url"]["url"] == base64.b64encode(PNG).decode()  # bare: no data: prefix
 
 
 async def test_multi_turn_messages(fake: FakeGLM) -> None:

@@ -137,8 +137,8 @@ def test_chat_validation_errors(client: httpx2.Client) -> None:
 def test_vision_json_mode_and_max_tokens(client: httpx2.Client) -> None:
     parts = [
         {"type": "text", "text": "what is this"},
-        {"type": "image_url", "image_url": {"url": "aGVsbG8="}},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGVsbG8="}},
+        {"type": "image_url", "image_url": {"url": "iVBORw0KGgo="}},  # bare base64 of a PNG's head
+        {"type": "image_url", "image_url": {"url": "/9j/4A=="}},  # and of a JPEG's
     ]
     vision = {"model": "GLM-4.6V", "messages": [{"role": "user", "content": parts}]}
     content = client.post("chat/completions", json=vision).json()["choices"][0]["message"]["content"]

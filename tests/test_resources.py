@@ -59,9 +59,9 @@ async def test_usage_totals_follow_the_calls(fake: FakeGLM) -> None:
         usage = await read_json(client, "glm://usage")
     assert chat.structured_content is not None
     rows = {(row["tool"], row["model"]): row for row in usage}
-    assert rows["glm_chat", "glm-4.7"]["calls"] == 2
-    assert rows["glm_chat", "glm-4.7"]["unit"] == "tokens"
-    assert rows["glm_chat", "glm-4.7"]["units"] > chat.structured_content["usage"]["total_tokens"]
+    assert rows["glm_chat", "glm-5.3"]["calls"] == 2  # the platform's recommended chat model
+    assert rows["glm_chat", "glm-5.3"]["unit"] == "tokens"
+    assert rows["glm_chat", "glm-5.3"]["units"] > chat.structured_content["usage"]["total_tokens"]
     assert rows["web_search", "search-prime"]["units"] == 1
     assert rows["generate_image", "cogview-4-250304"]["unit"] == "images"
 

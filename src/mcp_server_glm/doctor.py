@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 
 from . import __version__
+from .glm import catalog
 from .glm.client import GLMClient
 from .glm.errors import (
     AuthenticationFailed,
@@ -37,7 +38,9 @@ def run_doctor(settings: Settings) -> int:
         ("API base URL", settings.api_base_url + (" (set explicitly)" if settings.base_url else "")),
         (
             "models",
-            f"chat {settings.chat_model}, vision {settings.vision_model}, image {settings.image_model}, "
+            f"chat {settings.default_chat_model}{_platform_default(settings.chat_model)}, "
+            f"vision {settings.default_vision_model}{_platform_default(settings.vision_model)}, "
+            f"image {settings.image_model}, "
             f"video {settings.video_model}, speech {settings.asr_model}",
         ),
         ("tools", ", ".join(settings.tools) if settings.tools else "all"),
@@ -61,7 +64,7 @@ def run_doctor(settings: Settings) -> int:
             "console (z.ai) or the BigModel console (open.bigmodel.cn)."
         )
         return 1
-    model = settings.chat_model if settings.coding_plan else FREE_MODEL
+    model = settings.default_chat_model if settings.coding_plan else FREE_MODEL
     say(f"Checking the key with a one-token answer from {model} at {settings.api_base_url} ...")
     accepted, explanation = anyio.run(check_key, settings, key, model)
     say(("OK: " if accepted else "FAILED: ") + explanation)
@@ -73,7 +76,7 @@ async def check_key(settings: Settings, key: str, model: str) -> tuple[bool, str
         model=model,
         messages=[{"role": "user", "content": "ping"}],
         max_tokens=1,
-        thinking={"type": "disabled"},
+        thinking=None if _thinks_always(model) else {"type": "disabled"},
     )
     async with GLMClient(
         key,
@@ -121,6 +124,16 @@ def explain(error: GLMError, settings: Settings) -> tuple[bool, str]:
             "and ZAI_BASE_URL if you set it."
         )
     return False, f"the check failed: {error}"
+
+
+def _platform_default(setting: str | None) -> str:
+    return "" if setting else " (platform default)"
+
+
+def _thinks_always(model: str) -> bool:
+    """True for a model whose thinking cannot be disabled (the API refuses the switch)."""
+    entry = catalog.find(model)
+    return entry is not None and entry.thinking == "only"
 
 
 def writable(directory: Path) -> str:

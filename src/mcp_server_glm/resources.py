@@ -45,11 +45,19 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
         "glm://models",
         name="models",
         title="GLM models",
-        description="The GLM model catalogue: id, kind, context and output limits, free or not, platforms.",
+        description="The GLM model catalogue: id, kind, platforms, limits (output tokens, images, formats), "
+        "thinking and reasoning_effort, free, legacy, and which models this server uses by default.",
         mime_type="application/json",
     )
     def models() -> str:
-        return _json([model.as_dict() for model in catalog.MODELS])
+        defaults = {
+            settings.default_chat_model,
+            settings.default_vision_model,
+            settings.image_model,
+            settings.video_model,
+            settings.asr_model,
+        }
+        return _json([{**model.as_dict(), "default": model.name in defaults} for model in catalog.MODELS])
 
     @server.resource(
         "glm://tasks",

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .glm import catalog
+
 Platform = Literal["zai", "bigmodel"]
 
 API_ROOTS: dict[Platform, str] = {
@@ -84,9 +86,15 @@ class Settings(BaseSettings):
     retry_backoff: float = Field(
         default=1.0, ge=0, description="Seconds before the first retry; doubles with each retry."
     )
-    chat_model: str = Field(default="glm-4.7", min_length=1, description="Default model of glm_chat.")
-    vision_model: str = Field(
-        default="glm-4.6v", min_length=1, description="Default model of glm_chat when images are given."
+    chat_model: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Model of glm_chat when a call names none (default: the platform's recommended one).",
+    )
+    vision_model: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Model of glm_chat with images (default: the platform's recommended vision model).",
     )
     search_engine: str | None = Field(
         default=None,
@@ -255,6 +263,16 @@ class Settings(BaseSettings):
     @property
     def default_chat_search_engine(self) -> str:
         return self.chat_search_engine or CHAT_SEARCH_ENGINES[self.platform]
+
+    @property
+    def default_chat_model(self) -> str:
+        """glm_chat's model when a call names none: the setting, else the platform's recommended one."""
+        return self.chat_model or catalog.default(self.platform, "chat")
+
+    @property
+    def default_vision_model(self) -> str:
+        """glm_chat's model for a call with images that names none."""
+        return self.vision_model or catalog.default(self.platform, "vision")
 
 
 def _is_placeholder(value: object) -> bool:

@@ -2,6 +2,7 @@
 Pure functions of the request, the scripted fault and the accepted keys; no I/O happens here.
 The stateful media routes (images, videos, tasks, ASR, CDN files) live in `media.py`, reached via a `Site`."""
 
+import base64
 import dataclasses
 import hashlib
 import http
@@ -19,7 +20,10 @@ if TYPE_CHECKING:
 JSON_TYPE = "application/json; charset=UTF-8"
 SSE_TYPE = "text/event-stream;charset=UTF-8"
 
-TEXT_MODELS = frozenset(
+# Chat models per platform. Z.AI: its reference's text and vision enums, plus glm-5-turbo and
+# glm-5v-turbo from its docs. BigModel: the current models except Z.AI-only ones (glm-4.5, glm-4.5-x,
+# glm-4.5v, glm-4-32b-0414-128k, autoglm-phone-multilingual), plus its legacy codes (glm-api.md §18, §22).
+ZAI_TEXT = frozenset(
     {
         "glm-5.3",
         "glm-5.2",
@@ -36,7 +40,25 @@ TEXT_MODELS = frozenset(
         "glm-4.5-airx",
         "glm-4.5-flash",
         "glm-4-32b-0414-128k",
-        # CN-platform legacy codes (glm-api.md §18.1)
+    }
+)
+ZAI_VISION = frozenset(
+    {
+        "glm-5.3-flashx",
+        "glm-5.3-flash",
+        "glm-5v-turbo",
+        "glm-4.6v",
+        "glm-4.6v-flash",
+        "glm-4.6v-flashx",
+        "glm-4.5v",
+        "autoglm-phone-multilingual",
+    }
+)
+ZAI_ONLY = frozenset(
+    {"glm-4.5", "glm-4.5-x", "glm-4-32b-0414-128k", "glm-4.5v", "autoglm-phone-multilingual"}
+)
+CN_LEGACY_TEXT = frozenset(
+    {
         "glm-4-plus",
         "glm-4-air",
         "glm-4-air-250414",
@@ -62,17 +84,8 @@ TEXT_MODELS = frozenset(
         "chatglm3-6b",
     }
 )
-VISION_MODELS = frozenset(
+CN_LEGACY_VISION = frozenset(
     {
-        "glm-5.3-flashx",
-        "glm-5.3-flash",
-        "glm-5v-turbo",
-        "glm-4.6v",
-        "glm-4.6v-flash",
-        "glm-4.6v-flashx",
-        "glm-4.5v",
-        "autoglm-phone-multilingual",
-        # CN-platform legacy codes (glm-api.md §18.2)
         "glm-4v-plus",
         "glm-4v-plus-0111",
         "glm-4v",
@@ -81,17 +94,51 @@ VISION_MODELS = frozenset(
         "glm-4.1v-thinking-flashx",
     }
 )
+TEXT_MODELS: dict[str, frozenset[str]] = {"zai": ZAI_TEXT, "bigmodel": (ZAI_TEXT - ZAI_ONLY) | CN_LEGACY_TEXT}
+VISION_MODELS: dict[str, frozenset[str]] = {
+    "zai": ZAI_VISION,
+    "bigmodel": (ZAI_VISION - ZAI_ONLY) | CN_LEGACY_VISION,
+}
+ALL_CHAT_MODELS = ZAI_TEXT | ZAI_VISION | CN_LEGACY_TEXT | CN_LEGACY_VISION
 # Only GLM-4.5 and later (and the z1/4.1v "thinking" lines) produce reasoning_content.
 THINKING_MODELS = frozenset(
     m
-    for m in TEXT_MODELS | VISION_MODELS
+    for m in ALL_CHAT_MODELS
     if re.match(r"glm-(5|4\.[5-9])", m) or m.startswith(("glm-z1", "glm-4.1v-thinking"))
 )
+# Thinking "can only be enabled" (ChatThinking).
+THINKING_ONLY = frozenset({"glm-5.3", "glm-5.3-flash", "glm-5.3-flashx"})
+# reasoning_effort: glm-5.2 and later; the 5.3 family takes three levels.
+EFFORTS: dict[str, frozenset[str]] = {
+    "glm-5.2": frozenset({"max", "xhigh", "high", "medium", "low", "minimal", "none"}),
+    **{name: frozenset({"max", "high", "low"}) for name in THINKING_ONLY},
+}
+MAX_TOKENS_LIMIT = 131072
+# Documented output limits below the general one (the max_tokens descriptions; CN model pages).
+MAX_OUTPUT: dict[str, int] = {
+    **dict.fromkeys(("glm-4.5", "glm-4.5-air", "glm-4.5-x", "glm-4.5-airx", "glm-4.5-flash"), 98304),
+    **dict.fromkeys(("glm-4.6v", "glm-4.6v-flash", "glm-4.6v-flashx"), 32768),
+    **dict.fromkeys(("glm-4.5v", "glm-4-32b-0414-128k", "glm-4.1v-thinking-flash"), 16384),
+    **dict.fromkeys(("glm-4.1v-thinking-flashx",), 16384),
+    **dict.fromkeys(("autoglm-phone-multilingual", "glm-4-plus", "glm-4-long"), 4096),
+    "glm-4v-flash": 1024,
+}
+# Images per request (VisionMultimodalContentItem; CN: glm-4v-flash one image, URL only).
+MAX_IMAGES: dict[str, int] = {
+    **dict.fromkeys(("glm-5.3-flashx", "glm-5.3-flash", "glm-5v-turbo"), 150),
+    **dict.fromkeys(("glm-4.6v", "glm-4.6v-flash", "glm-4.6v-flashx"), 150),
+    "glm-4.5v": 50,
+    "glm-4v-flash": 1,
+}
+URL_ONLY_IMAGES = frozenset({"glm-4v-flash"})
+# CN's GLM-4V family answers with content as a list of text parts, streamed and not.
+PARTS_REPLY_MODELS = frozenset({"glm-4v", "glm-4v-plus", "glm-4v-plus-0111", "glm-4v-flash"})
+IMAGE_MAX_BYTES = 5 * 1024 * 1024
+IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # jpg/jpeg/png only
 SEARCH_ENGINES = frozenset(
     {"search-prime", "search_std", "search_pro", "search_pro_sogou", "search_pro_quark"}
 )
 RECENCY_FILTERS = frozenset({"oneDay", "oneWeek", "oneMonth", "oneYear", "noLimit"})
-MAX_TOKENS_LIMIT = 131072
 
 SAFETY_MESSAGE = (
     "System detected potentially unsafe or sensitive content in input or generation. Please avoid using "
@@ -191,6 +238,7 @@ class Fault:
     finish_reason: str | None = None
     no_done: bool = False
     content: str | None = None
+    content_parts: bool = False  # chat: answer with content as a list of text parts (GLM-4V style)
 
     @property
     def replaces_response(self) -> bool:
@@ -519,17 +567,27 @@ class ChatRequest:
     search: SearchOptions | None
     return_search: bool
     request_id: str | None
+    parts_reply: bool = False  # content goes back as a list of text parts
 
 
-def parse_chat(payload: dict[str, Any]) -> ChatRequest:
-    model = _parse_model(payload.get("model"))
-    vision = model.lower() in VISION_MODELS
+def parse_chat(payload: dict[str, Any], platform: str = "zai") -> ChatRequest:
+    model = _parse_model(payload.get("model"), platform)
+    name = model.lower()
+    vision = name in VISION_MODELS[platform]
     messages = payload.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ApiError(400, "1214", "Input cannot be empty")
-    texts, images, last_user = _walk_messages(messages, vision)
+    texts, images, last_user = _walk_messages(messages, name, vision)
     _check_sampling(payload)
+    if vision and payload.get("response_format") is not None:
+        raise ApiError(400, "1210", "response_format:The response_format is not supported by vision models.")
+    if vision and _has_builtin_tool(payload.get("tools")):
+        raise ApiError(400, "1210", "tools.type:Vision models take function tools only.")
     search, return_search = _parse_tools(payload.get("tools"), last_user)
+    think = _parse_thinking(payload.get("thinking"))
+    if not think and name in THINKING_ONLY:
+        raise ApiError(400, "1210", f"thinking.type:The thinking of {model} can only be enabled.")
+    _check_effort(payload.get("reasoning_effort"), name)
     request_id = payload.get("request_id")
     return ChatRequest(
         model=model,
@@ -537,26 +595,27 @@ def parse_chat(payload: dict[str, Any]) -> ChatRequest:
         images=images,
         prompt_words=sum(words(t) for t in texts),
         stream=bool(_flag(payload.get("stream"), "stream")),
-        think=_parse_thinking(payload.get("thinking")) and model.lower() in THINKING_MODELS,
+        think=think and name in THINKING_MODELS,
         json_mode=_parse_response_format(payload.get("response_format")),
-        max_tokens=_parse_max_tokens(payload.get("max_tokens")),
+        max_tokens=_parse_max_tokens(payload.get("max_tokens"), name),
         search=search,
         return_search=return_search,
         request_id=request_id if isinstance(request_id, str) else None,
+        parts_reply=name in PARTS_REPLY_MODELS,
     )
 
 
-def _parse_model(model: Any) -> str:
+def _parse_model(model: Any, platform: str) -> str:
     if model is None or model == "":
         raise ApiError(400, "1214", "model:The model cannot be empty.")
     if not isinstance(model, str):
         raise ApiError(400, "1214", "model:The model must be a string.")
-    if model.lower() not in TEXT_MODELS | VISION_MODELS:
+    if model.lower() not in TEXT_MODELS[platform] | VISION_MODELS[platform]:
         raise ApiError(400, "1211")
     return model
 
 
-def _walk_messages(messages: list[Any], vision: bool) -> tuple[list[str], int, str]:
+def _walk_messages(messages: list[Any], model: str, vision: bool) -> tuple[list[str], int, str]:
     """Validate messages; return all texts, the image count and the last user message's text."""
     texts: list[str] = []
     images = 0
@@ -567,17 +626,20 @@ def _walk_messages(messages: list[Any], vision: bool) -> tuple[list[str], int, s
         role = message.get("role")
         if role not in ("system", "user", "assistant", "tool"):
             raise ApiError(400, "1214", f"messages.role:The role {role!r} is invalid.")
-        text, seen = _message_content(message.get("content"), role, vision)
+        text, seen = _message_content(message.get("content"), role, model, vision)
         texts.append(text)
         images += seen
         if role == "user":
             last_user = text
     if last_user is None:
         raise ApiError(400, "1214", "Input cannot be empty")
+    limit = MAX_IMAGES.get(model)
+    if limit is not None and images > limit:
+        raise ApiError(400, "1210", f"messages.content.image_url:{model} takes at most {limit} images.")
     return texts, images, last_user
 
 
-def _message_content(content: Any, role: str, vision: bool) -> tuple[str, int]:
+def _message_content(content: Any, role: str, model: str, vision: bool) -> tuple[str, int]:
     """Text of one message's content and how many image parts it has."""
     if content is None or content in ("", []):
         if role == "user":
@@ -587,16 +649,17 @@ def _message_content(content: Any, role: str, vision: bool) -> tuple[str, int]:
         return content, 0
     if not isinstance(content, list):
         raise ApiError(400, "1214", "messages.content:The content must be a string or an array.")
+    if not vision:
+        # Text models take string content only (ChatCompletionTextRequest).
+        raise ApiError(400, "1210", "messages.content.type 参数非法, 取值范围 ['text']")
     texts: list[str] = []
     images = 0
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
             texts.append(_part_text(part))
-        elif not vision:
-            raise ApiError(400, "1210", "messages.content.type 参数非法, 取值范围 ['text']")
         elif kind == "image_url":
-            _check_url(part, "image_url")
+            _check_image(part, model)
             images += 1
         elif kind not in ("video_url", "file_url", "file"):
             raise ApiError(
@@ -606,6 +669,48 @@ def _message_content(content: Any, role: str, vision: bool) -> tuple[str, int]:
                 "['text', 'image_url', 'video_url', 'file_url', 'file']",
             )
     return " ".join(texts), images
+
+
+def _check_image(part: dict[str, Any], model: str) -> None:
+    """An image_url part: an http(s) URL, or bare base64 of a PNG or JPEG of at most 5 MB."""
+    _check_url(part, "image_url")
+    url: str = part["image_url"]["url"]
+    if url.startswith(("http://", "https://")):
+        return
+    if model in URL_ONLY_IMAGES:
+        raise ApiError(400, "1210", f"messages.content.image_url.url:{model} takes image URLs only.")
+    if url.startswith("data:"):
+        # The real API takes no data: prefix (the official SDK strips it).
+        raise ApiError(400, "1210", "messages.content.image_url.url:Invalid image data.")
+    head = url[:64]
+    try:
+        decoded = base64.b64decode(head[: len(head) // 4 * 4], validate=True)
+    except ValueError:
+        raise ApiError(400, "1210", "messages.content.image_url.url:Invalid image data.") from None
+    if not decoded.startswith(IMAGE_SIGNATURES):
+        raise ApiError(
+            400, "1210", "messages.content.image_url.url:Only jpg, jpeg and png images are supported."
+        )
+    if len(url) * 3 // 4 > IMAGE_MAX_BYTES:
+        raise ApiError(400, "1210", "messages.content.image_url.url:The image must be under 5M.")
+
+
+def _has_builtin_tool(tools: Any) -> bool:
+    return isinstance(tools, list) and any(
+        isinstance(tool, dict) and tool.get("type") not in (None, "function") for tool in tools
+    )
+
+
+def _check_effort(value: Any, model: str) -> None:
+    if value is None:
+        return
+    allowed = EFFORTS.get(model)
+    if allowed is None:
+        raise ApiError(400, "1210", f"reasoning_effort:The reasoning_effort is not supported by {model}.")
+    if value not in allowed:
+        raise ApiError(
+            400, "1210", f"reasoning_effort:The reasoning_effort must be one of {', '.join(sorted(allowed))}."
+        )
 
 
 def _part_text(part: dict[str, Any]) -> str:
@@ -631,13 +736,12 @@ def _check_sampling(payload: dict[str, Any]) -> None:
         raise ApiError(400, "1210", "top_p:The top_p must be in (0.0, 1.0].")
 
 
-def _parse_max_tokens(value: Any) -> int | None:
+def _parse_max_tokens(value: Any, model: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS_LIMIT:
-        raise ApiError(
-            400, "1210", f"max_tokens:The max_tokens must be an integer in [1, {MAX_TOKENS_LIMIT}]."
-        )
+    limit = MAX_OUTPUT.get(model, MAX_TOKENS_LIMIT)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise ApiError(400, "1210", f"max_tokens:The max_tokens must be an integer in [1, {limit}].")
     return value
 
 
@@ -710,10 +814,11 @@ class Completion:
     finish_reason: str
     usage: dict[str, Any]
     web_search: list[dict[str, Any]] | None
+    parts: bool = False  # content as a list of {type: "text", text} parts (GLM-4V)
 
 
 def chat_completions(payload: dict[str, Any], fault: Fault | None, platform: str) -> Reply:
-    req = parse_chat(payload)
+    req = parse_chat(payload, platform)
     done = complete(req, fault)
     if not req.stream:
         return json_reply(200, completion_body(done))
@@ -758,12 +863,13 @@ def complete(req: ChatRequest, fault: Fault | None) -> Completion:
             "prompt_tokens_details": {"cached_tokens": 0},
         },
         web_search=search_results(req.search) if req.search is not None and req.return_search else None,
+        parts=req.parts_reply or (fault is not None and fault.content_parts),
     )
 
 
 def completion_body(done: Completion) -> dict[str, Any]:
     """Non-stream body, keys in the order api.z.ai sends them (glm-api.md §3.3)."""
-    message: dict[str, Any] = {"content": done.content}
+    message: dict[str, Any] = {"content": _content(done, done.content)}
     if done.reasoning is not None:
         message["reasoning_content"] = done.reasoning
     message["role"] = "assistant"
@@ -793,7 +899,7 @@ def sse(payload: Any) -> bytes:
 def stream_events(done: Completion, fault: Fault | None) -> tuple[tuple[bytes, ...], bool]:
     """SSE events of one completion (glm-api.md §3.4), shaped by the fault's stream options."""
     chunks = [_chunk(done, {"reasoning_content": p}) for p in pieces(done.reasoning or "")]
-    chunks += [_chunk(done, {"content": p}) for p in pieces(done.content)]
+    chunks += [_chunk(done, {"content": _content(done, p)}) for p in pieces(done.content)]
     if done.web_search is not None:
         if not chunks:
             chunks.append(_chunk(done, {"content": ""}))
@@ -808,6 +914,11 @@ def stream_events(done: Completion, fault: Fault | None) -> tuple[tuple[bytes, .
     if not (fault is not None and fault.no_done):
         events.append(sse(b"[DONE]"))
     return tuple(events), False
+
+
+def _content(done: Completion, text: str) -> str | list[dict[str, str]]:
+    """A content field as the model sends it: a string, or GLM-4V's list of text parts."""
+    return [{"type": "text", "text": text}] if done.parts else text
 
 
 def _chunk(done: Completion, delta: dict[str, Any]) -> dict[str, Any]:

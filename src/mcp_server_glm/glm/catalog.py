@@ -230,6 +230,13 @@ MODELS: tuple[Model, ...] = (
         files=True,
     ),
     _vision(
+        "autoglm-phone-multilingual",
+        "phone-operating agent",
+        None,
+        4 * K,
+        platforms=ZAI,
+    ),
+    _vision(
         "glm-4v-plus-0111",
         "legacy",
         16 * K,

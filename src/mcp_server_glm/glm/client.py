@@ -473,7 +473,19 @@ def _event_json(data: str) -> dict[str, Any] | None:
 
 
 def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+    """The text of a `content` or `reasoning_content` field: a string, or (GLM-4V replies, streamed or
+    not) a list of `{type: "text", text}` parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(
+            part["text"]
+            for part in value
+            if isinstance(part, dict)
+            and part.get("type", "text") == "text"
+            and isinstance(part.get("text"), str)
+        )
+    return ""
 
 
 def _search_items(items: list[Any]) -> list[SearchItem]:

@@ -40,6 +40,7 @@ class ChatRequest(RequestBody):
     messages: list[dict[str, Any]]
     stream: bool = True
     thinking: dict[str, str] | None = None
+    reasoning_effort: str | None = None
     do_sample: bool | None = None
     temperature: float | None = None
     top_p: float | None = None

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..glm import catalog
 from ..glm.models import ChatCompletion, ChatRequest, WebSearchOptions
-from .common import app_state, count_usage, glm_client, image_for_api, result, upstream_errors
+from .common import app_state, chat_image, count_usage, glm_client, result, upstream_errors
 
 TITLE = "Ask a GLM model"
 ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
@@ -56,6 +56,20 @@ class ChatResult(BaseModel):
     request_id: str | None = None
 
 
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
+
+def _default_named(kind: catalog.Kind) -> str:
+    """The recommended model of a kind, for descriptions: its name if every platform agrees."""
+    names = {models[kind] for models in catalog.DEFAULTS.values()}
+    return names.pop() if len(names) == 1 else "the platform's"
+
+
+MODEL_HELP = (
+    f"Model; default {_default_named('chat')} ({_default_named('vision')} with images) unless set otherwise."
+)
+
+
 async def glm_chat(
     ctx: Context[Any, Any],
     prompt: Annotated[str | None, Field(description="The message to send. Or use messages.")] = None,
@@ -65,31 +79,56 @@ async def glm_chat(
     ] = None,
     system: Annotated[str | None, Field(description="System prompt.")] = None,
     model: Annotated[
-        str | None, Field(description="Model, e.g. glm-4.7, glm-4.6v (default from settings).")
+        str | None,
+        Field(description=MODEL_HELP),
     ] = None,
     thinking: Annotated[
         bool | None, Field(description="Turn thinking on or off (default: the model's).")
     ] = None,
+    reasoning_effort: Annotated[
+        Effort | None, Field(description="How hard to think (glm-5.2 and later).")
+    ] = None,
     temperature: Annotated[float | None, Field(ge=0, le=1)] = None,
     top_p: Annotated[float | None, Field(ge=0.01, le=1)] = None,
     max_tokens: Annotated[int | None, Field(ge=1, le=131072)] = None,
-    json_mode: Annotated[bool, Field(description="Answer with a JSON object.")] = False,
-    web_search: Annotated[bool, Field(description="Search the web first; sources are returned.")] = False,
+    json_mode: Annotated[bool, Field(description="Answer with a JSON object (text models).")] = False,
+    web_search: Annotated[
+        bool, Field(description="Search the web first; sources are returned (text models).")
+    ] = False,
     images: Annotated[
         list[str] | None,
-        Field(max_length=50, description="Images for a vision model: paths, file://, http(s) or data: URLs."),
+        Field(
+            max_length=150, description="Images for a vision model: paths, file://, http(s) or data: URLs."
+        ),
     ] = None,
 ) -> Annotated[CallToolResult, ChatResult]:
     """Ask a GLM model a question or continue a conversation; it can see images and search the web."""
     settings = app_state(ctx).settings
-    chosen = model or (settings.vision_model if images else settings.chat_model)
-    if images and catalog.is_text_only(chosen):
-        raise ToolError(f"{chosen} cannot see images: use a vision model such as {settings.vision_model}.")
-    image_urls = [await image_for_api(ctx, ref) for ref in images or ()]
+    chosen = model or (settings.default_vision_model if images else settings.default_chat_model)
+    entry = catalog.find(chosen)
+    turns = _conversation(prompt, messages, system, images)
+    vision = bool(images) or any(_parts(turn, "image_url") for turn in turns)
+    if entry is not None and entry.kind == "chat":
+        if vision:
+            raise ToolError(
+                f"{chosen} cannot see images: use a vision model such as {settings.default_vision_model}."
+            )
+        turns = [_text_only(turn, chosen) for turn in turns]
+    vision = vision or (entry is not None and entry.kind == "vision")
+    _check(chosen, entry, vision, thinking, reasoning_effort, max_tokens, json_mode, web_search)
+    if entry is not None:
+        given = [*(images or ()), *(_part_url(part) for turn in turns for part in _parts(turn, "image_url"))]
+        _check_images(entry, given)
+    formats = entry.image_formats if entry is not None else catalog.CHAT_IMAGE_FORMATS
+    image_urls = [await chat_image(ctx, ref, formats) for ref in images or ()]
+    turns = [await _inline_data_urls(ctx, turn, formats) for turn in turns]
+    if prompt:
+        turns.append({"role": "user", "content": _user_content(prompt, image_urls)})
     request = ChatRequest(
         model=chosen,
-        messages=_conversation(prompt, messages, system, image_urls),
+        messages=turns,
         thinking=None if thinking is None else {"type": "enabled" if thinking else "disabled"},
+        reasoning_effort=reasoning_effort,
         # The API ignores temperature when sampling is off, which is what a temperature of 0 asks for.
         do_sample=False if temperature == 0 else None,
         temperature=temperature or None,
@@ -108,20 +147,113 @@ async def glm_chat(
     return result(_text(completion, show_reasoning=thinking is True), _structured(completion))
 
 
+def _check(
+    name: str,
+    entry: catalog.Model | None,
+    vision: bool,
+    thinking: bool | None,
+    effort: str | None,
+    max_tokens: int | None,
+    json_mode: bool,
+    web_search: bool,
+) -> None:
+    """Refuse, in one line naming the limit, what the model's documented limits rule out."""
+    if vision and (json_mode or web_search):
+        what = "json_mode" if json_mode else "web_search"
+        raise ToolError(
+            f"{what} does not work with images or a vision model ({name}): vision requests take neither; "
+            f"drop {what}, or ask without images using a text model."
+        )
+    if entry is None:
+        return  # an unlisted model: the API decides
+    if thinking is False and entry.thinking == "only":
+        raise ToolError(
+            f"{name}'s thinking cannot be turned off: leave thinking unset (or use a lower reasoning_effort)."
+        )
+    if effort is not None and not entry.efforts:
+        raise ToolError(f"{name} takes no reasoning_effort (glm-5.2 and later do): leave it out.")
+    if effort is not None and effort not in entry.efforts:
+        raise ToolError(f"{name} takes reasoning_effort {', '.join(entry.efforts)}, not {effort}.")
+    if max_tokens is not None and entry.max_output is not None and max_tokens > entry.max_output:
+        raise ToolError(
+            f"max_tokens {max_tokens} is over {name}'s output limit of {entry.max_output} tokens: "
+            f"ask for at most {entry.max_output}."
+        )
+
+
+def _check_images(entry: catalog.Model, refs: list[str]) -> None:
+    """Refuse more images than the model takes, or inline ones where it takes URLs only."""
+    if entry.max_images is not None and len(refs) > entry.max_images:
+        raise ToolError(
+            f"{entry.name} takes at most {entry.max_images} image{'s' if entry.max_images != 1 else ''} "
+            f"per request; this one has {len(refs)}."
+        )
+    if not entry.base64_images and any(not ref.startswith(("https://", "http://")) for ref in refs):
+        raise ToolError(
+            f"{entry.name} takes images by http(s) URL only, not as local files or data URLs: give a URL, "
+            "or use another vision model."
+        )
+
+
 def _conversation(
     prompt: str | None, messages: list[Message] | None, system: str | None, images: list[str] | None
 ) -> list[dict[str, Any]]:
+    """The turns before the prompt (which the caller appends, with its images)."""
     if not prompt and not messages:
         raise ToolError("Give prompt (a single message) or messages (a conversation).")
     if images and not prompt:
         raise ToolError("images go with prompt: say in prompt what to do with them.")
     turns: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     turns += [message.model_dump(exclude_none=True) for message in messages or ()]
-    if prompt:
-        turns.append({"role": "user", "content": _user_content(prompt, images or [])})
-    if not any(turn["role"] == "user" for turn in turns):
+    if not prompt and not any(turn["role"] == "user" for turn in turns):
         raise ToolError("messages need at least one user turn.")
     return turns
+
+
+def _parts(turn: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    content = turn.get("content")
+    if not isinstance(content, list):
+        return []
+    return [part for part in content if isinstance(part, dict) and part.get("type") == kind]
+
+
+def _text_only(turn: dict[str, Any], name: str) -> dict[str, Any]:
+    """A turn for a text model, whose content is a string only: text parts are joined."""
+    content = turn.get("content")
+    if not isinstance(content, list):
+        return turn
+    others = {
+        str(part.get("type"))
+        for part in content
+        if not (isinstance(part, dict) and part.get("type") == "text")
+    }
+    if others:
+        raise ToolError(
+            f"{name} takes text only: a {turn['role']} turn has {', '.join(sorted(others))} parts."
+        )
+    return {**turn, "content": "".join(str(part.get("text", "")) for part in content)}
+
+
+async def _inline_data_urls(
+    ctx: Context[Any, Any], turn: dict[str, Any], formats: tuple[str, ...]
+) -> dict[str, Any]:
+    """A turn whose image parts given as data URLs are checked and sent as the chat API takes them."""
+    if not any(_part_url(part).startswith("data:") for part in _parts(turn, "image_url")):
+        return turn
+    content: list[Any] = []
+    for part in turn["content"]:
+        url = _part_url(part) if isinstance(part, dict) and part.get("type") == "image_url" else ""
+        if url.startswith("data:"):
+            content.append({"type": "image_url", "image_url": {"url": await chat_image(ctx, url, formats)}})
+        else:
+            content.append(part)
+    return {**turn, "content": content}
+
+
+def _part_url(part: dict[str, Any]) -> str:
+    inner = part.get("image_url")
+    url = inner.get("url") if isinstance(inner, dict) else None
+    return url if isinstance(url, str) else ""
 
 
 def _user_content(prompt: str, images: list[str]) -> str | list[dict[str, Any]]:

@@ -4,6 +4,7 @@ and shaping a result that carries both readable text and structured content.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -118,16 +119,6 @@ def count_usage(ctx: Context[Any, Any], tool: str, model: str, units: int, unit:
     app_state(ctx).store.count_usage(tool, model, units, unit)
 
 
-async def image_for_api(ctx: Context[Any, Any], ref: str) -> str:
-    """An image reference as the API takes it: http(s) URLs as they are (the API fetches them), local
-    files and data URLs checked (confined, sniffed, size-capped) and inlined as a data URL."""
-    if ref.startswith(("https://", "http://")):
-        return ref
-    with upstream_errors():
-        picture = await app_state(ctx).files.read_input(ref, "image")
-    return picture.data_url()
-
-
 async def video_image_for_api(
     ctx: Context[Any, Any], ref: str, model: str, formats: Sequence[str] | None
 ) -> str:
@@ -149,5 +140,28 @@ async def video_image_for_api(
     return picture.data_url()
 
 
+async def chat_image(ctx: Context[Any, Any], ref: str, formats: Sequence[str]) -> str:
+    """An image reference as the chat API takes it in `image_url.url`: http(s) URLs as they are (the API
+    fetches them); local files and data URLs checked like any input, converted to PNG when their
+    format is not one of `formats` (MIME types), and sent as bare base64: the chat API refuses a
+    `data:...;base64,` prefix (400, code 1210), which the video API on the contrary requires."""
+    if ref.startswith(("https://", "http://")):
+        return ref
+    with upstream_errors():
+        picture = await app_state(ctx).files.read_input(ref, "image")
+    data = picture.data
+    if picture.mime_type not in formats:
+        from ..imaging import to_png
+
+        names = " or ".join(_format_name(kind) for kind in formats)
+        with upstream_errors():
+            data = to_png(data, _named(picture.source), names)
+    return base64.b64encode(data).decode("ascii")
+
+
 def _format_name(mime_type: str) -> str:
     return mime_type.removeprefix("image/").upper()
+
+
+def _named(source: str) -> str:
+    return "(data URL)" if source == "data URL" else f'"{source}"'

@@ -315,14 +315,19 @@ async def _claimed(records: Store, task_id: str) -> AsyncIterator[TaskRecord | N
     if saved is not None and saved.status == "SUCCESS":
         yield saved
         return
-    async with anyio.create_task_group() as group:
-        group.start_soon(_renew, records, task_id)
-        try:
-            yield saved
-        finally:
-            group.cancel_scope.cancel()
-            with anyio.CancelScope(shield=True), contextlib.suppress(StoreError):
-                await records.release_task(task_id, OWNER)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_renew, records, task_id)
+            try:
+                yield saved
+            finally:
+                group.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True), contextlib.suppress(StoreError):
+                    await records.release_task(task_id, OWNER)
+    except BaseExceptionGroup as failed:
+        # The renewal never fails: what failed is the work done under the claim, raised as it was.
+        [error] = failed.exceptions
+        raise error from None
 
 
 async def _renew(records: Store, task_id: str) -> None:
