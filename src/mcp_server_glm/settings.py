@@ -20,9 +20,17 @@ API_ROOTS: dict[Platform, str] = {
     "zai": "https://api.z.ai/api",
     "bigmodel": "https://open.bigmodel.cn/api",
 }
-# The standalone Web Search API and the chat's built-in web_search tool name their engines differently.
-SEARCH_ENGINES: dict[Platform, str] = {"zai": "search-prime", "bigmodel": "search_std"}
-CHAT_SEARCH_ENGINES: dict[Platform, str] = {"zai": "search_pro_jina", "bigmodel": "search_std"}
+# The engines each platform's standalone Web Search API takes, and its chat's built-in web_search tool
+# (Z.AI names them differently in the two); the first is the default.
+BIGMODEL_ENGINES = ("search_std", "search_pro", "search_pro_sogou", "search_pro_quark")
+SEARCH_ENGINES: dict[Platform, tuple[str, ...]] = {"zai": ("search-prime",), "bigmodel": BIGMODEL_ENGINES}
+CHAT_SEARCH_ENGINES: dict[Platform, tuple[str, ...]] = {
+    "zai": ("search_pro_jina",),
+    "bigmodel": BIGMODEL_ENGINES,
+}
+# The GLM Coding Plan's endpoint serves chat only; every other route goes to the general one.
+CODING_PATH = "/coding/paas/v4"
+GENERAL_PATH = "/paas/v4"
 
 KEY_VARIABLES = ("ZAI_API_KEY", "ZHIPUAI_API_KEY")
 MB = 1024 * 1024
@@ -61,7 +69,8 @@ class Settings(BaseSettings):
     base_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("ZAI_BASE_URL", "ZHIPUAI_BASE_URL"),
-        description="API base URL; overrides platform and coding plan.",
+        description="API base URL of chat; overrides platform and coding plan. A Coding Plan URL "
+        "(.../coding/paas/v4) sends the other tools to its general endpoint (.../paas/v4).",
     )
     platform: Platform = Field(
         default="zai",
@@ -69,7 +78,8 @@ class Settings(BaseSettings):
     )
     coding_plan: bool = Field(
         default=False,
-        description="Use the platform's GLM Coding Plan endpoint (/api/coding/paas/v4).",
+        description="Send chat to the platform's GLM Coding Plan endpoint (/api/coding/paas/v4); "
+        "the other tools always use the general endpoint, billed to the account balance.",
     )
     timeout: float = Field(
         default=120.0, gt=0, description="Seconds to wait for the API to send data (read timeout)."
@@ -228,13 +238,37 @@ class Settings(BaseSettings):
         except ValueError:
             return False
 
+    @model_validator(mode="after")
+    def _check_engines(self) -> Settings:
+        for name, engine, known in (
+            ("search_engine", self.search_engine, SEARCH_ENGINES[self.platform]),
+            ("chat_search_engine", self.chat_search_engine, CHAT_SEARCH_ENGINES[self.platform]),
+        ):
+            if engine is not None and engine not in known:
+                raise ValueError(
+                    f"{name} {engine!r} is not an engine of {self.platform}: use {', '.join(known)}"
+                )
+        return self
+
     @property
     def api_base_url(self) -> str:
-        """The base every API path is joined to."""
+        """The base chat is sent to: the Coding Plan endpoint when the plan is on."""
         if self.base_url:
             return self.base_url
         root = API_ROOTS[self.platform]
-        return f"{root}/coding/paas/v4" if self.coding_plan else f"{root}/paas/v4"
+        return root + (CODING_PATH if self.coding_plan else GENERAL_PATH)
+
+    @property
+    def general_base_url(self) -> str:
+        """The base of every route but chat (search, images, videos, speech, tasks): the general
+        endpoint, also for a Coding Plan, whose endpoint serves chat only."""
+        chat = self.api_base_url
+        return chat[: -len(CODING_PATH)] + GENERAL_PATH if chat.endswith(CODING_PATH) else chat
+
+    @property
+    def on_coding_plan(self) -> bool:
+        """Whether chat goes to a Coding Plan endpoint (set by the flag or by the base URL)."""
+        return self.api_base_url != self.general_base_url
 
     @property
     def store_dir(self) -> Path:
@@ -250,11 +284,11 @@ class Settings(BaseSettings):
 
     @property
     def default_search_engine(self) -> str:
-        return self.search_engine or SEARCH_ENGINES[self.platform]
+        return self.search_engine or SEARCH_ENGINES[self.platform][0]
 
     @property
     def default_chat_search_engine(self) -> str:
-        return self.chat_search_engine or CHAT_SEARCH_ENGINES[self.platform]
+        return self.chat_search_engine or CHAT_SEARCH_ENGINES[self.platform][0]
 
 
 def _is_placeholder(value: object) -> bool:
