@@ -190,8 +190,9 @@ async def test_account_errors_surface_instead_of_empty_results(
     assert len(fake.requests_to("web_search")) == 1
 
 
-async def test_search_concurrency_limit_is_retried(fake: FakeGLM) -> None:
-    fake.script("web_search", Fault(code="1701"))
+@pytest.mark.parametrize("status", [429, 400], ids=["http-429", "http-400"])
+async def test_search_concurrency_limit_is_retried(fake: FakeGLM, status: int) -> None:
+    fake.script("web_search", Fault(status=status, code="1701"))  # the code decides, whatever the status
     result = await search(fake, {"query": "busy"})
     assert not result.is_error, text_of(result)
     assert len(fake.requests_to("web_search")) == 2
