@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Platform = Literal["zai", "bigmodel"]
@@ -238,17 +238,14 @@ class Settings(BaseSettings):
         except ValueError:
             return False
 
-    @model_validator(mode="after")
-    def _check_engines(self) -> Settings:
-        for name, engine, known in (
-            ("search_engine", self.search_engine, SEARCH_ENGINES[self.platform]),
-            ("chat_search_engine", self.chat_search_engine, CHAT_SEARCH_ENGINES[self.platform]),
-        ):
-            if engine is not None and engine not in known:
-                raise ValueError(
-                    f"{name} {engine!r} is not an engine of {self.platform}: use {', '.join(known)}"
-                )
-        return self
+    @field_validator("search_engine", "chat_search_engine")
+    @classmethod
+    def _check_engine(cls, value: str | None, info: ValidationInfo) -> str | None:
+        platform: Platform = info.data.get("platform", "zai")
+        known = (SEARCH_ENGINES if info.field_name == "search_engine" else CHAT_SEARCH_ENGINES)[platform]
+        if value is not None and value not in known:
+            raise ValueError(f"{value!r} is not an engine of {platform}: use {', '.join(known)}")
+        return value
 
     @property
     def api_base_url(self) -> str:
