@@ -11,6 +11,7 @@ import pytest
 from mcp.types import CallToolResult
 from pydantic import ValidationError
 
+from mcp_server_glm.glm.models import WebSearchOptions
 from mcp_server_glm.settings import Settings
 from tests.conftest import CANARY_KEY, in_process, over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM, Fault
@@ -269,3 +270,30 @@ async def test_bad_count_never_reaches_the_api(fake: FakeGLM) -> None:
     assert result.is_error
     assert "invalid arguments: count: Input should be less than or equal to 50" in text_of(result)
     assert fake.requests == []
+
+
+# The fields of Z.AI's WebSearchObject, the chat's built-in web_search tool.
+WEB_SEARCH_OBJECT = {
+    "enable",
+    "search_engine",
+    "search_query",
+    "count",
+    "search_domain_filter",
+    "search_recency_filter",
+    "content_size",
+    "result_sequence",
+    "search_result",
+    "require_search",
+    "search_prompt",
+}
+
+
+def test_the_chat_search_tool_sends_only_fields_of_its_schema() -> None:
+    options = WebSearchOptions(search_engine="search_pro_jina", count=5, search_recency_filter="oneDay")
+    tool = options.as_tool()
+    assert tool["type"] == "web_search"
+    assert set(tool["web_search"]) <= WEB_SEARCH_OBJECT
+    assert tool["web_search"]["search_engine"] == "search_pro_jina"
+    for wrong in ({"count": 51}, {"count": 0}, {"search_recency_filter": "oneHour"}):
+        with pytest.raises(ValidationError):
+            WebSearchOptions.model_validate({"search_engine": "search_pro_jina", **wrong})
