@@ -109,6 +109,7 @@ async def test_json_mode_answer(fake: FakeGLM) -> None:
 
 @pytest.mark.parametrize(("platform", "engine"), [("zai", "search_pro_jina"), ("bigmodel", "search_std")])
 async def test_web_search_returns_sources(fake: FakeGLM, platform: str, engine: str) -> None:
+    fake.platform = platform
     result = await chat(fake, {"prompt": "news today", "web_search": True}, platform=platform)
     [tool] = sent(fake)["tools"]
     assert tool == {

@@ -1,4 +1,5 @@
-"""`mcp-server-glm doctor` against the fake API: what it prints, what it explains, its exit code."""
+"""`mcp-server-glm doctor` against the fake API: what it prints, what it explains, which tools it says the
+key can use (the GLM Coding Plan's chat, the general endpoint's balance), its exit code."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import pytest
 
 from tests.conftest import CANARY_KEY, installed_server, server_env
 from tests.fake_glm import FakeGLM, Fault
+
+ALL_TOOLS = ("glm_chat", "web_search", "generate_image", "generate_video", "get_task", "transcribe")
+CODING_KEY = "coding-plan-key-without-balance-7d41"
 
 
 def doctor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -30,9 +34,56 @@ def test_accepted_key(fake: FakeGLM) -> None:
     assert "platform      zai" in out
     assert "will be created" in out or "writable" in out
     assert "OK: the API accepted the key" in out
-    [request] = fake.requests_to("chat/completions")
-    assert request.json["model"] == "glm-4.7-flash"
-    assert request.json["max_tokens"] == 1
+    assert "OK: the general endpoint accepted the key and the account can pay" in out
+    assert f"Tools this key can use: {', '.join(ALL_TOOLS)}." in out
+    key_check, balance_check = fake.requests_to("chat/completions")
+    assert key_check.json["model"] == "glm-4.7-flash"
+    assert key_check.json["max_tokens"] == 1
+    assert balance_check.json["model"] == "glm-4.7"  # a paid model: only balance pays for it
+    assert balance_check.json["max_tokens"] == 1
+    assert {key_check.base, balance_check.base} == {"paas"}
+
+
+def test_coding_plan_key_without_balance_can_use_chat_only(fake: FakeGLM) -> None:
+    fake.coding_keys = {CODING_KEY}
+    env = server_env(fake, ZAI_API_KEY=CODING_KEY, ZAI_BASE_URL=fake.coding_base_url, GLM_CODING_PLAN="1")
+    done = doctor(env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert CODING_KEY not in out + done.stderr
+    assert "coding plan   yes (chat only)" in out
+    assert f"API base URL  {fake.coding_base_url} (set explicitly)" in out
+    assert f"other tools   {fake.base_url}" in out
+    assert "OK: the API accepted the key" in out
+    assert "NOT AVAILABLE: the account cannot pay for them (code 1113" in out
+    assert "the GLM Coding Plan covers chat only, and these tools need account balance" in out
+    assert "Tools this key can use: glm_chat." in out
+    chat, general = fake.requests_to("chat/completions")
+    assert (chat.base, general.base) == ("coding", "paas")
+
+
+def test_coding_plan_key_with_balance_can_use_every_tool(fake: FakeGLM) -> None:
+    done = doctor(server_env(fake, ZAI_BASE_URL=fake.coding_base_url, GLM_CODING_PLAN="1"))
+    assert done.returncode == 0, done.stdout
+    assert f"Tools this key can use: {', '.join(ALL_TOOLS)}." in done.stdout
+    assert [r.base for r in fake.requests_to("chat/completions")] == ["coding", "paas"]
+
+
+def test_no_balance_without_a_plan(fake: FakeGLM) -> None:
+    fake.script("chat/completions", Fault(), Fault(code="1113"))
+    done = doctor(server_env(fake))
+    assert done.returncode == 0, done.stdout
+    assert (
+        "these tools and paid chat models need account balance: top it up (free models still" in done.stdout
+    )
+    assert "Tools this key can use: glm_chat." in done.stdout
+
+
+def test_only_chat_enabled_checks_only_chat(fake: FakeGLM) -> None:
+    done = doctor(server_env(fake, GLM_TOOLS="glm_chat"))
+    assert done.returncode == 0, done.stdout
+    assert "general endpoint" not in done.stdout
+    assert len(fake.requests_to("chat/completions")) == 1
 
 
 def test_refused_key_points_at_the_other_platform(fake: FakeGLM) -> None:

@@ -152,34 +152,46 @@ def test_vision_json_mode_and_max_tokens(client: httpx2.Client) -> None:
 
 
 def test_chat_builtin_web_search(client: httpx2.Client) -> None:
-    tool = {"type": "web_search", "web_search": {"enable": "True", "search_result": "true", "count": "5"}}
+    spec = {"enable": "True", "search_engine": "search_pro_jina", "search_result": "true", "count": "5"}
+    tool = {"type": "web_search", "web_search": spec}
     body = client.post("chat/completions", json=chat_body(tools=[tool])).json()
     assert [r["refer"] for r in body["web_search"]] == ["ref_1", "ref_2"]
     assert body["web_search"][0]["link"].startswith("https://example.com/")
     assert "[ref_1]" in body["choices"][0]["message"]["content"]
     stream = client.post("chat/completions", json=chat_body(tools=[tool], stream=True)).content
     assert "web_search" in json.loads(sse_payloads(stream)[0])
+    for wrong in ({"enable": True}, {"enable": True, "search_engine": "search-prime"}):
+        refused = client.post(
+            "chat/completions", json=chat_body(tools=[{"type": "web_search", "web_search": wrong}])
+        )
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == ("1214" if len(wrong) == 1 else "1211")
 
 
-def test_web_search_endpoint(client: httpx2.Client) -> None:
+def test_web_search_endpoint(fake: FakeGLM, client: httpx2.Client) -> None:
     body = {
         "search_query": "glm news",
         "search_engine": "search-prime",
         "count": 3,
         "search_domain_filter": "www.example.org",
-        "content_size": "high",
     }
     response = client.post("web_search", json=body)
     assert response.status_code == 200
     result = response.json()
     assert ID_PATTERN.match(result["id"])
     assert result["request_id"] == result["id"]
-    assert result["search_intent"] == [{"query": "glm news", "intent": "SEARCH_ALL", "keywords": "glm news"}]
+    assert "search_intent" not in result  # Z.AI's answer has none
     items = result["search_result"]
     assert [i["refer"] for i in items] == ["ref_1", "ref_2", "ref_3"]
     assert all(i["link"].startswith("https://www.example.org/") for i in items)
-    assert len(items[0]["content"]) > 2000
+    assert len(items[0]["content"]) < 1000
     assert set(items[0]) == {"title", "content", "link", "media", "icon", "refer", "publish_date"}
+    fake.platform = "bigmodel"
+    cn = {**body, "search_engine": "search_std", "search_intent": False, "content_size": "high"}
+    result = client.post("web_search", json=cn).json()
+    assert result["search_intent"] == [{"query": "glm news", "intent": "SEARCH_ALL", "keywords": "glm news"}]
+    assert len(result["search_result"][0]["content"]) > 2000
+    fake.platform = "zai"
     missing = client.post("web_search", json={"search_query": "glm news"})
     assert missing.status_code == 400
     assert missing.json() == {
@@ -343,7 +355,9 @@ def test_image_generation_shape_and_validation(fake: FakeGLM, client: httpx2.Cli
     assert re.fullmatch(re.escape(fake.root_url) + r"/media/image-\d{14}[0-9a-f]{16}\.png", item["url"])
     with httpx2.Client(base_url=fake.coding_base_url + "/", headers=AUTH) as coding:
         ok = {"model": "cogview-4-250304", "prompt": "x", "size": "1440x720", "quality": "standard"}
-        assert coding.post("images/generations", json=ok).status_code == 200
+        refused = coding.post("images/generations", json=ok)  # the Coding Plan's endpoint serves chat only
+        assert (refused.status_code, refused.json()["error"]["code"]) == (429, "1113")
+        assert client.post("images/generations", json=ok).status_code == 200
     assert client.post("images/generations", json={**body, "size": "2048x2048"}).status_code == 200
     cases: list[tuple[dict[str, Any], str, str]] = [
         ({"prompt": "x"}, "1214", "model"),

@@ -1,5 +1,9 @@
-"""`mcp-server-glm doctor`: the effective configuration, the directories, and one cheap call that
-tells whether the API accepts the key, explained in plain words. Exit code 0 only when it does.
+"""`mcp-server-glm doctor`: the effective configuration, the directories, a one-token chat that tells
+whether the API accepts the key, and one at the general endpoint that tells which tools it can use.
+
+Chat may go to the GLM Coding Plan's endpoint; every other tool goes to the general one and is paid from
+the account balance, so a paid model's one-token answer there says whether they work. Exit code 0 only
+when the chat check passes.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from .glm.errors import (
 )
 from .glm.models import ChatRequest
 from .settings import API_ROOTS, KEY_VARIABLES, Platform, Settings
+from .tools.listing import MODULES
 
 FREE_MODEL = "glm-4.7-flash"
+PAID_MODEL = "glm-4.7"  # the balance check's model when the chat model is a free one
 
 
 def run_doctor(settings: Settings) -> int:
@@ -34,8 +40,9 @@ def run_doctor(settings: Settings) -> int:
     rows = [
         ("API key", f"...{key[-4:]}" if key and len(key) > 8 else ("set (short)" if key else "not set")),
         ("platform", settings.platform),
-        ("coding plan", "yes" if settings.coding_plan else "no"),
+        ("coding plan", "yes (chat only)" if settings.on_coding_plan else "no"),
         ("API base URL", settings.api_base_url + (" (set explicitly)" if settings.base_url else "")),
+        *([("other tools", settings.general_base_url)] if settings.on_coding_plan else []),
         (
             "models",
             f"chat {settings.default_chat_model}{_platform_default(settings.chat_model)}, "
@@ -66,12 +73,67 @@ def run_doctor(settings: Settings) -> int:
         return 1
     model = settings.default_chat_model if settings.coding_plan else FREE_MODEL
     say(f"Checking the key with a one-token answer from {model} at {settings.api_base_url} ...")
-    accepted, explanation = anyio.run(check_key, settings, key, model)
+    accepted, explanation = anyio.run(check_key, settings, key, model, settings.api_base_url)
     say(("OK: " if accepted else "FAILED: ") + explanation)
+    if accepted:
+        check_tools(settings, key)
     return 0 if accepted else 1
 
 
-async def check_key(settings: Settings, key: str, model: str) -> tuple[bool, str]:
+def check_tools(settings: Settings, key: str) -> None:
+    """Say which tools the key can use: the ones beside chat need the general endpoint and balance."""
+    chosen = settings.tools or list(MODULES)
+    others = [name for name in MODULES if name != "glm_chat" and name in chosen]
+    if not others:
+        return
+    chat_model = settings.default_chat_model
+    found = catalog.find(chat_model)
+    model = PAID_MODEL if found is not None and found.free else chat_model
+    url = settings.general_base_url
+    say(f"\nChecking the general endpoint ({', '.join(others)}) with a one-token answer from {model}")
+    say(f"at {url} ...")
+    usable, explanation = anyio.run(check_general, settings, key, model)
+    say(("OK: " if usable else "NOT AVAILABLE: ") + explanation)
+    chat = ["glm_chat"] if "glm_chat" in chosen else []
+    say(f"Tools this key can use: {', '.join(chat + others) if usable else ', '.join(chat) or 'none'}.")
+
+
+async def check_general(settings: Settings, key: str, model: str) -> tuple[bool, str]:
+    try:
+        await ping(settings, key, model, settings.general_base_url)
+    except QuotaExhausted as exc:
+        plan = (
+            "the GLM Coding Plan covers chat only, and these tools need account balance: top it up"
+            if settings.on_coding_plan
+            else "these tools and paid chat models need account balance: top it up (free models still answer)"
+        )
+        return False, f"the account cannot pay for them (code {exc.code}: {exc.api_message}): {plan}."
+    except AuthenticationFailed as exc:
+        return False, (
+            f"the general endpoint refused the key ({exc.api_message or 'no message'}): every tool but "
+            "chat goes there, also on the GLM Coding Plan."
+        )
+    except RateLimited:
+        return True, "the general endpoint accepted the key but is rate limiting right now."
+    except InvalidRequest as exc:
+        if exc.code == "1211":
+            return True, "the general endpoint accepted the key (the test model is not offered there)."
+        return False, f"the check failed: {exc}"
+    except GLMError as exc:
+        return False, f"the check failed: {exc}"
+    return True, "the general endpoint accepted the key and the account can pay: every tool can be used."
+
+
+async def check_key(settings: Settings, key: str, model: str, url: str) -> tuple[bool, str]:
+    try:
+        await ping(settings, key, model, url)
+    except GLMError as exc:
+        return explain(exc, settings)
+    return True, "the API accepted the key and answered."
+
+
+async def ping(settings: Settings, key: str, model: str, url: str) -> None:
+    """A one-token answer from `model` at `url` (chat's route, whichever endpoint it is)."""
     request = ChatRequest(
         model=model,
         messages=[{"role": "user", "content": "ping"}],
@@ -80,18 +142,14 @@ async def check_key(settings: Settings, key: str, model: str) -> tuple[bool, str
     )
     async with GLMClient(
         key,
-        settings.api_base_url,
+        url,
         timeout=min(settings.timeout, 30),
         connect_timeout=settings.connect_timeout,
         max_retries=1,
         retry_backoff=settings.retry_backoff,
         user_agent=f"mcp-server-glm/{__version__} doctor",
     ) as client:
-        try:
-            await client.chat(request)
-        except GLMError as exc:
-            return explain(exc, settings)
-    return True, "the API accepted the key and answered."
+        await client.chat(request)
 
 
 def explain(error: GLMError, settings: Settings) -> tuple[bool, str]:
@@ -102,7 +160,7 @@ def explain(error: GLMError, settings: Settings) -> tuple[bool, str]:
         return False, (
             f"the API refused the key ({error.api_message or 'no message'}). A key works only on its own "
             f"platform and endpoint: if it comes from {other_host}, set GLM_PLATFORM={other}; "
-            f"if it is a GLM Coding Plan key, set GLM_CODING_PLAN={'0' if settings.coding_plan else '1'}; "
+            f"if it is a GLM Coding Plan key, set GLM_CODING_PLAN={'0' if settings.on_coding_plan else '1'}; "
             "otherwise check for a typo or a revoked key."
         )
     if isinstance(error, QuotaExhausted) and error.code == "1311":
@@ -110,7 +168,7 @@ def explain(error: GLMError, settings: Settings) -> tuple[bool, str]:
     if isinstance(error, QuotaExhausted):
         hint = (
             " A Coding Plan key used on the general endpoint reports this too: try GLM_CODING_PLAN=1."
-            if error.code == "1113" and not settings.coding_plan
+            if error.code == "1113" and not settings.on_coding_plan
             else ""
         )
         return False, f"the key was accepted, but the account cannot be used now: {error}.{hint}"

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .glm import catalog
@@ -22,9 +22,17 @@ API_ROOTS: dict[Platform, str] = {
     "zai": "https://api.z.ai/api",
     "bigmodel": "https://open.bigmodel.cn/api",
 }
-# The standalone Web Search API and the chat's built-in web_search tool name their engines differently.
-SEARCH_ENGINES: dict[Platform, str] = {"zai": "search-prime", "bigmodel": "search_std"}
-CHAT_SEARCH_ENGINES: dict[Platform, str] = {"zai": "search_pro_jina", "bigmodel": "search_std"}
+# The engines each platform's standalone Web Search API takes, and its chat's built-in web_search tool
+# (Z.AI names them differently in the two); the first is the default.
+BIGMODEL_ENGINES = ("search_std", "search_pro", "search_pro_sogou", "search_pro_quark")
+SEARCH_ENGINES: dict[Platform, tuple[str, ...]] = {"zai": ("search-prime",), "bigmodel": BIGMODEL_ENGINES}
+CHAT_SEARCH_ENGINES: dict[Platform, tuple[str, ...]] = {
+    "zai": ("search_pro_jina",),
+    "bigmodel": BIGMODEL_ENGINES,
+}
+# The GLM Coding Plan's endpoint serves chat only; every other route goes to the general one.
+CODING_PATH = "/coding/paas/v4"
+GENERAL_PATH = "/paas/v4"
 
 KEY_VARIABLES = ("ZAI_API_KEY", "ZHIPUAI_API_KEY")
 MB = 1024 * 1024
@@ -63,7 +71,8 @@ class Settings(BaseSettings):
     base_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("ZAI_BASE_URL", "ZHIPUAI_BASE_URL"),
-        description="API base URL; overrides platform and coding plan.",
+        description="API base URL of chat; overrides platform and coding plan. A Coding Plan URL "
+        "(.../coding/paas/v4) sends the other tools to its general endpoint (.../paas/v4).",
     )
     platform: Platform = Field(
         default="zai",
@@ -71,7 +80,8 @@ class Settings(BaseSettings):
     )
     coding_plan: bool = Field(
         default=False,
-        description="Use the platform's GLM Coding Plan endpoint (/api/coding/paas/v4).",
+        description="Send chat to the platform's GLM Coding Plan endpoint (/api/coding/paas/v4); "
+        "the other tools always use the general endpoint, billed to the account balance.",
     )
     timeout: float = Field(
         default=120.0, gt=0, description="Seconds to wait for the API to send data (read timeout)."
@@ -236,13 +246,34 @@ class Settings(BaseSettings):
         except ValueError:
             return False
 
+    @field_validator("search_engine", "chat_search_engine")
+    @classmethod
+    def _check_engine(cls, value: str | None, info: ValidationInfo) -> str | None:
+        platform: Platform = info.data.get("platform", "zai")
+        known = (SEARCH_ENGINES if info.field_name == "search_engine" else CHAT_SEARCH_ENGINES)[platform]
+        if value is not None and value not in known:
+            raise ValueError(f"{value!r} is not an engine of {platform}: use {', '.join(known)}")
+        return value
+
     @property
     def api_base_url(self) -> str:
-        """The base every API path is joined to."""
+        """The base chat is sent to: the Coding Plan endpoint when the plan is on."""
         if self.base_url:
             return self.base_url
         root = API_ROOTS[self.platform]
-        return f"{root}/coding/paas/v4" if self.coding_plan else f"{root}/paas/v4"
+        return root + (CODING_PATH if self.coding_plan else GENERAL_PATH)
+
+    @property
+    def general_base_url(self) -> str:
+        """The base of every route but chat (search, images, videos, speech, tasks): the general
+        endpoint, also for a Coding Plan, whose endpoint serves chat only."""
+        chat = self.api_base_url
+        return chat[: -len(CODING_PATH)] + GENERAL_PATH if chat.endswith(CODING_PATH) else chat
+
+    @property
+    def on_coding_plan(self) -> bool:
+        """Whether chat goes to a Coding Plan endpoint (set by the flag or by the base URL)."""
+        return self.api_base_url != self.general_base_url
 
     @property
     def store_dir(self) -> Path:
@@ -258,11 +289,11 @@ class Settings(BaseSettings):
 
     @property
     def default_search_engine(self) -> str:
-        return self.search_engine or SEARCH_ENGINES[self.platform]
+        return self.search_engine or SEARCH_ENGINES[self.platform][0]
 
     @property
     def default_chat_search_engine(self) -> str:
-        return self.chat_search_engine or CHAT_SEARCH_ENGINES[self.platform]
+        return self.chat_search_engine or CHAT_SEARCH_ENGINES[self.platform][0]
 
     @property
     def default_chat_model(self) -> str:

@@ -122,6 +122,7 @@ class AppState:
             self._glm = GLMClient(
                 settings.api_key.get_secret_value(),
                 settings.api_base_url,
+                general_url=settings.general_base_url,
                 timeout=settings.timeout,
                 connect_timeout=settings.connect_timeout,
                 max_retries=settings.max_retries,

@@ -1,10 +1,11 @@
 """A real HTTP/1.1 fake of the GLM "paas v4" API on 127.0.0.1, the oracle for offline tests.
 Faithful to the documented wire format (glm-api.md): tolerant in what it accepts, exact in what it sends.
 
-Routes, under both /api/paas/v4 and /api/coding/paas/v4: chat/completions, web_search,
-images/generations, async/images/generations, videos/generations, GET async-result/{id} (tasks follow
-`FakeGLM.task_plan`), audio/transcriptions (multipart). At the root, without a key: GET /media/<name>,
-the CDN files behind the generated image and video URLs."""
+Routes, under /api/paas/v4: chat/completions, web_search, images/generations, async/images/generations,
+videos/generations, GET async-result/{id} (tasks follow `FakeGLM.task_plan`), audio/transcriptions
+(multipart). The GLM Coding Plan's /api/coding/paas/v4 serves chat/completions only (1113 elsewhere);
+keys in `FakeGLM.coding_keys` are a plan without balance, refused (1113) by every general route. At the
+root, without a key: GET /media/<name>, the CDN files behind the generated image and video URLs."""
 
 from .api import Fault
 from .media import Task, TaskPlan

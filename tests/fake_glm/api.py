@@ -135,9 +135,16 @@ URL_ONLY_IMAGES = frozenset({"glm-4v-flash"})
 PARTS_REPLY_MODELS = frozenset({"glm-4v", "glm-4v-plus", "glm-4v-plus-0111", "glm-4v-flash"})
 IMAGE_MAX_BYTES = 5 * 1024 * 1024
 IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # jpg/jpeg/png only
-SEARCH_ENGINES = frozenset(
-    {"search-prime", "search_std", "search_pro", "search_pro_sogou", "search_pro_quark"}
-)
+BIGMODEL_ENGINES = frozenset({"search_std", "search_pro", "search_pro_sogou", "search_pro_quark"})
+# Engines of the standalone Web Search API, and of the chat's built-in web_search tool, per platform.
+SEARCH_ENGINES = {"zai": frozenset({"search-prime"}), "bigmodel": BIGMODEL_ENGINES}
+CHAT_SEARCH_ENGINES = {"zai": frozenset({"search_pro_jina"}), "bigmodel": BIGMODEL_ENGINES}
+# Fields of POST /web_search only BigModel defines (Z.AI's WebSearchRequest has neither).
+BIGMODEL_SEARCH_FIELDS = ("content_size", "search_intent")
+MAX_SEARCH_QUERY = {"bigmodel": 70}
+# The only route of the GLM Coding Plan's endpoint; every other one there answers 1113 (the references
+# leave it open; third-party reports of non-coding use show 1113).
+CODING_ROUTES = frozenset({"chat/completions"})
 RECENCY_FILTERS = frozenset({"oneDay", "oneWeek", "oneMonth", "oneYear", "noLimit"})
 
 SAFETY_MESSAGE = (
@@ -188,6 +195,9 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "1312": "The model is currently experiencing high traffic. Please try again later or switch to "
     "another model.",
     "1313": "Request blocked under Fair Use Policy. Your request rate has been restricted.",
+    "1701": "Web search concurrency limit reached, please reduce concurrency.",
+    "1702": "No search engine is available for this request.",
+    "1703": "The search engine returned no data.",
 }
 _STATUS_BY_CODE: dict[str, int] = {
     "500": 500,
@@ -215,6 +225,7 @@ _STATUS_BY_CODE: dict[str, int] = {
             "1311",
             "1312",
             "1313",
+            "1701",
         )
     },
 }
@@ -286,6 +297,7 @@ def handle(
     files: dict[str, bytes] | None = None,
     site: "Site | None" = None,
     platform: str = "zai",
+    coding_keys: frozenset[str] = frozenset(),
 ) -> Reply:
     """Compute the reply to one request (the fault, if any, was already popped for it), as `platform`
     ("zai" or "bigmodel") would. Without a `site` only the stateless routes (chat, web search) exist."""
@@ -301,6 +313,7 @@ def handle(
         files=files,
         site=site,
         platform=platform,
+        coding_keys=coding_keys,
     )
     if fault is not None and fault.retry_after is not None:
         reply = dataclasses.replace(
@@ -322,13 +335,15 @@ def _dispatch(
     files: dict[str, bytes] | None,
     site: "Site | None",
     platform: str,
+    coding_keys: frozenset[str],
 ) -> Reply:
     if fault is not None and fault.replaces_response:
         return fault_reply(fault)
     if site is not None and (public := site.public(method, route, base, fault)) is not None:
         return public  # CDN files need no key
     try:
-        check_auth(headers.get("authorization"), api_keys)
+        check_auth(headers.get("authorization"), api_keys, coding_keys)
+        check_plan(headers.get("authorization"), route, base, coding_keys)
         if site is not None:
             reply = site.route(method, route, body, form or {}, files or {}, fault)
             if reply is not None:
@@ -343,15 +358,30 @@ def _dispatch(
         return error_reply(err.status, err.code, err.message)
 
 
-def check_auth(authorization: str | None, api_keys: set[str] | None) -> None:
+def check_auth(
+    authorization: str | None, api_keys: set[str] | None, coding_keys: frozenset[str] = frozenset()
+) -> None:
     if authorization is None or not authorization.strip():
         raise ApiError(401, "1001")
+    key = _bearer(authorization)
+    if not key:
+        raise ApiError(401, "1000")
+    if api_keys is not None and key not in api_keys and key not in coding_keys:
+        raise ApiError(401, "1000")
+
+
+def check_plan(authorization: str | None, route: str, base: str, coding_keys: frozenset[str]) -> None:
+    """The GLM Coding Plan's endpoint serves chat only; a Coding Plan key without balance (one of
+    `coding_keys`) works there and nowhere else: the general endpoint bills the empty balance (1113)."""
+    if base == "coding" and route not in CODING_ROUTES:
+        raise ApiError(429, "1113")
+    if base == "paas" and _bearer(authorization or "") in coding_keys:
+        raise ApiError(429, "1113")
+
+
+def _bearer(authorization: str) -> str:
     scheme, _, key = authorization.strip().partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
-        raise ApiError(401, "1000")
-    if api_keys is not None and key not in api_keys:
-        raise ApiError(401, "1000")
+    return key.strip() if scheme.lower() == "bearer" else ""
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -501,28 +531,40 @@ def _result(opts: SearchOptions, slug: str, host: str, size: int, n: int) -> dic
 
 
 def web_search(payload: dict[str, Any], fault: Fault | None, platform: str) -> Reply:
-    opts = _parse_search(payload)
+    opts = _parse_search(payload, platform)
     ident = new_id()
     request_id = payload.get("request_id")
-    body = {
+    body: dict[str, Any] = {
         "id": ident,
         "created": int(time.time()),
         "request_id": request_id if isinstance(request_id, str) else ident,
-        "search_intent": [{"query": opts.query, "intent": "SEARCH_ALL", "keywords": opts.query}],
-        "search_result": search_results(opts),
     }
+    if platform == "bigmodel":  # Z.AI's WebSearchResponse has no search_intent
+        body["search_intent"] = [{"query": opts.query, "intent": "SEARCH_ALL", "keywords": opts.query}]
+    body["search_result"] = search_results(opts)
     return json_reply(200, body)
 
 
-def _parse_search(payload: dict[str, Any]) -> SearchOptions:
+def _parse_search(payload: dict[str, Any], platform: str = "zai") -> SearchOptions:
     query = payload.get("search_query")
     if not isinstance(query, str) or not query.strip():
         raise ApiError(400, "1214", "search_query:The search_query cannot be empty.")
+    limit = MAX_SEARCH_QUERY.get(platform)
+    if limit is not None and len(query) > limit:
+        raise ApiError(400, "1214", f"search_query:The search_query must be at most {limit} characters.")
     engine = payload.get("search_engine")
     if engine is None or engine == "":
         raise ApiError(400, "1214", "search_engine:The search_engine cannot both be empty.")
-    if engine not in SEARCH_ENGINES:
+    if engine not in SEARCH_ENGINES[platform]:
         raise ApiError(400, "1211")
+    if platform == "zai":
+        for name in BIGMODEL_SEARCH_FIELDS:
+            if payload.get(name) is not None:
+                raise ApiError(400, "1210", f"{name}:The {name} is not a parameter of this API.")
+    elif payload.get("search_intent") is None:
+        raise ApiError(400, "1214", "search_intent:The search_intent cannot be empty.")
+    else:
+        _flag(payload["search_intent"], "search_intent")
     count = _int(payload.get("count"), "count")
     count = 10 if count is None else count
     if not 1 <= count <= 50:
@@ -538,6 +580,20 @@ def _parse_search(payload: dict[str, Any]) -> SearchOptions:
         content_size=_content_size(payload.get("content_size")),
         include_image=bool(_flag(payload.get("include_image"), "include_image")),
     )
+
+
+def check_search_tool(tools: Any, platform: str) -> None:
+    """The chat's built-in web_search tool (WebSearchObject): search_engine is required, and each
+    platform takes its own engines."""
+    for tool in tools if isinstance(tools, list) else ():
+        if not isinstance(tool, dict) or tool.get("type") != "web_search":
+            continue
+        spec = tool.get("web_search")
+        engine = spec.get("search_engine") if isinstance(spec, dict) else None
+        if engine is None or engine == "":
+            raise ApiError(400, "1214", "web_search.search_engine:The search_engine cannot be empty.")
+        if engine not in CHAT_SEARCH_ENGINES[platform]:
+            raise ApiError(400, "1211")
 
 
 def _check_recency(value: Any) -> None:
@@ -818,6 +874,7 @@ class Completion:
 
 
 def chat_completions(payload: dict[str, Any], fault: Fault | None, platform: str) -> Reply:
+    check_search_tool(payload.get("tools"), platform)
     req = parse_chat(payload, platform)
     done = complete(req, fault)
     if not req.stream:

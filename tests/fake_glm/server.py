@@ -81,6 +81,9 @@ class FakeGLM:
 
     def _init_state(self) -> None:
         self.api_keys: set[str] | None = None
+        # Keys of a GLM Coding Plan account without balance: chat on the coding endpoint answers, every
+        # route of the general endpoint refuses them with 1113 (insufficient balance).
+        self.coding_keys: set[str] = set()
         # Which platform the fake plays: "zai" (api.z.ai) or "bigmodel" (open.bigmodel.cn); each
         # refuses what its own reference refuses.
         self.platform = "zai"
@@ -332,6 +335,7 @@ class _Connection:
             files=request.files,
             site=self.fake._site(),
             platform=self.fake.platform,
+            coding_keys=frozenset(self.fake.coding_keys),
         )
         if reply.chunks is not None:
             return await self._send_chunks(reply)

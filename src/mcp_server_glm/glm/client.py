@@ -1,4 +1,5 @@
 """The async GLM API client: one pooled HTTP connection pool, bearer auth, retries, SSE, error mapping.
+Chat goes to the client's base URL (a GLM Coding Plan endpoint, maybe); every other route to the general one.
 
 Retries are decided by business code (see errors.py), bounded by a count and by a deadline, and a
 request that may already have reached the API is re-sent only when the caller says it is safe.
@@ -29,6 +30,7 @@ from .errors import (
     ConnectionFailed,
     ContentFiltered,
     GLMError,
+    QuotaExhausted,
     RateLimited,
     StreamBroken,
     classify,
@@ -56,6 +58,18 @@ OnDelta = Callable[[ChatCompletion], Awaitable[None]]
 
 MAX_BACKOFF = 30.0
 DRAIN_SECONDS = 2.0
+# Routes sent to the chat base URL; the GLM Coding Plan's endpoint serves nothing else.
+CHAT_ROUTES = frozenset({"chat/completions"})
+# What a route does, for a refusal that names it.
+ROUTE_NAMES = {
+    "web_search": "web search",
+    "images/generations": "image generation",
+    "async/images/generations": "image generation",
+    "videos/generations": "video generation",
+    "async-result": "reading job results",
+    "audio/transcriptions": "transcription",
+    "audio/speech": "speech",
+}
 
 
 def new_request_id() -> str:
@@ -64,13 +78,15 @@ def new_request_id() -> str:
 
 
 class GLMClient:
-    """A client of one GLM API base URL, to be used as an async context manager."""
+    """A client of one GLM platform, to be used as an async context manager: chat goes to `base_url`,
+    every other route to `general_url` (the same unless `base_url` is a GLM Coding Plan endpoint)."""
 
     def __init__(
         self,
         api_key: str,
         base_url: str,
         *,
+        general_url: str | None = None,
         timeout: float = 120.0,
         connect_timeout: float = 10.0,
         max_retries: int = 3,
@@ -82,6 +98,7 @@ class GLMClient:
         if not api_key:
             raise ValueError("an API key is required")
         self.base_url = base_url.rstrip("/")
+        self.general_url = (general_url or base_url).rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
         self.deadline = deadline
@@ -99,7 +116,14 @@ class GLMClient:
         )
 
     def __repr__(self) -> str:
-        return f"GLMClient({self.base_url!r})"
+        if self.general_url == self.base_url:
+            return f"GLMClient({self.base_url!r})"
+        return f"GLMClient({self.base_url!r}, general_url={self.general_url!r})"
+
+    @property
+    def coding_plan(self) -> bool:
+        """Whether chat goes to another endpoint than the rest (a GLM Coding Plan's)."""
+        return self.general_url != self.base_url
 
     async def __aenter__(self) -> Self:
         return self
@@ -261,12 +285,47 @@ class GLMClient:
     ) -> dict[str, Any]:
         """One HTTP exchange whose answer is a JSON object; every failure becomes a GLMError."""
         try:
-            response = await self._http.request(method, path, **options)
+            response = await self._http.request(method, self._url(path), **options)
         except httpx2.TransportError as exc:
             raise self._connection_failed(exc, request_id) from exc
-        if response.is_error:
-            raise self._api_error(response, request_id)
-        return self._json(response, request_id, error_key_fails=error_key_fails)
+        try:
+            if response.is_error:
+                raise self._api_error(response, request_id)
+            return self._json(response, request_id, error_key_fails=error_key_fails)
+        except APIError as error:
+            raise self._on_general_route(error, path) from None
+
+    def _url(self, path: str) -> str:
+        """Chat stays relative to the HTTP client's base (the chat endpoint); the rest is absolute."""
+        return path if path in CHAT_ROUTES else f"{self.general_url}/{path}"
+
+    def _on_general_route(self, error: APIError, path: str) -> APIError:
+        """An error of a route sent to the general endpoint, with the hint that fits there."""
+        if path in CHAT_ROUTES or not self.coding_plan:
+            return error
+        hint = None
+        if isinstance(error, QuotaExhausted) and error.code == "1113":
+            what = ROUTE_NAMES.get(path, ROUTE_NAMES.get(path.partition("/")[0], path))
+            hint = (
+                f"the GLM Coding Plan covers chat only, not {what}: that goes to the general endpoint "
+                f"({self.general_url}) and needs account balance, which this account lacks: top it up "
+                "in the platform console to use this tool"
+            )
+        elif isinstance(error, AuthenticationFailed):
+            hint = (
+                f"the API key was refused by the general endpoint {self.general_url}, which every tool "
+                "but chat uses (also on the GLM Coding Plan): check that the key belongs to this platform"
+            )
+        if hint is None:
+            return error
+        return type(error)(
+            status=error.status,
+            code=error.code,
+            message=error.api_message,
+            request_id=error.request_id,
+            retry_after=error.retry_after,
+            hint=hint,
+        )
 
     async def _stream_chat(
         self, body: dict[str, Any], request_id: str, on_delta: OnDelta | None

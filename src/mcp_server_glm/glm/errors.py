@@ -10,9 +10,10 @@ the request id, and what to do. The API key never appears in any of them.
      +-- APIError               the API answered with an error envelope
           +-- AuthenticationFailed   401, codes 1000-1004: the key was refused
           +-- QuotaExhausted         no balance, plan limits, fair-use restriction: not worth retrying
-          +-- RateLimited            1302/1303/1305/1312: busy, worth retrying later
+          +-- RateLimited            1302/1303/1305/1312, 1701 (searches): busy, worth retrying later
           +-- ContentFiltered        1301, or a stream stopped with finish_reason "sensitive"
           +-- InvalidRequest         a parameter, model name or prompt was refused
+          +-- SearchUnavailable      1702 no search engine available, 1703 the engine returned no data
           +-- ServerFailed           5xx: the platform failed
 """
 
@@ -20,7 +21,10 @@ from __future__ import annotations
 
 import re
 
-RETRYABLE_CODES = frozenset({"1302", "1303", "1305", "1312"})
+RETRYABLE_CODES = frozenset({"1302", "1303", "1305", "1312", "1701"})
+# The Web Search API's own failures: no engine could take the search, or the one that did found nothing.
+SEARCH_CODES = frozenset({"1702", "1703"})
+NO_SEARCH_DATA = "1703"
 QUOTA_CODES = frozenset(
     {"1110", "1111", "1112", "1113", "1121", "1304", "1308", "1309", "1310", "1311", "1313"}
 )
@@ -51,6 +55,9 @@ HINTS: dict[str, str] = {
     "1214": "the API refused a parameter value: check the arguments",
     "1220": "this key has no permission for this API",
     "1231": "the request id was already used",
+    "1701": "too many concurrent web searches on this account: wait a little or search less at once",
+    "1702": "no search engine is available for this search now: try another engine, or again later",
+    "1703": "the search engine returned no data: broaden or rephrase the query",
 }
 
 
@@ -144,6 +151,10 @@ class InvalidRequest(APIError):
     """A parameter, model name or prompt was refused."""
 
 
+class SearchUnavailable(APIError):
+    """The Web Search API had no engine for the search (1702), or its engine returned no data (1703)."""
+
+
 class ServerFailed(APIError):
     """The platform failed (5xx)."""
 
@@ -158,6 +169,8 @@ def classify(status: int, code: str | None) -> type[APIError]:
         return AuthenticationFailed
     if code in QUOTA_CODES:
         return QuotaExhausted
+    if code in SEARCH_CODES:
+        return SearchUnavailable
     if code in RETRYABLE_CODES or status == 429:
         # A 429 without a known code is treated as busy, as the platform's own SDKs do.
         return RateLimited

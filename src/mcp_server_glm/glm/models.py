@@ -20,14 +20,18 @@ class RequestBody(BaseModel):
         return self.model_dump(exclude_none=True, by_alias=True)
 
 
+Recency = Literal["oneDay", "oneWeek", "oneMonth", "oneYear", "noLimit"]
+
+
 class WebSearchOptions(RequestBody):
-    """The chat's built-in web_search tool (sent inside `tools`)."""
+    """The chat's built-in web_search tool (sent inside `tools`), fields of Z.AI's WebSearchObject:
+    `search_engine` is required (search_pro_jina on Z.AI, BigModel's engines there)."""
 
     enable: bool = True
     search_engine: str
     search_result: bool = True
-    count: int | None = None
-    search_recency_filter: str | None = None
+    count: int | None = Field(default=None, ge=1, le=50)
+    search_recency_filter: Recency | None = None
 
     def as_tool(self) -> dict[str, Any]:
         return {"type": "web_search", "web_search": self.body()}
@@ -117,15 +121,28 @@ class ChatCompletion:
 
 
 class WebSearchRequest(RequestBody):
-    """POST /web_search."""
+    """POST /web_search. Z.AI defines search_engine, search_query, count, search_domain_filter,
+    search_recency_filter, request_id and user_id; BigModel adds content_size and search_intent (listed
+    as required). Fields a platform does not define stay None, so they are not sent."""
 
     search_query: str
     search_engine: str
+    search_intent: bool | None = None
     count: int | None = None
     search_domain_filter: str | None = None
-    search_recency_filter: Literal["oneDay", "oneWeek", "oneMonth", "oneYear", "noLimit"] | None = None
+    search_recency_filter: Recency | None = None
     content_size: Literal["medium", "high"] | None = None
     request_id: str | None = None
+
+
+class SearchIntent(BaseModel):
+    """How BigModel's intent recognition read the query (`search_intent` in its answer)."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    query: str = ""
+    intent: str = ""
+    keywords: str = ""
 
 
 class WebSearchResponse(BaseModel):
@@ -133,11 +150,14 @@ class WebSearchResponse(BaseModel):
 
     id: str | None = None
     request_id: str | None = None
+    search_intent: list[SearchIntent] = Field(default_factory=list)
     search_result: list[SearchItem] = Field(default_factory=list)
 
-    @field_validator("search_result", mode="before")
+    @field_validator("search_result", "search_intent", mode="before")
     @classmethod
     def _none_is_empty(cls, value: object) -> object:
+        if isinstance(value, dict):  # a single object where the wire normally has a list
+            return [value]
         return [] if value is None else value
 
 

@@ -1,6 +1,8 @@
 """`web_search`: search the web through the GLM platform's Web Search API.
 
-An account without search quota gets its error back, never an empty list that looks like no results.
+Each platform takes its own engines and fields: what it would refuse is refused here, naming the limit,
+and only the fields it defines are sent. An account without search quota gets its error back, never an
+empty list that looks like no results; an engine that found no data (1703) is an empty result with a note.
 """
 
 from __future__ import annotations
@@ -8,14 +10,21 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..glm.models import SearchItem, WebSearchRequest
+from ..glm.errors import NO_SEARCH_DATA, SearchUnavailable
+from ..glm.models import SearchItem, WebSearchRequest, WebSearchResponse
+from ..settings import SEARCH_ENGINES, Platform
 from .common import app_state, count_usage, glm_client, result, upstream_errors
 
 TITLE = "Search the web"
 ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
+
+PLATFORM_NAMES: dict[Platform, str] = {"zai": "Z.AI", "bigmodel": "BigModel"}
+MAX_QUERY: dict[Platform, int] = {"bigmodel": 70}  # characters of search_query (BigModel's reference)
+SOGOU_COUNTS = (10, 20, 30, 40, 50)
 
 
 class Hit(BaseModel):
@@ -27,31 +36,51 @@ class Hit(BaseModel):
     icon: str | None = None
 
 
+class Intent(BaseModel):
+    query: str
+    intent: str
+    keywords: str | None = None
+
+
 class SearchResult(BaseModel):
     query: str
     engine: str
     results: list[Hit]
+    intent: list[Intent] | None = None
+    note: str | None = None
 
 
 async def web_search(
     ctx: Context[Any, Any],
-    query: Annotated[str, Field(min_length=1, max_length=1000, description="What to search for.")],
+    query: Annotated[
+        str,
+        Field(
+            min_length=1, max_length=1000, description="What to search for (BigModel: at most 70 characters)."
+        ),
+    ],
     engine: Annotated[
         str | None,
-        Field(description="search-prime (Z.AI); search_std, search_pro, search_pro_sogou, search_pro_quark."),
+        Field(
+            description="Z.AI: search-prime. BigModel: search_std, search_pro, search_pro_sogou, "
+            "search_pro_quark."
+        ),
     ] = None,
-    count: Annotated[int, Field(ge=1, le=50)] = 10,
+    count: Annotated[int, Field(ge=1, le=50, description="search_pro_sogou: 10, 20, 30, 40 or 50.")] = 10,
     domain_filter: Annotated[str | None, Field(description="Only results from this domain.")] = None,
     recency: Literal["oneDay", "oneWeek", "oneMonth", "oneYear", "noLimit"] = "noLimit",
     content_size: Annotated[
-        Literal["medium", "high"] | None, Field(description="Summary length: medium or high (longer).")
+        Literal["medium", "high"] | None, Field(description="BigModel only: summary length, medium or high.")
     ] = None,
 ) -> Annotated[CallToolResult, SearchResult]:
     """Search the web and get titles, links and summaries of current pages."""
-    chosen = engine or app_state(ctx).settings.default_search_engine
+    settings = app_state(ctx).settings
+    chosen = engine or settings.default_search_engine
+    check(settings.platform, query, chosen, count, content_size)
+    bigmodel = settings.platform == "bigmodel"
     request = WebSearchRequest(
         search_query=query,
         search_engine=chosen,
+        search_intent=False if bigmodel else None,
         count=count,
         search_domain_filter=domain_filter,
         search_recency_filter=recency,
@@ -59,10 +88,47 @@ async def web_search(
     )
     client = glm_client(ctx)
     with upstream_errors():
-        response = await client.web_search(request)
+        try:
+            response = await client.web_search(request)
+        except SearchUnavailable as exc:
+            if exc.code != NO_SEARCH_DATA:
+                raise
+            note = f"the engine returned no data (code {exc.code}): broaden or rephrase the query."
+            return result(
+                f'No results for "{query}" ({chosen}): {note}',
+                SearchResult(query=query, engine=chosen, results=[], note=note),
+            )
     count_usage(ctx, "web_search", chosen, 1, "searches")
-    hits = [_hit(item) for item in response.search_result]
-    return result(_text(query, chosen, hits), SearchResult(query=query, engine=chosen, results=hits))
+    found = SearchResult(query=query, engine=chosen, results=[_hit(item) for item in response.search_result])
+    found.intent = _intents(response) or None
+    return result(_text(found), found)
+
+
+def check(platform: Platform, query: str, engine: str, count: int, content_size: str | None) -> None:
+    """Refuse, in one line naming the limit, what the platform's Web Search API would refuse."""
+    name = PLATFORM_NAMES[platform]
+    engines = SEARCH_ENGINES[platform]
+    if engine not in engines:
+        other: Platform = "bigmodel" if platform == "zai" else "zai"
+        whose = f" (a {PLATFORM_NAMES[other]} engine)" if engine in SEARCH_ENGINES[other] else ""
+        raise ToolError(f"{name}'s Web Search has no engine {engine!r}{whose}: use {' or '.join(engines)}.")
+    if content_size is not None and platform == "zai":
+        raise ToolError(f"{name}'s Web Search has no content_size (a BigModel option): leave it out.")
+    limit = MAX_QUERY.get(platform)
+    if limit is not None and len(query) > limit:
+        raise ToolError(
+            f"The query is {len(query)} characters; {name}'s Web Search takes at most {limit}: shorten it."
+        )
+    if engine == "search_pro_sogou" and count not in SOGOU_COUNTS:
+        raise ToolError(f"search_pro_sogou takes count 10, 20, 30, 40 or 50, not {count}.")
+
+
+def _intents(response: WebSearchResponse) -> list[Intent]:
+    return [
+        Intent(query=item.query, intent=item.intent, keywords=item.keywords or None)
+        for item in response.search_intent
+        if item.intent or item.query
+    ]
 
 
 def _hit(item: SearchItem) -> Hit:
@@ -76,10 +142,16 @@ def _hit(item: SearchItem) -> Hit:
     )
 
 
-def _text(query: str, engine: str, hits: list[Hit]) -> str:
-    if not hits:
-        return f'No results for "{query}" ({engine}).'
-    lines = [f'{len(hits)} result{"s" if len(hits) > 1 else ""} for "{query}" ({engine}):']
+def _text(found: SearchResult) -> str:
+    hits = found.results
+    lines = [
+        f'{len(hits)} result{"s" if len(hits) > 1 else ""} for "{found.query}" ({found.engine}):'
+        if hits
+        else f'No results for "{found.query}" ({found.engine}).'
+    ]
+    for intent in found.intent or ():
+        keywords = f", keywords: {intent.keywords}" if intent.keywords else ""
+        lines.append(f'Intent: {intent.intent or "unknown"} (searched as "{intent.query}"{keywords})')
     for number, hit in enumerate(hits, 1):
         about = " | ".join(part for part in (hit.url, hit.site, hit.published_date) if part)
         lines.append(f"\n{number}. {hit.title}\n   {about}\n   {hit.content}")
