@@ -59,7 +59,7 @@ VIDEO_MODELS = frozenset(
 VIDEO_SIZES = frozenset(
     {"1280x720", "720x1280", "1024x1024", "1920x1080", "1080x1920", "2048x1080", "3840x2160"}
 )
-ASR_MODELS = frozenset({"glm-asr-2512", "glm-asr"})
+ASR_MODELS = frozenset({"glm-asr-2512"})  # glm-asr is in neither reference: 1211
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
 MAX_AUDIO_SECONDS = 30.0
 MAX_HOTWORDS = 100
@@ -493,6 +493,10 @@ def transcriptions(form: dict[str, list[str]], files: dict[str, bytes], fault: F
         raise ApiError(400, "1214", UNSUPPORTED_AUDIO)
     if len(hotwords(form)) > MAX_HOTWORDS:
         raise ApiError(400, "1214", f"hotwords:At most {MAX_HOTWORDS} hotwords are supported.")
+    for name, low, high in (("request_id", 6, 64), ("user_id", 6, 128)):
+        value = _field(form, name)
+        if value is not None and not low <= len(value) <= high:
+            raise ApiError(400, "1214", f"{name}:The {name} must be {low}-{high} characters.")
     if fault is not None and fault.content is not None:
         text = fault.content
     ident = new_id()

@@ -47,6 +47,7 @@ from .models import (
     WebSearchRequest,
     WebSearchResponse,
 )
+from .multipart import FilePart, MultipartBody
 
 log = logging.getLogger(__name__)
 
@@ -162,27 +163,21 @@ class GLMClient:
         return await self._with_retries(attempt, resend=True)
 
     async def transcribe(
-        self,
-        audio: bytes,
-        *,
-        filename: str,
-        mime_type: str,
-        model: str,
-        prompt: str | None,
-        hotwords: list[str],
+        self, audio: FilePart, *, model: str, prompt: str | None, hotwords: list[str]
     ) -> Transcription:
-        """Speech to text of one request-sized piece of audio (wav/mp3, at most 25 MB and 30 s)."""
-        # Hotwords go as repeated `hotwords` fields (httpx encodes a list value that way).
-        fields: dict[str, str | list[str]] = {"model": model, "stream": "false"}
+        """Speech to text of one request-sized piece of audio (wav/mp3, at most 25 MB and 30 s), streamed
+        from disk as it is sent; each attempt sends it again from its start."""
+        # Hotwords go as repeated `hotwords` fields: how the API wants an array in a form is undocumented.
+        fields = [("model", model), ("stream", "false")]
         if prompt:
-            fields["prompt"] = prompt
-        if hotwords:
-            fields["hotwords"] = hotwords
+            fields.append(("prompt", prompt))
+        fields += [("hotwords", word) for word in hotwords]
 
         async def attempt(request_id: str) -> Transcription:
-            form = {**fields, "request_id": request_id}
-            upload = {"file": (filename, audio, mime_type)}
-            data = await self._send("POST", "audio/transcriptions", request_id, data=form, files=upload)
+            body = MultipartBody([*fields, ("request_id", request_id)], "file", audio)
+            data = await self._send(
+                "POST", "audio/transcriptions", request_id, content=body, headers=body.headers
+            )
             return _parse(Transcription, data, request_id)
 
         return await self._with_retries(attempt, resend=True)
