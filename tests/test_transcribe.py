@@ -6,12 +6,15 @@ import io
 import os
 import subprocess
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mcp_server_glm import audio_chunks
-from tests.conftest import in_process, text_of, wav_file
+from mcp_server_glm.glm.client import GLMClient
+from mcp_server_glm.glm.multipart import FilePart
+from tests.conftest import CANARY_KEY, in_process, text_of, wav_file
 from tests.fake_glm import FakeGLM, Fault
 
 pytestmark = pytest.mark.anyio
@@ -295,3 +298,34 @@ async def test_a_retry_sends_the_piece_again_from_its_start(fake: FakeGLM, isola
     assert frames_of(first.files["file"]) + frames_of(tries[0].files["file"]) == frames_of(audio.read_bytes())
     assert all(attempt.files["file"] == tries[0].files["file"] for attempt in tries)
     assert len({attempt.form["request_id"][0] for attempt in tries}) == 3
+
+
+async def test_a_file_that_shrinks_mid_upload_fails_cleanly(fake: FakeGLM, tmp_path: Path) -> None:
+    data = wav_bytes(20)
+    path = tmp_path / "shrinking.wav"
+    path.write_bytes(data)
+    async with GLMClient(CANARY_KEY, fake.base_url, retry_backoff=0.01) as glm:
+        with path.open("rb") as source:
+            [piece] = audio_chunks.wav_pieces(source, len(data))
+
+            def cut_after_one_chunk() -> Iterator[bytes]:
+                chunks = piece.chunks(4096)
+                yield next(chunks)
+                os.truncate(path, piece.offset + 100)
+                yield from chunks
+
+            upload = FilePart("audio-1.wav", "audio/wav", piece.length, cut_after_one_chunk)
+            with pytest.raises(audio_chunks.AudioError, match="changed while it was being read"):
+                await glm.transcribe(upload, model="glm-asr-2512", prompt=None, hotwords=[])
+            assert fake.requests == []  # the body was never completed: the API saw no request
+            whole = FilePart("audio-1.wav", "audio/wav", piece.length, piece.chunks)
+            with pytest.raises(audio_chunks.AudioError):
+                await glm.transcribe(whole, model="glm-asr-2512", prompt=None, hotwords=[])
+        path.write_bytes(data)
+        with path.open("rb") as source:
+            [piece] = audio_chunks.wav_pieces(source, len(data))
+            whole = FilePart("audio-1.wav", "audio/wav", piece.length, piece.chunks)
+            answer = await glm.transcribe(whole, model="glm-asr-2512", prompt=None, hotwords=[])
+    assert answer.text == "Transcript of 20.00 s of audio."  # the client still works
+    [request] = fake.requests_to("audio/transcriptions")
+    assert request.files["file"] == data
