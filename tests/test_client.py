@@ -288,7 +288,7 @@ async def test_nothing_listening_names_what_to_check(monkeypatch: pytest.MonkeyP
                 await glm.chat(HELLO)
     message = str(caught.value)
     assert message.startswith(f"could not connect to {base}: connection refused: nothing listens there. ")
-    assert f"Check ZAI_BASE_URL ({base}), the network, a proxy (HTTPS_PROXY)" in message
+    assert "Check ZAI_BASE_URL, the network and any proxy setting (HTTPS_PROXY)" in message
     assert "run `mcp-server-glm doctor`" in message
     assert message.endswith("(gave up after 2 attempts)")
 
@@ -324,3 +324,15 @@ async def test_tls_to_a_plain_http_port_is_not_retried(fake: FakeGLM) -> None:
     assert str(caught.value).startswith("the TLS handshake failed (")
     assert f"connecting to {https}; not retried" in str(caught.value)
     assert fake.connections - before == 1
+
+
+async def test_a_tls_connection_dropped_mid_call_is_retried(
+    fake: FakeGLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TLSFront(fake_address(fake), tmp_path) as front:
+        monkeypatch.setenv("SSL_CERT_FILE", str(front.ca_file))
+        fake.script("chat/completions", Fault(drop=True))
+        async with GLMClient(CANARY_KEY, front.base_url(), retry_backoff=0.01) as glm:
+            assert (await glm.chat(HELLO)).complete
+        assert front.accepted == 2
+    assert len(fake.requests_to("chat/completions")) == 2

@@ -131,7 +131,7 @@ async def test_nothing_listening_says_what_to_check(fake: FakeGLM, tmp_path: Pat
     assert failed.is_error
     assert "\n" not in message
     assert f"could not connect to {base}: connection refused: nothing listens there" in message
-    assert f"Check ZAI_BASE_URL ({base})" in message
+    assert "Check ZAI_BASE_URL, the network and any proxy setting (HTTPS_PROXY)" in message
     assert "run `mcp-server-glm doctor`" in message
     assert "(gave up after 2 attempts)" in message
     assert again.is_error

@@ -112,7 +112,7 @@ async def test_a_proxy_that_is_down_is_named(monkeypatch: pytest.MonkeyPatch) ->
             await glm.chat(HELLO)
     message = str(caught.value)
     assert "could not connect to http://api.example/api/paas/v4 through the proxy at 127.0.0.1:9" in message
-    assert "the proxy at 127.0.0.1:9 (HTTP_PROXY), or run `mcp-server-glm doctor`" in message
+    assert "the network and the proxy at 127.0.0.1:9 (HTTP_PROXY), or run `mcp-server-glm doctor`" in message
     assert "secret" not in message
 
 

@@ -413,12 +413,10 @@ class GLMClient:
     def _connection_failed(self, exc: httpx2.TransportError, request_id: str) -> ConnectionFailed:
         reached = not isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout)
         via = f" through {self._proxy}" if self._proxy is not None else ""
-        check = (
-            f"Check ZAI_BASE_URL ({self.base_url}), the network"
-            + (f" and {self._proxy}" if self._proxy is not None else ", a proxy (HTTPS_PROXY)")
-            + ", or run `mcp-server-glm doctor`"
-        )
-        tls = _tls_failure(exc)
+        proxy = str(self._proxy) if self._proxy is not None else "any proxy setting (HTTPS_PROXY)"
+        check = f"Check ZAI_BASE_URL, the network and {proxy}, or run `mcp-server-glm doctor`"
+        # Only at connect time: TLS errors later (an EOF mid-answer) are dropped connections.
+        tls = _tls_failure(exc) if isinstance(exc, httpx2.ConnectError) else None
         if tls is not None:
             failure = ConnectionFailed(
                 f"{tls} connecting to {self.base_url}{via}; not retried. {_TLS_ADVICE}",
@@ -432,10 +430,9 @@ class GLMClient:
         elif isinstance(exc, httpx2.ConnectTimeout):
             what = f"could not connect to {self.base_url}{via} in time (connect timeout). {check}"
         elif isinstance(exc, httpx2.ProxyError):
-            proxy = self._proxy or "the proxy"
             what = (
-                f"{proxy} refused the connection to {self.base_url}: {self._text(exc)}. Check the proxy "
-                "and its credentials, or exempt the host in NO_PROXY"
+                f"{self._proxy or 'the proxy'} refused the connection to {self.base_url}: "
+                f"{self._text(exc)}. Check the proxy and its credentials, or exempt the host in NO_PROXY"
             )
         elif isinstance(exc, httpx2.ConnectError):
             what = f"could not connect to {self.base_url}{via}: {_os_reason(exc) or self._text(exc)}. {check}"
@@ -464,6 +461,8 @@ def _tls_failure(exc: BaseException) -> str | None:
         if isinstance(seen, ssl.SSLCertVerificationError):
             reason = seen.verify_message or seen.reason or "not trusted"
             return f"the server's TLS certificate was refused ({reason})"
+        if isinstance(seen, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            return None  # the peer went away mid-handshake: worth retrying like any dropped connection
         if isinstance(seen, ssl.SSLError):
             return f"the TLS handshake failed ({seen.reason or seen})"
         seen = seen.__cause__ or seen.__context__
