@@ -411,7 +411,9 @@ class GLMClient:
         )
 
     def _connection_failed(self, exc: httpx2.TransportError, request_id: str) -> ConnectionFailed:
-        reached = not isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout)
+        # A proxy's refusal comes in answer to CONNECT, before the request itself is sent.
+        never_sent = httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout | httpx2.ProxyError
+        reached = not isinstance(exc, never_sent)
         via = f" through {self._proxy}" if self._proxy is not None else ""
         proxy = str(self._proxy) if self._proxy is not None else "any proxy setting (HTTPS_PROXY)"
         check = f"Check ZAI_BASE_URL, the network and {proxy}, or run `mcp-server-glm doctor`"
