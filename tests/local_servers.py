@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +23,35 @@ from proxy.http.proxy import HttpProxyBasePlugin
 
 ROOT = Path(__file__).resolve().parents[1]
 VIA = "1.1 mcp-test-proxy"
+TUNNELS_VARIABLE = "MCP_TEST_PROXY_TUNNELS"
 START_SECONDS = 60.0
 
 
 class MarkForwarded(HttpProxyBasePlugin):
     """proxy.py plugin: every request forwarded carries a Via header, so the fake records which requests
-    came through the proxy. proxy.py adds its own to a connection's first request only; this adds
-    `Via: 1.1 mcp-test-proxy` to the later ones on a kept-alive connection."""
+    came through the proxy (proxy.py adds its own to a connection's first request only; this adds
+    `Via: 1.1 mcp-test-proxy` to the later ones on a kept-alive connection). Every CONNECT tunnel is
+    written down, host:port a line, before it is opened."""
+
+    def before_upstream_connection(self, request: HttpParser) -> HttpParser:
+        if request.is_https_tunnel:
+            with open(os.environ[TUNNELS_VARIABLE], "a") as tunnels:
+                tunnels.write(f"{(request.host or b'').decode()}:{request.port}\n")
+        return request
 
     def handle_client_request(self, request: HttpParser) -> HttpParser:
         request.add_header(b"Via", VIA.encode())
         return request
+
+
+@dataclass(frozen=True)
+class RunningProxy:
+    url: str
+    tunnels_file: Path
+
+    def tunnels(self) -> list[str]:
+        """host:port of every CONNECT tunnel the proxy opened, in order."""
+        return self.tunnels_file.read_text().split() if self.tunnels_file.exists() else []
 
 
 def without_proxies(env: dict[str, str]) -> dict[str, str]:
@@ -41,20 +60,21 @@ def without_proxies(env: dict[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def http_proxy(directory: Path) -> Iterator[str]:
-    """proxy.py listening on 127.0.0.1 (a port it picks), stopped on leaving; yields its URL."""
+def http_proxy(directory: Path) -> Iterator[RunningProxy]:
+    """proxy.py listening on 127.0.0.1 (a port it picks), stopped on leaving."""
     port_file = directory / "proxy.port"
+    tunnels = directory / "proxy.tunnels"
     log = (directory / "proxy.log").open("w")
     command = [
         *(sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", "0"),
         *("--port-file", str(port_file), "--num-workers", "1", "--num-acceptors", "1"),
         *("--plugins", f"{__name__}.MarkForwarded", "--log-level", "WARNING"),
     ]
-    env = without_proxies(dict(os.environ)) | {"PYTHONPATH": str(ROOT)}
+    env = without_proxies(dict(os.environ)) | {"PYTHONPATH": str(ROOT), TUNNELS_VARIABLE: str(tunnels)}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         port = _wait_for_port(port_file, process)
-        yield f"http://127.0.0.1:{port}"
+        yield RunningProxy(f"http://127.0.0.1:{port}", tunnels)
     finally:
         process.terminate()
         try:

@@ -16,15 +16,20 @@ import pytest
 
 from tests.conftest import installed_server, over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM
-from tests.local_servers import VIA, TLSFront, http_proxy, without_proxies
+from tests.local_servers import VIA, RunningProxy, TLSFront, http_proxy, without_proxies
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def proxy_url(tmp_path: Path) -> Iterator[str]:
-    with http_proxy(tmp_path) as url:
-        yield url
+def proxy(tmp_path: Path) -> Iterator[RunningProxy]:
+    with http_proxy(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def proxy_url(proxy: RunningProxy) -> str:
+    return proxy.url
 
 
 def env_with_proxy(fake: FakeGLM, proxy: str, no_proxy: str = "") -> dict[str, str]:
@@ -61,6 +66,23 @@ async def test_api_calls_and_media_downloads_go_through_the_proxy(
     assert any(request.headers["via"] == VIA for request in fake.requests)  # kept-alive, too
     [upload] = fake.requests_to("audio/transcriptions")
     assert upload.files["file"] == audio.read_bytes()
+
+
+async def test_https_to_the_api_goes_through_a_connect_tunnel(
+    fake: FakeGLM, proxy: RunningProxy, tmp_path: Path
+) -> None:
+    host, port = urlsplit(fake.root_url).hostname, urlsplit(fake.root_url).port
+    assert host is not None and port is not None
+    with TLSFront((host, port), tmp_path) as front:
+        env = env_with_proxy(fake, proxy.url) | {
+            "ZAI_BASE_URL": front.base_url(),
+            "SSL_CERT_FILE": str(front.ca_file),
+        }
+        async with over_stdio(env, tmp_path / "stderr.log") as client:
+            chat = await client.call_tool("glm_chat", {"prompt": "hello"})
+        assert not chat.is_error, text_of(chat)
+        assert proxy.tunnels() == [f"127.0.0.1:{front.port}"]
+    assert [request.route for request in fake.requests] == ["chat/completions"]
 
 
 async def test_no_proxy_exempts_the_api_and_its_media(fake: FakeGLM, proxy_url: str, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from mcp_server_glm.glm.errors import ConnectionFailed
 from mcp_server_glm.glm.proxies import Proxy, proxy_for
 from tests.conftest import CANARY_KEY
 from tests.fake_glm import FakeGLM
-from tests.local_servers import TLSFront, http_proxy
+from tests.local_servers import RunningProxy, TLSFront, http_proxy
 from tests.test_client import HELLO, fake_address
 
 pytestmark = pytest.mark.anyio
@@ -32,9 +32,14 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def proxy_url(tmp_path: Path) -> Iterator[str]:
-    with http_proxy(tmp_path) as url:
-        yield url
+def proxy(tmp_path: Path) -> Iterator[RunningProxy]:
+    with http_proxy(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def proxy_url(proxy: RunningProxy) -> str:
+    return proxy.url
 
 
 def make_files(tmp_path: Path) -> Files:
@@ -81,15 +86,17 @@ async def test_the_api_is_reached_through_http_proxy(
 
 
 async def test_https_goes_through_a_connect_tunnel(
-    fake: FakeGLM, proxy_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeGLM, proxy: RunningProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with TLSFront(fake_address(fake), tmp_path) as front:
-        monkeypatch.setenv("HTTPS_PROXY", proxy_url)
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
         monkeypatch.setenv("SSL_CERT_FILE", str(front.ca_file))
         async with GLMClient(CANARY_KEY, front.base_url(), retry_backoff=0.01) as glm:
             assert (await glm.chat(HELLO)).complete
-        assert front.accepted == 1  # one tunnel, opened by the proxy
-    [request] = fake.requests_to("chat/completions")
+            assert (await glm.chat(HELLO)).complete
+        assert proxy.tunnels() == [f"127.0.0.1:{front.port}"]  # one tunnel, kept for both calls
+        assert front.accepted == 1
+    [request, _] = fake.requests_to("chat/completions")
     assert "via" not in request.headers  # inside a tunnel the proxy sees only encrypted bytes
 
 
