@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,8 +24,16 @@ from mcp_server_glm.glm.errors import (
 from mcp_server_glm.glm.models import ChatCompletion, ChatRequest, WebSearchRequest
 from tests.conftest import CANARY_KEY
 from tests.fake_glm import FakeGLM, Fault
+from tests.local_servers import TLSFront
 
 pytestmark = pytest.mark.anyio
+
+
+def fake_address(fake: FakeGLM) -> tuple[str, int]:
+    parts = urlsplit(fake.root_url)
+    assert parts.hostname is not None and parts.port is not None
+    return parts.hostname, parts.port
+
 
 HELLO = ChatRequest(model="glm-4.7", messages=[{"role": "user", "content": "hello there"}])
 
@@ -264,3 +275,64 @@ async def test_streamed_chats_reuse_one_connection(glm: GLMClient, fake: FakeGLM
     for _ in range(5):
         assert (await glm.chat(HELLO)).complete
     assert fake.connections - before == 1  # the body after [DONE] is read, so the connection is reused
+
+
+async def test_nothing_listening_names_what_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as closed:  # bound, not listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        base = f"http://127.0.0.1:{closed.getsockname()[1]}/api/paas/v4"
+        async with GLMClient(CANARY_KEY, base, max_retries=1, retry_backoff=0.01) as glm:
+            with pytest.raises(ConnectionFailed) as caught:
+                await glm.chat(HELLO)
+    message = str(caught.value)
+    assert message.startswith(f"could not connect to {base}: connection refused: nothing listens there. ")
+    assert "Check ZAI_BASE_URL, the network and any proxy setting (HTTPS_PROXY)" in message
+    assert "run `mcp-server-glm doctor`" in message
+    assert message.endswith("(gave up after 2 attempts)")
+
+
+async def test_an_untrusted_certificate_is_not_retried(
+    fake: FakeGLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with TLSFront(fake_address(fake), tmp_path) as front:
+        async with GLMClient(CANARY_KEY, front.base_url(), max_retries=3, retry_backoff=0.01) as glm:
+            with pytest.raises(ConnectionFailed) as caught:
+                await glm.chat(HELLO)
+        assert front.accepted == 1
+        message = str(caught.value)
+        assert not caught.value.retryable
+        assert message.startswith("the server's TLS certificate was refused (")
+        assert "certificate" in message.partition("(")[2]  # the verifier's reason
+        assert f"connecting to {front.base_url()}; not retried." in message
+        assert "system clock" in message and "SSL_CERT_FILE" in message
+        # The advice works: with the CA trusted, the same client settings reach the API.
+        monkeypatch.setenv("SSL_CERT_FILE", str(front.ca_file))
+        async with GLMClient(CANARY_KEY, front.base_url(), retry_backoff=0.01) as glm:
+            assert (await glm.chat(HELLO)).complete
+    assert len(fake.requests_to("chat/completions")) == 1
+
+
+async def test_tls_to_a_plain_http_port_is_not_retried(fake: FakeGLM) -> None:
+    before = fake.connections
+    https = fake.base_url.replace("http://", "https://")
+    async with GLMClient(CANARY_KEY, https, max_retries=3, retry_backoff=0.01) as glm:
+        with pytest.raises(ConnectionFailed) as caught:
+            await glm.chat(HELLO)
+    assert str(caught.value).startswith("the TLS handshake failed (")
+    assert f"connecting to {https}; not retried" in str(caught.value)
+    assert fake.connections - before == 1
+
+
+async def test_a_tls_connection_dropped_mid_call_is_retried(
+    fake: FakeGLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TLSFront(fake_address(fake), tmp_path) as front:
+        monkeypatch.setenv("SSL_CERT_FILE", str(front.ca_file))
+        fake.script("chat/completions", Fault(drop=True))
+        async with GLMClient(CANARY_KEY, front.base_url(), retry_backoff=0.01) as glm:
+            assert (await glm.chat(HELLO)).complete
+        assert front.accepted == 2
+    assert len(fake.requests_to("chat/completions")) == 2

@@ -536,22 +536,22 @@ def test_transcription_multipart(fake: FakeGLM, client: httpx2.Client) -> None:
     }
     assert recorded.files == {"file": audio}
     assert recorded.json is None
-    as_json_array = {"model": "glm-asr", "hotwords[]": json.dumps(["a", "b"])}
+    as_json_array = {"model": "glm-asr-2512", "hotwords[]": json.dumps(["a", "b"])}
     mp3 = b"ID3\x04\x00" + bytes(200)
     result = client.post("audio/transcriptions", data=as_json_array, files={"file": ("a.mp3", mp3)}).json()
     assert result["text"] == f"Transcript of an MP3 of {len(mp3)} bytes."
     assert fake.requests[-1].form["hotwords[]"] == ['["a", "b"]']
-    as_base64 = {"model": (None, "glm-asr"), "file_base64": (None, base64.b64encode(audio).decode())}
+    as_base64 = {"model": (None, "glm-asr-2512"), "file_base64": (None, base64.b64encode(audio).decode())}
     result = client.post("audio/transcriptions", files=as_base64).json()
     assert result["text"] == "Transcript of 1.00 s of audio."
     assert fake.requests[-1].headers["content-type"].startswith("multipart/form-data")
     urlencoded = {
-        "model": "glm-asr",
+        "model": "glm-asr-2512",
         "file_base64": "data:audio/wav;base64," + base64.b64encode(audio).decode(),
     }
     result = client.post("audio/transcriptions", data=urlencoded).json()
     assert result["text"] == "Transcript of 1.00 s of audio."
-    assert fake.requests[-1].form["model"] == ["glm-asr"]
+    assert fake.requests[-1].form["model"] == ["glm-asr-2512"]
     assert fake.requests_to("chat/completions") == []
     assert all(r.form == {} and r.files == {} for r in fake.requests if r.route != "audio/transcriptions")
 
@@ -584,6 +584,11 @@ def test_transcription_refusals(client: httpx2.Client) -> None:
     assert transcribe(None).json()["error"]["code"] == "1214"
     assert transcribe(wav_bytes(1.0), model=None).json()["error"]["code"] == "1214"
     assert transcribe(wav_bytes(1.0), model="whisper-1").json()["error"]["code"] == "1211"
+    assert transcribe(wav_bytes(1.0), model="glm-asr").json()["error"]["code"] == "1211"  # in no reference
+    for name, value in (("request_id", "short"), ("request_id", "r" * 65), ("user_id", "u" * 129)):
+        fields = {"model": "glm-asr-2512", name: value}
+        refused = client.post("audio/transcriptions", data=fields, files={"file": ("a.wav", wav_bytes(1.0))})
+        assert (refused.status_code, refused.json()["error"]["code"]) == (400, "1214"), name
     assert transcribe(wav_bytes(30.0)).status_code == 200
     fmt = struct.pack("<HHIIHH", 3, 1, 8000, 32000, 4, 32)  # IEEE float, which `wave` rejects
     float_wav = b"RIFF" + struct.pack("<I", 36 + 64000) + b"WAVEfmt " + struct.pack("<I", 16) + fmt

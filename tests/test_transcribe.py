@@ -6,13 +6,16 @@ import io
 import os
 import subprocess
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mcp_server_glm import audio_chunks
-from tests.conftest import in_process, text_of, wav_file
-from tests.fake_glm import FakeGLM
+from mcp_server_glm.glm.client import GLMClient
+from mcp_server_glm.glm.multipart import FilePart
+from tests.conftest import CANARY_KEY, in_process, text_of, wav_file
+from tests.fake_glm import FakeGLM, Fault
 
 pytestmark = pytest.mark.anyio
 
@@ -201,9 +204,9 @@ def test_wav_pieces_are_ranges_of_the_file_read_as_they_are_sent(tmp_path: Path)
             writer.seek(pieces[1].offset)
             writer.write(b"\x01\x02")
         os.truncate(path, pieces[2].offset + 10)
-        first, second = pieces[0].file(), pieces[1].file()
+        first, second = (b"".join(piece.chunks(1000)) for piece in pieces[:2])
         with pytest.raises(audio_chunks.AudioError, match="changed while it was being read"):
-            pieces[2].file()
+            b"".join(pieces[2].chunks())
     frames = frames_of(data)
     at = pieces[1].offset - (len(data) - len(frames))
     assert frames_of(first) + frames_of(second) == frames[:at] + b"\x01\x02" + frames[at + 2 : 60 * 8000 * 2]
@@ -220,4 +223,109 @@ def test_wav_pieces_skip_other_chunks_and_ignore_a_trailing_one() -> None:
     data = b"RIFF" + (len(body) + 4).to_bytes(4, "little") + b"WAVE" + body
     [piece] = audio_chunks.wav_pieces(io.BytesIO(data), len(data))
     assert piece.seconds == 3
-    assert frames_of(piece.file()) == frames_of(plain)
+    assert frames_of(b"".join(piece.chunks())) == frames_of(plain)
+
+
+@pytest.mark.parametrize(
+    ("model", "words"),
+    [
+        (
+            "glm-asr",
+            "glm-asr is a legacy model name that neither platform documents any more: use glm-asr-2512",
+        ),
+        ("GLM-4.7", "GLM-4.7 is a chat model, not a speech-to-text one: use glm-asr-2512"),
+    ],
+)
+async def test_models_that_cannot_transcribe_are_refused_locally(
+    fake: FakeGLM, isolated_dirs: Path, model: str, words: str
+) -> None:
+    audio = isolated_dirs / "hello.wav"
+    audio.write_bytes(wav_bytes(1))
+    async with in_process(fake) as client:
+        result = await client.call_tool("transcribe", {"file": str(audio), "model": model})
+    assert result.is_error
+    assert text_of(result) == f"Error executing tool transcribe: {words}"
+    assert fake.requests == []
+
+
+async def test_an_unlisted_model_goes_to_the_api(fake: FakeGLM, isolated_dirs: Path) -> None:
+    audio = isolated_dirs / "hello.wav"
+    audio.write_bytes(wav_bytes(1))
+    async with in_process(fake) as client:
+        result = await client.call_tool("transcribe", {"file": str(audio), "model": "whisper-1"})
+    assert result.is_error
+    assert "code 1211" in text_of(result)
+    assert len(fake.requests_to("audio/transcriptions")) == 1
+
+
+# The fields of Z.AI's AudioTranscriptionRequest (multipart/form-data); file_base64 and user_id unused.
+SCHEMA_FIELDS = {"file", "file_base64", "model", "prompt", "hotwords", "stream", "request_id", "user_id"}
+
+
+async def test_the_form_is_the_schema_s_with_a_known_length(fake: FakeGLM, isolated_dirs: Path) -> None:
+    audio = isolated_dirs / "hello.wav"
+    audio.write_bytes(wav_bytes(2))
+    words = [f"word{i}" for i in range(100)]  # the schema's maxItems
+    async with in_process(fake) as client:
+        result = await client.call_tool(
+            "transcribe", {"file": str(audio), "prompt": 'say "hi"\r\nthere', "hotwords": words}
+        )
+        too_many = await client.call_tool("transcribe", {"file": str(audio), "hotwords": [*words, "x"]})
+    assert not result.is_error, text_of(result)
+    assert too_many.is_error
+    assert "100" in text_of(too_many)
+    [request] = fake.requests_to("audio/transcriptions")
+    assert set(request.form) | set(request.files) <= SCHEMA_FIELDS
+    assert set(request.files) == {"file"}
+    assert request.form["prompt"] == ['say "hi"\r\nthere']
+    assert request.form["hotwords"] == words  # repeated fields: the references leave the encoding open
+    [request_id] = request.form["request_id"]
+    assert 6 <= len(request_id) <= 64
+    assert request.headers["content-length"] == str(len(request.body))  # not chunked
+    assert "transfer-encoding" not in request.headers
+    assert 'filename="audio-1.wav"' in request.body.decode("latin-1")
+
+
+async def test_a_retry_sends_the_piece_again_from_its_start(fake: FakeGLM, isolated_dirs: Path) -> None:
+    audio = isolated_dirs / "talk.wav"
+    audio.write_bytes(wav_bytes(40))  # two pieces: the retried one is the second
+    fake.script("audio/transcriptions", Fault(), Fault(status=503), Fault(drop=True))
+    async with in_process(fake) as client:
+        result = await client.call_tool("transcribe", {"file": str(audio)})
+    assert not result.is_error, text_of(result)
+    first, *tries = fake.requests_to("audio/transcriptions")
+    assert len(tries) == 3
+    assert frames_of(first.files["file"]) + frames_of(tries[0].files["file"]) == frames_of(audio.read_bytes())
+    assert all(attempt.files["file"] == tries[0].files["file"] for attempt in tries)
+    assert len({attempt.form["request_id"][0] for attempt in tries}) == 3
+
+
+async def test_a_file_that_shrinks_mid_upload_fails_cleanly(fake: FakeGLM, tmp_path: Path) -> None:
+    data = wav_bytes(20)
+    path = tmp_path / "shrinking.wav"
+    path.write_bytes(data)
+    async with GLMClient(CANARY_KEY, fake.base_url, retry_backoff=0.01) as glm:
+        with path.open("rb") as source:
+            [piece] = audio_chunks.wav_pieces(source, len(data))
+
+            def cut_after_one_chunk() -> Iterator[bytes]:
+                chunks = piece.chunks(4096)
+                yield next(chunks)
+                os.truncate(path, piece.offset + 100)
+                yield from chunks
+
+            upload = FilePart("audio-1.wav", "audio/wav", piece.length, cut_after_one_chunk)
+            with pytest.raises(audio_chunks.AudioError, match="changed while it was being read"):
+                await glm.transcribe(upload, model="glm-asr-2512", prompt=None, hotwords=[])
+            assert fake.requests == []  # the body was never completed: the API saw no request
+            whole = FilePart("audio-1.wav", "audio/wav", piece.length, piece.chunks)
+            with pytest.raises(audio_chunks.AudioError):
+                await glm.transcribe(whole, model="glm-asr-2512", prompt=None, hotwords=[])
+        path.write_bytes(data)
+        with path.open("rb") as source:
+            [piece] = audio_chunks.wav_pieces(source, len(data))
+            whole = FilePart("audio-1.wav", "audio/wav", piece.length, piece.chunks)
+            answer = await glm.transcribe(whole, model="glm-asr-2512", prompt=None, hotwords=[])
+    assert answer.text == "Transcript of 20.00 s of audio."  # the client still works
+    [request] = fake.requests_to("audio/transcriptions")
+    assert request.files["file"] == data

@@ -11,6 +11,7 @@ import shutil
 import struct
 import subprocess
 import wave
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -21,6 +22,7 @@ MAX_BYTES = 25 * 1024 * 1024
 # Keep a margin under the API's 30 s so rounding in its own duration check never refuses a piece.
 PIECE_SECONDS = 29.5
 WAV_HEADER_BYTES = 44
+CHUNK = 256 * 1024  # bytes read from disk at a time as a piece is sent
 
 
 class AudioError(Refusal):
@@ -29,8 +31,8 @@ class AudioError(Refusal):
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """One request's worth of audio: a range of the recording, read from it and made into a file only as
-    it is sent, so that a long recording is never held in memory. Read one piece at a time."""
+    """One request's worth of audio: a range of the recording, read from it only as it is sent, so that
+    neither a long recording nor a piece of it is ever held in memory. Send one piece at a time."""
 
     source: BinaryIO
     offset: int
@@ -38,14 +40,24 @@ class Piece:
     seconds: float
     wav_format: tuple[int, int, int] | None = None  # (channels, sample width, frame rate) of WAV frames
 
-    def file(self) -> bytes:
-        self.source.seek(self.offset)
-        data = self.source.read(self.size)
-        if len(data) != self.size:
-            raise AudioError("the audio file changed while it was being read; try again")
-        if self.wav_format is None:
-            return data
-        return _wav_header(*self.wav_format, self.size) + data
+    @property
+    def length(self) -> int:
+        """The size of the piece as a file: its range, after the WAV header made for it if any."""
+        return self.size + (WAV_HEADER_BYTES if self.wav_format is not None else 0)
+
+    def chunks(self, chunk: int = CHUNK) -> Iterator[bytes]:
+        """The piece as a file, `chunk` bytes at a time, each read from the recording when asked for; every
+        call starts again from the start."""
+        if self.wav_format is not None:
+            yield _wav_header(*self.wav_format, self.size)
+        position, end = self.offset, self.offset + self.size
+        while position < end:
+            self.source.seek(position)
+            data = self.source.read(min(chunk, end - position))
+            if not data:
+                raise AudioError("the audio file changed while it was being read; try again")
+            position += len(data)
+            yield data
 
 
 def wav_pieces(

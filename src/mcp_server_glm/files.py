@@ -35,6 +35,7 @@ import httpcore2
 import httpx2
 
 from .errors import Refusal
+from .glm.proxies import proxy_for
 
 try:  # Unix: a download holds a lock on its temporary file, so a later start can tell a stale one
     import fcntl
@@ -331,6 +332,8 @@ class Files:
             after = f" (after a redirect to {_quote(url)})" if hop else ""
             try:
                 target = _checked_url(url, guarded=guarded)
+                if guarded:
+                    _refuse_proxied(target)
                 with self._network_errors():
                     response = await client.send(client.build_request("GET", target), stream=True)
             except _Refused as exc:
@@ -359,14 +362,22 @@ class Files:
             transport = self._transport
             if transport is None and guarded:
                 transport = _GuardedTransport()
-            self._clients[guarded] = httpx2.AsyncClient(
-                headers={"User-Agent": "mcp-server-glm", "Accept-Encoding": "identity"},
-                cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # keeps and sends none
-                timeout=httpx2.Timeout(self.read_timeout, connect=self.connect_timeout),
-                follow_redirects=False,
-                trust_env=not guarded,  # a proxy would connect for us, past the address check
-                transport=transport,
-            )
+            try:
+                self._clients[guarded] = httpx2.AsyncClient(
+                    headers={"User-Agent": "mcp-server-glm", "Accept-Encoding": "identity"},
+                    cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # keeps and sends none
+                    timeout=httpx2.Timeout(self.read_timeout, connect=self.connect_timeout),
+                    follow_redirects=False,
+                    # The API's media URLs go through the environment's proxy (HTTPS_PROXY, NO_PROXY);
+                    # a client's URLs never do: a proxy would connect for us, past the address check.
+                    trust_env=not guarded,
+                    transport=transport,
+                )
+            except (ValueError, ImportError) as exc:  # a proxy variable httpx cannot use
+                raise _Failed(
+                    f"a proxy set in the environment cannot be used ({_one_line(str(exc))}); correct or "
+                    "unset HTTPS_PROXY, HTTP_PROXY and ALL_PROXY"
+                ) from None
         return self._clients[guarded]
 
     @contextlib.contextmanager
@@ -520,6 +531,17 @@ def _checked_url(url: str, *, guarded: bool) -> httpx2.URL:
             shown = f"{parsed.host} ({literal})" if numeric else parsed.host
             raise _Refused(f"{shown} is {refusal}")
     return parsed
+
+
+def _refuse_proxied(url: httpx2.URL) -> None:
+    """A URL the environment sends through a proxy cannot be checked: the guard checks the address it
+    connects to, and through a proxy that is the proxy's."""
+    proxy = proxy_for(str(url))
+    if proxy is not None:
+        raise _Refused(
+            f"it cannot be checked: {proxy} would fetch it, and the address check needs a direct "
+            f"connection. Give a local file or a data URL instead, or add {url.host} to NO_PROXY"
+        )
 
 
 def _literal_address(host: str) -> IPAddress | None:

@@ -193,6 +193,11 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL, e.g. https://api.z.ai/api/paas/v4")
+        # OpenAI-style clients are given the whole chat URL; here every path is joined to the base.
+        suffix = "/chat/completions"
+        if value.lower().endswith(suffix):
+            base = value[: -len(suffix)].rstrip("/")
+            raise ValueError(f"{value} is the chat endpoint, not the base URL: set ZAI_BASE_URL to {base}")
         return value
 
     @model_validator(mode="before")

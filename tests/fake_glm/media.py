@@ -78,7 +78,7 @@ COGVIDEOX_IMAGE_FORMATS = ("png", "jpeg")
 VIDU_IMAGE_FORMATS = ("png", "jpeg", "webp")
 COGVIDEOX_IMAGE_BYTES = 5 * 1024 * 1024
 VIDU_IMAGE_BYTES = 50 * 1024 * 1024
-ASR_MODELS = frozenset({"glm-asr-2512", "glm-asr"})
+ASR_MODELS = frozenset({"glm-asr-2512"})  # glm-asr is in neither reference: 1211
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
 MAX_AUDIO_SECONDS = 30.0
 MAX_HOTWORDS = 100
@@ -605,6 +605,10 @@ def transcriptions(form: dict[str, list[str]], files: dict[str, bytes], fault: F
         raise ApiError(400, "1214", UNSUPPORTED_AUDIO)
     if len(hotwords(form)) > MAX_HOTWORDS:
         raise ApiError(400, "1214", f"hotwords:At most {MAX_HOTWORDS} hotwords are supported.")
+    for name, low, high in (("request_id", 6, 64), ("user_id", 6, 128)):
+        value = _field(form, name)
+        if value is not None and not low <= len(value) <= high:
+            raise ApiError(400, "1214", f"{name}:The {name} must be {low}-{high} characters.")
     if fault is not None and fault.content is not None:
         text = fault.content
     ident = new_id()

@@ -12,6 +12,7 @@ import itertools
 import json
 import logging
 import random
+import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,6 +35,7 @@ from .errors import (
     RateLimited,
     StreamBroken,
     classify,
+    one_line,
 )
 from .models import (
     AsyncImageRequest,
@@ -50,6 +52,8 @@ from .models import (
     WebSearchRequest,
     WebSearchResponse,
 )
+from .multipart import FilePart, MultipartBody
+from .proxies import proxy_for
 
 log = logging.getLogger(__name__)
 
@@ -104,16 +108,28 @@ class GLMClient:
         self.deadline = deadline
         self.retry_backoff = retry_backoff
         self._secret = api_key
+        # The proxy the environment names for the API (HTTPS_PROXY, NO_PROXY...): httpx uses it
+        # (trust_env), messages name it. A given transport (tests) replaces the network, proxies too.
+        self._proxy = proxy_for(self.base_url) if transport is None else None
         # 100 requests at once; 20 idle connections kept, as httpx does: the pool checks every idle
         # connection on each request, so keeping more costs more than reconnecting saves.
-        self._http = httpx2.AsyncClient(
-            base_url=self.base_url + "/",
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": user_agent},
-            timeout=httpx2.Timeout(timeout, connect=connect_timeout),
-            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30),
-            follow_redirects=False,
-            transport=transport,
-        )
+        options: dict[str, Any] = {
+            "base_url": self.base_url + "/",
+            "headers": {"Authorization": f"Bearer {api_key}", "User-Agent": user_agent},
+            "timeout": httpx2.Timeout(timeout, connect=connect_timeout),
+            "limits": httpx2.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30),
+            "follow_redirects": False,
+        }
+        try:
+            self._http = httpx2.AsyncClient(**options, transport=transport, trust_env=True)
+        except (ValueError, ImportError) as exc:
+            # A proxy variable httpx cannot use (an unknown scheme, SOCKS without socksio): every call
+            # fails with that in one line, rather than the server failing to build its client.
+            unusable = (
+                f"a proxy set in the environment cannot be used ({one_line(str(exc))}): correct or unset "
+                "HTTPS_PROXY, HTTP_PROXY and ALL_PROXY"
+            )
+            self._http = httpx2.AsyncClient(**options, transport=_Failing(unusable), trust_env=False)
 
     def __repr__(self) -> str:
         if self.general_url == self.base_url:
@@ -205,27 +221,21 @@ class GLMClient:
         return await self._with_retries(attempt, resend=True)
 
     async def transcribe(
-        self,
-        audio: bytes,
-        *,
-        filename: str,
-        mime_type: str,
-        model: str,
-        prompt: str | None,
-        hotwords: list[str],
+        self, audio: FilePart, *, model: str, prompt: str | None, hotwords: list[str]
     ) -> Transcription:
-        """Speech to text of one request-sized piece of audio (wav/mp3, at most 25 MB and 30 s)."""
-        # Hotwords go as repeated `hotwords` fields (httpx encodes a list value that way).
-        fields: dict[str, str | list[str]] = {"model": model, "stream": "false"}
+        """Speech to text of one request-sized piece of audio (wav/mp3, at most 25 MB and 30 s), streamed
+        from disk as it is sent; each attempt sends it again from its start."""
+        # Hotwords go as repeated `hotwords` fields: how the API wants an array in a form is undocumented.
+        fields = [("model", model), ("stream", "false")]
         if prompt:
-            fields["prompt"] = prompt
-        if hotwords:
-            fields["hotwords"] = hotwords
+            fields.append(("prompt", prompt))
+        fields += [("hotwords", word) for word in hotwords]
 
         async def attempt(request_id: str) -> Transcription:
-            form = {**fields, "request_id": request_id}
-            upload = {"file": (filename, audio, mime_type)}
-            data = await self._send("POST", "audio/transcriptions", request_id, data=form, files=upload)
+            body = MultipartBody([*fields, ("request_id", request_id)], "file", audio)
+            data = await self._send(
+                "POST", "audio/transcriptions", request_id, content=body, headers=body.headers
+            )
             return _parse(Transcription, data, request_id)
 
         return await self._with_retries(attempt, resend=True)
@@ -479,19 +489,89 @@ class GLMClient:
         )
 
     def _connection_failed(self, exc: httpx2.TransportError, request_id: str) -> ConnectionFailed:
-        reached = not isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout)
+        # A proxy's refusal comes in answer to CONNECT, before the request itself is sent.
+        never_sent = httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout | httpx2.ProxyError
+        reached = not isinstance(exc, never_sent)
+        via = f" through {self._proxy}" if self._proxy is not None else ""
+        proxy = str(self._proxy) if self._proxy is not None else "any proxy setting (HTTPS_PROXY)"
+        check = f"Check ZAI_BASE_URL, the network and {proxy}, or run `mcp-server-glm doctor`"
+        # Only at connect time: TLS errors later (an EOF mid-answer) are dropped connections.
+        tls = _tls_failure(exc) if isinstance(exc, httpx2.ConnectError) else None
+        if tls is not None:
+            failure = ConnectionFailed(
+                f"{tls} connecting to {self.base_url}{via}; not retried. {_TLS_ADVICE}",
+                request_id=request_id,
+                reached=False,
+            )
+            failure.retryable = False  # a certificate does not fix itself between retries
+            return failure
         if isinstance(exc, httpx2.ReadTimeout):
             what = f"no data from the GLM API for {self.timeout:g} s (read timeout)"
         elif isinstance(exc, httpx2.ConnectTimeout):
-            what = f"could not connect to {self.base_url} in time (connect timeout)"
+            what = f"could not connect to {self.base_url}{via} in time (connect timeout). {check}"
+        elif isinstance(exc, httpx2.ProxyError):
+            what = (
+                f"{self._proxy or 'the proxy'} refused the connection to {self.base_url}: "
+                f"{self._text(exc)}. Check the proxy and its credentials, or exempt the host in NO_PROXY"
+            )
         elif isinstance(exc, httpx2.ConnectError):
-            what = f"could not connect to {self.base_url}: {self._redact(str(exc)) or type(exc).__name__}"
+            what = f"could not connect to {self.base_url}{via}: {_os_reason(exc) or self._text(exc)}. {check}"
         else:
-            what = f"the connection to the GLM API failed: {self._redact(str(exc)) or type(exc).__name__}"
+            what = f"the connection to the GLM API failed: {self._text(exc)}"
         return ConnectionFailed(what, request_id=request_id, reached=reached)
+
+    def _text(self, exc: Exception) -> str:
+        return self._redact(str(exc)) or type(exc).__name__
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret in text else text
+
+
+_TLS_ADVICE = (
+    "Check that ZAI_BASE_URL names the API's own host and scheme and that the system clock is right; "
+    "behind a TLS-inspecting proxy or a private CA, set SSL_CERT_FILE to its CA bundle"
+)
+
+
+def _tls_failure(exc: BaseException) -> str | None:
+    """What failed in a TLS handshake ("the TLS certificate was refused (self-signed certificate)"), or
+    None when the failure was not TLS."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            reason = seen.verify_message or seen.reason or "not trusted"
+            return f"the server's TLS certificate was refused ({reason})"
+        if isinstance(seen, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            return None  # the peer went away mid-handshake: worth retrying like any dropped connection
+        if isinstance(seen, ssl.SSLError):
+            return f"the TLS handshake failed ({seen.reason or seen})"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _os_reason(exc: BaseException) -> str | None:
+    """The system's reason under a connect error ("connection refused: nothing listens there"), which
+    httpx words as "All connection attempts failed"."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused: nothing listens there"
+        if isinstance(seen, OSError) and seen.strerror:
+            return str(seen.strerror).lower()
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+class _Failing(httpx2.AsyncBaseTransport):
+    """A transport whose every request fails, not retried, with one message (an unusable proxy)."""
+
+    def __init__(self, message: str) -> None:
+        self._message = message
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        error = ConnectionFailed(self._message, reached=False)
+        error.retryable = False
+        raise error
 
 
 def _never_started(error: GLMError) -> bool:

@@ -20,6 +20,9 @@ from pydantic import BaseModel, Field
 from .. import audio_chunks
 from ..audio_chunks import MAX_BYTES, MAX_SECONDS, Piece
 from ..files import OpenInput
+from ..glm import catalog
+from ..glm.catalog import Platform
+from ..glm.multipart import FilePart
 from .common import app_state, count_usage, glm_client, result, upstream_errors
 
 TITLE = "Transcribe speech"
@@ -48,7 +51,9 @@ async def transcribe(
     ] = None,
 ) -> Annotated[CallToolResult, Transcript]:
     """Transcribe speech in a WAV or MP3 file to text; long audio is split and joined."""
-    chosen = model or app_state(ctx).settings.asr_model
+    settings = app_state(ctx).settings
+    chosen = model or settings.asr_model
+    _check_model(chosen, settings.platform)
     with upstream_errors(), ExitStack() as stack:
         async with app_state(ctx).files.open_input(file, "audio") as audio:
             pieces, extension = await anyio.to_thread.run_sync(_pieces, audio, stack)
@@ -72,10 +77,14 @@ async def _transcribe_pieces(
         if len(pieces) > 1:
             message = f"transcribing piece {number} of {len(pieces)}"
             await ctx.report_progress(done, total=total, message=message)
+        upload = FilePart(
+            f"audio-{number}.{extension}",
+            "audio/wav" if extension == "wav" else "audio/mpeg",
+            piece.length,
+            piece.chunks,
+        )
         answer = await client.transcribe(
-            await anyio.to_thread.run_sync(piece.file),
-            filename=f"audio-{number}.{extension}",
-            mime_type="audio/wav" if extension == "wav" else "audio/mpeg",
+            upload,
             model=model,
             prompt=_context(prompt, texts),
             hotwords=hotwords,
@@ -91,6 +100,17 @@ async def _transcribe_pieces(
         text=text, model=model, request_ids=request_ids, duration_seconds=round(total, 2), chunks=len(pieces)
     )
     return result(text or "(no speech recognised)", transcript)
+
+
+def _check_model(name: str, platform: Platform) -> None:
+    """Refuse a catalogued model that cannot transcribe; unlisted names go to the API as they are."""
+    known = catalog.find(name)
+    if known is None or (known.kind == "asr" and not known.legacy):
+        return
+    use = catalog.default(platform, "asr")
+    if known.kind != "asr":
+        raise ToolError(f"{name} is a {known.kind} model, not a speech-to-text one: use {use}")
+    raise ToolError(f"{name} is a legacy model name that neither platform documents any more: use {use}")
 
 
 def _pieces(audio: OpenInput, stack: ExitStack) -> tuple[list[Piece], str]:
