@@ -313,6 +313,47 @@ async def test_symlink_inside_the_root_is_followed(files: Files, root: Path) -> 
     assert got.source == str(target.resolve())
 
 
+def swap_for_link(directory: Path, target: Path) -> None:
+    """`directory` replaced by a symlink to `target` (what a racing process does between check and open)."""
+    directory.rename(directory.with_name(directory.name + "-moved"))
+    directory.symlink_to(target, target_is_directory=True)
+
+
+@pytest.mark.parametrize("openat", [True, False], ids=["walk", "verify-after-open"])
+async def test_a_directory_swapped_for_a_link_after_the_check_is_not_followed(
+    files: Files, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, openat: bool
+) -> None:
+    """The check passes on the real directory; the open then finds a link there and refuses, by the
+    component-by-component walk or (where the system has no openat) by the opened file's real path."""
+    monkeypatch.setattr(files_module, "OPENAT", openat)
+    checked = files._resolve_input(str(write(root / "sub" / "a.png", PNG)))
+    write(tmp_path / "outside" / "a.png", PNG)
+    swap_for_link(root / "sub", tmp_path / "outside")
+    with pytest.raises(files_module._Refused, match="a link appeared on its path while it was being opened"):
+        files._open_checked(checked, MB)
+    (root / "sub").unlink()
+    (root / "sub-moved").rename(root / "sub")
+    file, size = files._open_checked(checked, MB)  # the control: unswapped, it opens
+    with file:
+        assert size == len(PNG)
+
+
+async def test_hard_links_are_refused_unless_allowed(root: Path, out: Path, tmp_path: Path) -> None:
+    secret = write(tmp_path / "outside" / "secret.png", PNG)
+    os.link(secret, root / "a.png")
+    async with make_files(root, out) as files:
+        message = await refused(files.read_input(str(root / "a.png"), "image"))
+        assert message == (
+            f'image "{root / "a.png"}" is refused: it has 2 hard links, and another name may lie outside '
+            "the allowed directories; copy the file, or set GLM_ALLOW_HARD_LINKS=true to read such files"
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            opening = stack.enter_async_context(files.open_input(str(root / "a.png"), "image"))
+            assert "GLM_ALLOW_HARD_LINKS" in await refused(opening)
+    async with make_files(root, out, allow_hard_links=True) as files:
+        assert (await files.read_input(str(root / "a.png"), "image")).data == PNG
+
+
 async def test_hidden_files_and_directories_are_refused(files: Files, root: Path, tmp_path: Path) -> None:
     key = write(root / ".ssh" / "id_rsa", PNG)  # a PNG header does not make it readable
     write(root / ".env", PNG)
@@ -478,11 +519,11 @@ async def test_a_file_that_grows_before_it_is_opened_is_measured_open(
     path = write(root / "growing.png", PNG)
     real_open = os.open
 
-    def grow_then_open(target: Any, flags: int, *args: Any) -> int:
-        if Path(target) == path.resolve():
+    def grow_then_open(target: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if os.fspath(target) == path.name:  # opened by name in its directory
             with path.open("ab") as file:
                 file.write(bytes(2 * MB))
-        return real_open(target, flags, *args)
+        return real_open(target, flags, *args, **kwargs)
 
     monkeypatch.setattr(files_module.os, "open", grow_then_open)
     assert "more than the 1 MiB limit" in await refused(files.read_input(str(path), "image"))

@@ -136,6 +136,7 @@ class Files:
         read_timeout: float = 60.0,
         total_timeout: float = 900.0,
         transport: httpx2.AsyncBaseTransport | None = None,
+        allow_hard_links: bool = False,
     ) -> None:
         given = [Path(os.path.abspath(Path(root).expanduser())) for root in allowed_dirs]
         self.allowed_dirs = [root.resolve() for root in given]
@@ -146,6 +147,7 @@ class Files:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.total_timeout = total_timeout
+        self.allow_hard_links = allow_hard_links
         # Tests only: it replaces the network of both clients, and with it the connect-time check.
         self._transport = transport
         self._clients: dict[bool, httpx2.AsyncClient] = {}
@@ -185,7 +187,7 @@ class Files:
                 data, source = _decode_data_url(ref, limit), "data URL"
             else:
                 path = await anyio.to_thread.run_sync(self._resolve_input, ref)
-                data, source = await anyio.to_thread.run_sync(_read_regular, path, limit), str(path)
+                data, source = await anyio.to_thread.run_sync(self._read_checked, path, limit), str(path)
             return InputFile(data=data, mime_type=_expect(kind, data), source=source)
 
     @asynccontextmanager
@@ -201,7 +203,7 @@ class Files:
                 source = "data URL" if scheme == "data" else ref
             else:
                 path = await anyio.to_thread.run_sync(self._resolve_input, ref)
-                file, size = await anyio.to_thread.run_sync(_open_regular, path, limit)
+                file, size = await anyio.to_thread.run_sync(self._open_checked, path, limit)
                 source = str(path)
         try:
             with self._refusals(ref, kind):
@@ -290,6 +292,42 @@ class Files:
         if not stat.S_ISREG(mode):
             raise _Refused(f"it is not a regular file (it is {_file_type(mode)})")
         return real
+
+    def _read_checked(self, real: Path, limit: int) -> bytes:
+        """At most `limit` bytes of a checked file; its size is checked before anything is read."""
+        file, _ = self._open_checked(real, limit)
+        with file:
+            data = file.read(limit + 1)
+        if len(data) > limit:
+            raise _Refused(f"it grew past the {_amount(limit)} limit while being read")
+        return data
+
+    def _open_checked(self, real: Path, limit: int) -> tuple[BinaryIO, int]:
+        """The checked file `real` opened for reading, and its size, which is at most `limit`."""
+        root = _deepest_root(real, self.allowed_dirs)
+        if root is None or real == root:
+            raise _Refused("it is outside the allowed directories")
+        try:
+            fd = _open_below(root, real)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                raise _Refused("a link appeared on its path while it was being opened; try again") from None
+            raise _Refused(f"it cannot be read ({exc.strerror or exc})") from None
+        file = os.fdopen(fd, "rb")
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            file.close()
+            raise _Refused("it changed into something that is not a regular file")
+        if status.st_nlink > 1 and not self.allow_hard_links:
+            file.close()
+            raise _Refused(
+                f"it has {status.st_nlink} hard links, and another name may lie outside the allowed "
+                "directories; copy the file, or set GLM_ALLOW_HARD_LINKS=true to read such files"
+            )
+        if status.st_size > limit:
+            file.close()
+            raise _Refused(f"it is {_amount(status.st_size)}, more than the {_amount(limit)} limit")
+        return file, status.st_size
 
     # -- fetching --------------------------------------------------------------------------------
 
@@ -601,35 +639,75 @@ def _file_type(mode: int) -> str:
     return "not a plain file"
 
 
-def _read_regular(path: Path, limit: int) -> bytes:
-    """At most `limit` bytes of a checked file; its size is checked before anything is read."""
-    file, _ = _open_regular(path, limit)
-    with file:
-        data = file.read(limit + 1)
-    if len(data) > limit:
-        raise _Refused(f"it grew past the {_amount(limit)} limit while being read")
-    return data
+# No following a link and no waiting on a pipe, should the file have been swapped since the check.
+FILE_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+# O_PATH (Linux) opens a directory to walk through it with search permission alone.
+DIR_FLAGS = (
+    (getattr(os, "O_PATH", 0) or os.O_RDONLY)
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+OPENAT = os.open in os.supports_dir_fd  # not on Windows
 
 
-def _open_regular(path: Path, limit: int) -> tuple[BinaryIO, int]:
-    """A checked file opened for reading, and its size, which is at most `limit`."""
-    # No following a link and no waiting on a pipe, should the file have been swapped since the check.
-    flags = (
-        os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    )
+def _open_below(root: Path, real: Path) -> int:
+    """A descriptor of `real`, a file below `root`, opened one component at a time from `root`, never
+    following a link: a directory swapped for a symlink after the check makes it fail (ELOOP or
+    ENOTDIR) rather than lead outside."""
+    if not OPENAT:
+        return _open_verified(root, real)
+    *directories, name = real.relative_to(root).parts
+    parent = os.open(root, DIR_FLAGS)
     try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise _Refused(f"it cannot be read ({exc.strerror or exc})") from None
-    file = os.fdopen(fd, "rb")
-    status = os.fstat(fd)
-    if not stat.S_ISREG(status.st_mode):
-        file.close()
-        raise _Refused("it changed into something that is not a regular file")
-    if status.st_size > limit:
-        file.close()
-        raise _Refused(f"it is {_amount(status.st_size)}, more than the {_amount(limit)} limit")
-    return file, status.st_size
+        for part in directories:
+            child = os.open(part, DIR_FLAGS, dir_fd=parent)
+            os.close(parent)
+            parent = child
+        return os.open(name, FILE_FLAGS, dir_fd=parent)
+    finally:
+        os.close(parent)
+
+
+def _open_verified(root: Path, real: Path) -> int:
+    """Where descriptors cannot anchor a walk: `real` opened by name, then kept only if the opened file
+    is still `real` (its path as the system tells it, or failing that, the same file found there)."""
+    fd = os.open(real, FILE_FLAGS)
+    try:
+        where = _descriptor_path(fd)
+        if where is not None:
+            same = where == real and where.is_relative_to(root)
+        else:
+            same = Path(os.path.realpath(real)) == real and os.path.samestat(os.fstat(fd), os.stat(real))
+    except OSError:
+        same = False
+    if not same:
+        os.close(fd)
+        raise OSError(errno.ELOOP, "the file moved while it was opened")
+    return fd
+
+
+def _descriptor_path(fd: int) -> Path | None:
+    """The real path of an open file, where the system tells it (Linux /proc, macOS F_GETPATH)."""
+    with contextlib.suppress(OSError):
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    getpath = getattr(fcntl, "F_GETPATH", None)
+    if getpath is None:
+        return None
+    with contextlib.suppress(OSError):
+        return Path(os.fsdecode(fcntl.fcntl(fd, getpath, bytes(1024)).rstrip(b"\0")))
+    return None
 
 
 def _decode_data_url(ref: str, limit: int) -> bytes:
