@@ -528,6 +528,34 @@ class _GuardedTransport(httpx2.AsyncHTTPTransport):
         )
 
 
+def check_remote_url(ref: str) -> str | None:
+    """`ref` if it is an http(s) URL (the scheme in any case, given back in lower case) that may be handed
+    to the GLM API for its servers to fetch; None if it is not an http(s) URL. Refused (`FileRefused`)
+    when its host is `localhost` or a literal loopback, private, link-local or otherwise non-public
+    address: those name this machine's network, or the API's own. Names are not resolved here: the API
+    resolves them, from its network."""
+    scheme = _scheme(ref)
+    if scheme not in ("http", "https"):
+        return None
+    url = scheme + ref[len(scheme) :]
+    try:
+        parsed = httpx2.URL(url)
+    except (httpx2.InvalidURL, TypeError, ValueError):
+        raise FileRefused(f"image URL {_quote(ref)} is refused: it is not a valid URL") from None
+    host = parsed.host.rstrip(".").lower()
+    if not host:
+        raise FileRefused(f"image URL {_quote(ref)} is refused: it names no host")
+    if host == "localhost" or host.endswith(".localhost"):
+        raise FileRefused(
+            f"image URL {_quote(ref)} is refused: {host} is this machine; only public hosts are fetched"
+        )
+    literal = _literal_address(host)
+    if literal is not None and (refusal := _address_refusal(literal)) is not None:
+        shown = f"{host} ({literal})" if ":" not in host and str(literal) != host else host
+        raise FileRefused(f"image URL {_quote(ref)} is refused: {shown} is {refusal}")
+    return url
+
+
 def _checked_url(url: str, *, guarded: bool) -> httpx2.URL:
     try:
         parsed = httpx2.URL(url)

@@ -116,8 +116,12 @@ def count_usage(ctx: Context[Any, Any], tool: str, model: str, units: int, unit:
 async def image_for_api(ctx: Context[Any, Any], ref: str) -> str:
     """An image reference as the API takes it: http(s) URLs as they are (the API fetches them), local
     files and data URLs checked (confined, sniffed, size-capped) and inlined as a data URL."""
-    if ref.startswith(("https://", "http://")):
-        return ref
+    from ..files import check_remote_url
+
+    with upstream_errors():
+        url = check_remote_url(ref)  # None if it is not an http(s) URL; refused if it names no public host
+    if url is not None:
+        return url
     with upstream_errors():
         picture = await app_state(ctx).files.read_input(ref, "image")
     return picture.data_url()
