@@ -29,20 +29,11 @@ import pytest
 
 from mcp_server_glm import files as files_module
 from mcp_server_glm.files import FileRefused, Files, MediaKind
+from tests.samples import GIF, JPEG, MOV, MOV_ATOM, MP3, MP3_FRAME, MP4, PNG, WAV, WEBP
 
 pytestmark = pytest.mark.anyio
 
 MB = 1024 * 1024
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64)
-WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(32)
-GIF = b"GIF89a\x01\x00\x01\x00" + bytes(32)
-WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(32)
-MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(32)
-MP3_FRAME = b"\xff\xfb\x90\x64" + bytes(32)
-MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00" + bytes(32)
-MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00" + bytes(32)
-MOV_ATOM = b"\x00\x00\x00\x08wide" + bytes(32)
 LIMITS: dict[MediaKind, int] = {"image": 1 * MB, "audio": 2 * MB, "video": 4 * MB}
 
 
@@ -478,6 +469,16 @@ async def test_relative_paths_and_other_schemes_are_refused(files: Files) -> Non
         (b"\xff\xfeh\x00i\x00", "audio", "it is not audio (it is not WAV or MP3)"),  # UTF-16 text
         (bytes(range(256)), "video", "it is not a video (it is not MP4 or MOV)"),
         (b"", "image", "it is empty"),
+        (
+            b"\x89PNG\r\n\x1a\nSECRET=1\n" + bytes(8),
+            "image",
+            "it starts like a PNG image but is not one: it has an invalid chunk at byte 8",
+        ),
+        (
+            b"\xff\xfb\x90" + b"SECRET=1\n" * 60,
+            "audio",
+            "it starts like MP3 audio but is not one: its MPEG audio frames stop at byte 417 of 543",
+        ),
     ],
 )
 async def test_the_bytes_must_match_the_kind(
@@ -730,12 +731,14 @@ async def test_open_input_says_when_no_temporary_file_can_be_written(
         (".hidden.wav", "hidden files"),
         ("talk.png", "it is not audio (it is a PNG image)"),
         ("empty.wav", "empty"),
+        ("notes.wav", "it starts like WAV audio but is not one: its RIFF header gives"),
     ],
 )
 async def test_open_input_refuses_what_read_input_refuses(
     files: Files, root: Path, name: str, words: str
 ) -> None:
-    path = write(root / name, b"" if name == "empty.wav" else PNG if name.endswith(".png") else WAV)
+    data = {"empty.wav": b"", "talk.png": PNG, "notes.wav": WAV[:44] + b"SECRET=1\n"}.get(name, WAV)
+    path = write(root / name, data)
     async with contextlib.AsyncExitStack() as stack:
         message = await refused(stack.enter_async_context(files.open_input(str(path), "audio")))
     assert words in message

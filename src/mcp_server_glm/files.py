@@ -1,7 +1,8 @@
 """Every local file the server reads, every URL it fetches for a client and every file it writes.
 
-Inputs are confined to allowed directories (no hidden files, no devices) and sniffed by their bytes;
-URLs a client gives are fetched from public addresses only; downloads stream into generated names.
+Inputs are confined to allowed directories (no hidden files, no devices, no hard links) and must be whole
+media of the kind asked for (formats.py walks their structure); URLs a client gives are fetched from
+public addresses only; downloads stream into generated names.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import binascii
 import codecs
 import contextlib
 import errno
+import io
 import ipaddress
 import json
 import os
@@ -33,6 +35,7 @@ import anyio
 import httpcore2
 import httpx2
 
+from . import formats
 from .errors import Refusal
 
 MediaKind = Literal["image", "audio", "video"]
@@ -188,7 +191,8 @@ class Files:
             else:
                 path = await anyio.to_thread.run_sync(self._resolve_input, ref)
                 data, source = await anyio.to_thread.run_sync(self._read_checked, path, limit), str(path)
-            return InputFile(data=data, mime_type=_expect(kind, data), source=source)
+            mime_type = await anyio.to_thread.run_sync(_whole, kind, io.BytesIO(data), len(data), data)
+            return InputFile(data=data, mime_type=mime_type, source=source)
 
     @asynccontextmanager
     async def open_input(self, ref: str, kind: MediaKind) -> AsyncIterator[OpenInput]:
@@ -209,7 +213,8 @@ class Files:
             with self._refusals(ref, kind):
                 file.seek(0)
                 head = await anyio.to_thread.run_sync(file.read, SNIFF_BYTES)
-                opened = OpenInput(file=file, size=size, mime_type=_expect(kind, head), source=source)
+                mime_type = await anyio.to_thread.run_sync(_whole, kind, file, size, head)
+                opened = OpenInput(file=file, size=size, mime_type=mime_type, source=source)
             yield opened
         finally:
             file.close()
@@ -771,23 +776,13 @@ def sniff(data: bytes) -> tuple[MediaKind, str] | None:
         return "image", ".webp"
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         return "audio", ".wav"
-    if data.startswith(b"ID3") or _mp3_frame(data):
+    if data.startswith(b"ID3") or formats.mpeg_frame(data[:4]) is not None:
         return "audio", ".mp3"
     if data[4:8] == b"ftyp":
         return "video", ".mov" if data[8:12] == b"qt  " else ".mp4"
     if data[4:8] in QUICKTIME_ATOMS:
         return "video", ".mov"
     return None
-
-
-def _mp3_frame(data: bytes) -> bool:
-    # A valid MPEG layer III frame header, not just the sync bits: a UTF-16 byte order mark (FF FE)
-    # must not pass for audio.
-    if len(data) < 3 or data[0] != 0xFF or data[1] & 0xE0 != 0xE0:
-        return False
-    version, layer = (data[1] >> 3) & 3, (data[1] >> 1) & 3
-    bitrate, rate = data[2] >> 4, (data[2] >> 2) & 3
-    return version != 1 and layer == 1 and bitrate != 15 and rate != 3
 
 
 def _expect(kind: MediaKind, data: bytes) -> str:
@@ -799,6 +794,18 @@ def _expect(kind: MediaKind, data: bytes) -> str:
         return FORMATS[found[1]][0]
     looks = f"it is {FORMATS[found[1]][1]}" if found else f"{_looks_like(data)}it is not {ACCEPTED[kind]}"
     raise _Refused(f"it is not {NOUNS[kind]} ({looks})")
+
+
+def _whole(kind: MediaKind, file: BinaryIO, size: int, head: bytes) -> str:
+    """The MIME type of the `size` bytes in `file`, which start with `head`, if they are whole media of
+    `kind` (its structure walked to the end, not only its first bytes), else a refusal."""
+    mime_type = _expect(kind, head)
+    ext = _extension(head)
+    try:
+        formats.check(ext, file, size)
+    except formats.Damaged as exc:
+        raise _Refused(f"it starts like {FORMATS[ext][1]} but is not one: {exc}") from None
+    return mime_type
 
 
 def _looks_like(data: bytes) -> str:
