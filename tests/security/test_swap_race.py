@@ -15,7 +15,7 @@ import struct
 import sys
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -49,7 +49,7 @@ def png(text: bytes) -> bytes:
     )
 
 
-def exchange_function() -> ctypes._CFuncPtr:
+def exchange_function() -> Callable[[int, bytes, int, bytes, int], int]:
     libc = ctypes.CDLL(None, use_errno=True)
     try:
         function = libc.renameat2

@@ -224,6 +224,8 @@ def image_arguments(tool: str, ref: str) -> dict[str, Any]:
         ("https://192.168.1.1/a.png", "192.168.1.1 is a private address"),
         ("http://[::1]:{port}/a.png", "::1 is a loopback address"),
         ("http://2130706433:{port}/a.png", "2130706433 (127.0.0.1) is a loopback address"),
+        ("http://127.1/a.png", "127.1 (127.0.0.1) is a loopback address"),
+        ("http://public.example@10.0.0.1/a.png", "10.0.0.1 is a private address"),
         ("http://0.0.0.0:{port}/a.png", "0.0.0.0 is an unspecified address"),
         ("http://localhost:{port}/a.png", "localhost is this machine"),
         ("Http://LocalHost.:{port}/a.png", "localhost is this machine"),
