@@ -29,20 +29,11 @@ import pytest
 
 from mcp_server_glm import files as files_module
 from mcp_server_glm.files import FileRefused, Files, MediaKind
+from tests.samples import GIF, JPEG, MOV, MOV_ATOM, MP3, MP3_FRAME, MP4, PNG, WAV, WEBP
 
 pytestmark = pytest.mark.anyio
 
 MB = 1024 * 1024
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64)
-WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(32)
-GIF = b"GIF89a\x01\x00\x01\x00" + bytes(32)
-WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(32)
-MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(32)
-MP3_FRAME = b"\xff\xfb\x90\x64" + bytes(32)
-MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00" + bytes(32)
-MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00" + bytes(32)
-MOV_ATOM = b"\x00\x00\x00\x08wide" + bytes(32)
 LIMITS: dict[MediaKind, int] = {"image": 1 * MB, "audio": 2 * MB, "video": 4 * MB}
 
 
@@ -313,6 +304,47 @@ async def test_symlink_inside_the_root_is_followed(files: Files, root: Path) -> 
     assert got.source == str(target.resolve())
 
 
+def swap_for_link(directory: Path, target: Path) -> None:
+    """`directory` replaced by a symlink to `target` (what a racing process does between check and open)."""
+    directory.rename(directory.with_name(directory.name + "-moved"))
+    directory.symlink_to(target, target_is_directory=True)
+
+
+@pytest.mark.parametrize("openat", [True, False], ids=["walk", "verify-after-open"])
+async def test_a_directory_swapped_for_a_link_after_the_check_is_not_followed(
+    files: Files, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, openat: bool
+) -> None:
+    """The check passes on the real directory; the open then finds a link there and refuses, by the
+    component-by-component walk or (where the system has no openat) by the opened file's real path."""
+    monkeypatch.setattr(files_module, "OPENAT", openat)
+    checked = files._resolve_input(str(write(root / "sub" / "a.png", PNG)))
+    write(tmp_path / "outside" / "a.png", PNG)
+    swap_for_link(root / "sub", tmp_path / "outside")
+    with pytest.raises(files_module._Refused, match="a link appeared on its path while it was being opened"):
+        files._open_checked(checked, MB)
+    (root / "sub").unlink()
+    (root / "sub-moved").rename(root / "sub")
+    file, size = files._open_checked(checked, MB)  # the control: unswapped, it opens
+    with file:
+        assert size == len(PNG)
+
+
+async def test_hard_links_are_refused_unless_allowed(root: Path, out: Path, tmp_path: Path) -> None:
+    secret = write(tmp_path / "outside" / "secret.png", PNG)
+    os.link(secret, root / "a.png")
+    async with make_files(root, out) as files:
+        message = await refused(files.read_input(str(root / "a.png"), "image"))
+        assert message == (
+            f'image "{root / "a.png"}" is refused: it has 2 hard links, and another name may lie outside '
+            "the allowed directories; copy the file, or set GLM_ALLOW_HARD_LINKS=true to read such files"
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            opening = stack.enter_async_context(files.open_input(str(root / "a.png"), "image"))
+            assert "GLM_ALLOW_HARD_LINKS" in await refused(opening)
+    async with make_files(root, out, allow_hard_links=True) as files:
+        assert (await files.read_input(str(root / "a.png"), "image")).data == PNG
+
+
 async def test_hidden_files_and_directories_are_refused(files: Files, root: Path, tmp_path: Path) -> None:
     key = write(root / ".ssh" / "id_rsa", PNG)  # a PNG header does not make it readable
     write(root / ".env", PNG)
@@ -437,6 +469,16 @@ async def test_relative_paths_and_other_schemes_are_refused(files: Files) -> Non
         (b"\xff\xfeh\x00i\x00", "audio", "it is not audio (it is not WAV or MP3)"),  # UTF-16 text
         (bytes(range(256)), "video", "it is not a video (it is not MP4 or MOV)"),
         (b"", "image", "it is empty"),
+        (
+            b"\x89PNG\r\n\x1a\nSECRET=1\n" + bytes(8),
+            "image",
+            "it starts like a PNG image but is not one: it has an invalid chunk at byte 8",
+        ),
+        (
+            b"\xff\xfb\x90" + b"SECRET=1\n" * 60,
+            "audio",
+            "it starts like MP3 audio but is not one: its MPEG audio frames stop at byte 417 of 543",
+        ),
     ],
 )
 async def test_the_bytes_must_match_the_kind(
@@ -478,11 +520,11 @@ async def test_a_file_that_grows_before_it_is_opened_is_measured_open(
     path = write(root / "growing.png", PNG)
     real_open = os.open
 
-    def grow_then_open(target: Any, flags: int, *args: Any) -> int:
-        if Path(target) == path.resolve():
+    def grow_then_open(target: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if os.fspath(target) == path.name:  # opened by name in its directory
             with path.open("ab") as file:
                 file.write(bytes(2 * MB))
-        return real_open(target, flags, *args)
+        return real_open(target, flags, *args, **kwargs)
 
     monkeypatch.setattr(files_module.os, "open", grow_then_open)
     assert "more than the 1 MiB limit" in await refused(files.read_input(str(path), "image"))
@@ -689,12 +731,14 @@ async def test_open_input_says_when_no_temporary_file_can_be_written(
         (".hidden.wav", "hidden files"),
         ("talk.png", "it is not audio (it is a PNG image)"),
         ("empty.wav", "empty"),
+        ("notes.wav", "it starts like WAV audio but is not one: its RIFF header gives"),
     ],
 )
 async def test_open_input_refuses_what_read_input_refuses(
     files: Files, root: Path, name: str, words: str
 ) -> None:
-    path = write(root / name, b"" if name == "empty.wav" else PNG if name.endswith(".png") else WAV)
+    data = {"empty.wav": b"", "talk.png": PNG, "notes.wav": WAV[:44] + b"SECRET=1\n"}.get(name, WAV)
+    path = write(root / name, data)
     async with contextlib.AsyncExitStack() as stack:
         message = await refused(stack.enter_async_context(files.open_input(str(path), "audio")))
     assert words in message

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from .errors import Refusal
+from .formats import id3_size, mpeg_frame
 
 MAX_SECONDS = 30.0
 MAX_BYTES = 25 * 1024 * 1024
@@ -110,35 +111,16 @@ def _wav_header(channels: int, width: int, rate: int, size: int) -> bytes:
     )
 
 
-# MPEG audio frame header tables (bitrates in kbit/s), indexed by the header's 4-bit field.
-_BITRATES = {
-    1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0),  # MPEG-1 Layer III
-    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0),  # MPEG-2/2.5 Layer III
-}
-_SAMPLE_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
-
-
 def mp3_seconds(source: BinaryIO, size: int) -> float:
     """Duration of an MP3, from its first frame's bitrate (exact for constant bitrate; an estimate else)."""
     source.seek(0)
-    head = source.read(10)
-    start = 0
-    if head[:3] == b"ID3" and len(head) == 10:
-        start = 10 + (
-            (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F)
-        )
+    start = id3_size(source.read(10))
     source.seek(start)
     data = source.read(64 * 1024 + 4)
     for offset in range(len(data) - 4):
-        if data[offset] != 0xFF or data[offset + 1] & 0xE0 != 0xE0:
-            continue
-        version = (data[offset + 1] >> 3) & 0x03  # 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
-        layer = (data[offset + 1] >> 1) & 0x03  # 1 = Layer III
-        rate_index = data[offset + 2] >> 4
-        if version == 1 or layer != 1 or rate_index in (0, 15) or (data[offset + 2] >> 2) & 0x03 == 3:
-            continue
-        kbps = _BITRATES[1 if version == 3 else 2][rate_index]
-        return (size - start - offset) * 8 / (kbps * 1000)
+        frame = mpeg_frame(data[offset : offset + 4])
+        if frame is not None:
+            return (size - start - offset) * 8 / (frame.kbps * 1000)
     raise AudioError("no MPEG audio frame found: the MP3 file is damaged or not an MP3")
 
 

@@ -1,7 +1,8 @@
 """Every local file the server reads, every URL it fetches for a client and every file it writes.
 
-Inputs are confined to allowed directories (no hidden files, no devices) and sniffed by their bytes;
-URLs a client gives are fetched from public addresses only; downloads stream into generated names.
+Inputs are confined to allowed directories (no hidden files, no devices, no hard links) and must be whole
+media of the kind asked for (formats.py walks their structure); URLs a client gives are fetched from
+public addresses only; downloads stream into generated names.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import binascii
 import codecs
 import contextlib
 import errno
+import io
 import ipaddress
 import json
 import logging
@@ -34,6 +36,7 @@ import anyio
 import httpcore2
 import httpx2
 
+from . import formats
 from .errors import Refusal
 from .glm.proxies import proxy_for
 
@@ -146,6 +149,7 @@ class Files:
         read_timeout: float = 60.0,
         total_timeout: float = 900.0,
         transport: httpx2.AsyncBaseTransport | None = None,
+        allow_hard_links: bool = False,
     ) -> None:
         given = [Path(os.path.abspath(Path(root).expanduser())) for root in allowed_dirs]
         self.allowed_dirs = [root.resolve() for root in given]
@@ -156,6 +160,7 @@ class Files:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.total_timeout = total_timeout
+        self.allow_hard_links = allow_hard_links
         # Tests only: it replaces the network of both clients, and with it the connect-time check.
         self._transport = transport
         self._clients: dict[bool, httpx2.AsyncClient] = {}
@@ -196,8 +201,9 @@ class Files:
                 data, source = _decode_data_url(ref, limit), "data URL"
             else:
                 path = await anyio.to_thread.run_sync(self._resolve_input, ref)
-                data, source = await anyio.to_thread.run_sync(_read_regular, path, limit), str(path)
-            return InputFile(data=data, mime_type=_expect(kind, data), source=source)
+                data, source = await anyio.to_thread.run_sync(self._read_checked, path, limit), str(path)
+            mime_type = await anyio.to_thread.run_sync(_whole, kind, io.BytesIO(data), len(data), data)
+            return InputFile(data=data, mime_type=mime_type, source=source)
 
     @asynccontextmanager
     async def open_input(self, ref: str, kind: MediaKind) -> AsyncIterator[OpenInput]:
@@ -212,13 +218,14 @@ class Files:
                 source = "data URL" if scheme == "data" else ref
             else:
                 path = await anyio.to_thread.run_sync(self._resolve_input, ref)
-                file, size = await anyio.to_thread.run_sync(_open_regular, path, limit)
+                file, size = await anyio.to_thread.run_sync(self._open_checked, path, limit)
                 source = str(path)
         try:
             with self._refusals(ref, kind):
                 file.seek(0)
                 head = await anyio.to_thread.run_sync(file.read, SNIFF_BYTES)
-                opened = OpenInput(file=file, size=size, mime_type=_expect(kind, head), source=source)
+                mime_type = await anyio.to_thread.run_sync(_whole, kind, file, size, head)
+                opened = OpenInput(file=file, size=size, mime_type=mime_type, source=source)
             yield opened
         finally:
             file.close()
@@ -301,6 +308,42 @@ class Files:
         if not stat.S_ISREG(mode):
             raise _Refused(f"it is not a regular file (it is {_file_type(mode)})")
         return real
+
+    def _read_checked(self, real: Path, limit: int) -> bytes:
+        """At most `limit` bytes of a checked file; its size is checked before anything is read."""
+        file, _ = self._open_checked(real, limit)
+        with file:
+            data = file.read(limit + 1)
+        if len(data) > limit:
+            raise _Refused(f"it grew past the {_amount(limit)} limit while being read")
+        return data
+
+    def _open_checked(self, real: Path, limit: int) -> tuple[BinaryIO, int]:
+        """The checked file `real` opened for reading, and its size, which is at most `limit`."""
+        root = _deepest_root(real, self.allowed_dirs)
+        if root is None or real == root:
+            raise _Refused("it is outside the allowed directories")
+        try:
+            fd = _open_below(root, real)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                raise _Refused("a link appeared on its path while it was being opened; try again") from None
+            raise _Refused(f"it cannot be read ({exc.strerror or exc})") from None
+        file = os.fdopen(fd, "rb")
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            file.close()
+            raise _Refused("it changed into something that is not a regular file")
+        if status.st_nlink > 1 and not self.allow_hard_links:
+            file.close()
+            raise _Refused(
+                f"it has {status.st_nlink} hard links, and another name may lie outside the allowed "
+                "directories; copy the file, or set GLM_ALLOW_HARD_LINKS=true to read such files"
+            )
+        if status.st_size > limit:
+            file.close()
+            raise _Refused(f"it is {_amount(status.st_size)}, more than the {_amount(limit)} limit")
+        return file, status.st_size
 
     # -- fetching --------------------------------------------------------------------------------
 
@@ -514,6 +557,34 @@ class _GuardedTransport(httpx2.AsyncHTTPTransport):
         )
 
 
+def check_remote_url(ref: str) -> str | None:
+    """`ref` if it is an http(s) URL (the scheme in any case, given back in lower case) that may be handed
+    to the GLM API for its servers to fetch; None if it is not an http(s) URL. Refused (`FileRefused`)
+    when its host is `localhost` or a literal loopback, private, link-local or otherwise non-public
+    address: those name this machine's network, or the API's own. Names are not resolved here: the API
+    resolves them, from its network."""
+    scheme = _scheme(ref)
+    if scheme not in ("http", "https"):
+        return None
+    url = scheme + ref[len(scheme) :]
+    try:
+        parsed = httpx2.URL(url)
+    except (httpx2.InvalidURL, TypeError, ValueError):
+        raise FileRefused(f"image URL {_quote(ref)} is refused: it is not a valid URL") from None
+    host = parsed.host.rstrip(".").lower()
+    if not host:
+        raise FileRefused(f"image URL {_quote(ref)} is refused: it names no host")
+    if host == "localhost" or host.endswith(".localhost"):
+        raise FileRefused(
+            f"image URL {_quote(ref)} is refused: {host} is this machine; only public hosts are fetched"
+        )
+    literal = _literal_address(host)
+    if literal is not None and (refusal := _address_refusal(literal)) is not None:
+        shown = f"{host} ({literal})" if ":" not in host and str(literal) != host else host
+        raise FileRefused(f"image URL {_quote(ref)} is refused: {shown} is {refusal}")
+    return url
+
+
 def _checked_url(url: str, *, guarded: bool) -> httpx2.URL:
     try:
         parsed = httpx2.URL(url)
@@ -636,35 +707,75 @@ def _file_type(mode: int) -> str:
     return "not a plain file"
 
 
-def _read_regular(path: Path, limit: int) -> bytes:
-    """At most `limit` bytes of a checked file; its size is checked before anything is read."""
-    file, _ = _open_regular(path, limit)
-    with file:
-        data = file.read(limit + 1)
-    if len(data) > limit:
-        raise _Refused(f"it grew past the {_amount(limit)} limit while being read")
-    return data
+# No following a link and no waiting on a pipe, should the file have been swapped since the check.
+FILE_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+# O_PATH (Linux) opens a directory to walk through it with search permission alone.
+DIR_FLAGS = (
+    (getattr(os, "O_PATH", 0) or os.O_RDONLY)
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+OPENAT = os.open in os.supports_dir_fd  # not on Windows
 
 
-def _open_regular(path: Path, limit: int) -> tuple[BinaryIO, int]:
-    """A checked file opened for reading, and its size, which is at most `limit`."""
-    # No following a link and no waiting on a pipe, should the file have been swapped since the check.
-    flags = (
-        os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    )
+def _open_below(root: Path, real: Path) -> int:
+    """A descriptor of `real`, a file below `root`, opened one component at a time from `root`, never
+    following a link: a directory swapped for a symlink after the check makes it fail (ELOOP or
+    ENOTDIR) rather than lead outside."""
+    if not OPENAT:
+        return _open_verified(root, real)
+    *directories, name = real.relative_to(root).parts
+    parent = os.open(root, DIR_FLAGS)
     try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise _Refused(f"it cannot be read ({exc.strerror or exc})") from None
-    file = os.fdopen(fd, "rb")
-    status = os.fstat(fd)
-    if not stat.S_ISREG(status.st_mode):
-        file.close()
-        raise _Refused("it changed into something that is not a regular file")
-    if status.st_size > limit:
-        file.close()
-        raise _Refused(f"it is {_amount(status.st_size)}, more than the {_amount(limit)} limit")
-    return file, status.st_size
+        for part in directories:
+            child = os.open(part, DIR_FLAGS, dir_fd=parent)
+            os.close(parent)
+            parent = child
+        return os.open(name, FILE_FLAGS, dir_fd=parent)
+    finally:
+        os.close(parent)
+
+
+def _open_verified(root: Path, real: Path) -> int:
+    """Where descriptors cannot anchor a walk: `real` opened by name, then kept only if the opened file
+    is still `real` (its path as the system tells it, or failing that, the same file found there)."""
+    fd = os.open(real, FILE_FLAGS)
+    try:
+        where = _descriptor_path(fd)
+        if where is not None:
+            same = where == real and where.is_relative_to(root)
+        else:
+            same = Path(os.path.realpath(real)) == real and os.path.samestat(os.fstat(fd), os.stat(real))
+    except OSError:
+        same = False
+    if not same:
+        os.close(fd)
+        raise OSError(errno.ELOOP, "the file moved while it was opened")
+    return fd
+
+
+def _descriptor_path(fd: int) -> Path | None:
+    """The real path of an open file, where the system tells it (Linux /proc, macOS F_GETPATH)."""
+    with contextlib.suppress(OSError):
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    getpath = getattr(fcntl, "F_GETPATH", None)
+    if getpath is None:
+        return None
+    with contextlib.suppress(OSError):
+        return Path(os.fsdecode(fcntl.fcntl(fd, getpath, bytes(1024)).rstrip(b"\0")))
+    return None
 
 
 def _decode_data_url(ref: str, limit: int) -> bytes:
@@ -700,23 +811,13 @@ def sniff(data: bytes) -> tuple[MediaKind, str] | None:
         return "image", ".webp"
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         return "audio", ".wav"
-    if data.startswith(b"ID3") or _mp3_frame(data):
+    if data.startswith(b"ID3") or formats.mpeg_frame(data[:4]) is not None:
         return "audio", ".mp3"
     if data[4:8] == b"ftyp":
         return "video", ".mov" if data[8:12] == b"qt  " else ".mp4"
     if data[4:8] in QUICKTIME_ATOMS:
         return "video", ".mov"
     return None
-
-
-def _mp3_frame(data: bytes) -> bool:
-    # A valid MPEG layer III frame header, not just the sync bits: a UTF-16 byte order mark (FF FE)
-    # must not pass for audio.
-    if len(data) < 3 or data[0] != 0xFF or data[1] & 0xE0 != 0xE0:
-        return False
-    version, layer = (data[1] >> 3) & 3, (data[1] >> 1) & 3
-    bitrate, rate = data[2] >> 4, (data[2] >> 2) & 3
-    return version != 1 and layer == 1 and bitrate != 15 and rate != 3
 
 
 def _expect(kind: MediaKind, data: bytes) -> str:
@@ -728,6 +829,18 @@ def _expect(kind: MediaKind, data: bytes) -> str:
         return FORMATS[found[1]][0]
     looks = f"it is {FORMATS[found[1]][1]}" if found else f"{_looks_like(data)}it is not {ACCEPTED[kind]}"
     raise _Refused(f"it is not {NOUNS[kind]} ({looks})")
+
+
+def _whole(kind: MediaKind, file: BinaryIO, size: int, head: bytes) -> str:
+    """The MIME type of the `size` bytes in `file`, which start with `head`, if they are whole media of
+    `kind` (its structure walked to the end, not only its first bytes), else a refusal."""
+    mime_type = _expect(kind, head)
+    ext = _extension(head)
+    try:
+        formats.check(ext, file, size)
+    except formats.Damaged as exc:
+        raise _Refused(f"it starts like {FORMATS[ext][1]} but is not one: {exc}") from None
+    return mime_type
 
 
 def _looks_like(data: bytes) -> str:

@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     )
     max_download_mb: int = Field(default=2048, gt=0, description="Largest media file downloaded, in MiB.")
     max_audio_mb: int = Field(default=500, gt=0, description="Largest audio input to transcribe, in MiB.")
+    allow_hard_links: bool = Field(
+        default=False,
+        description="Read input files that have more than one hard link (another name may be outside "
+        "the allowed directories).",
+    )
     tools: Annotated[list[str] | None, NoDecode] = Field(
         default=None,
         description="Only these tools, comma-separated (default: all of them).",

@@ -146,6 +146,7 @@ class AppState:
                 max_download_bytes=settings.max_download_mb * MB,
                 connect_timeout=settings.connect_timeout,
                 read_timeout=settings.timeout,
+                allow_hard_links=settings.allow_hard_links,
             )
         return self._files
 

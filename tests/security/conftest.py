@@ -16,9 +16,9 @@ from mcp.types import CallToolResult
 
 from tests.conftest import in_process, text_of, wav_file
 from tests.fake_glm import FakeGLM
+from tests.samples import PNG  # noqa: F401 - re-exported to the security tests
 from tests.test_http import Running, http_server
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
 CALL_LIMIT = 30  # seconds any one call may take before it counts as a hang (generous: CI under load)
 
 

@@ -85,6 +85,9 @@ def build(case: str, inputs: Path, outside: Path, kind: str) -> str:
         pipe = inputs / f"pipe.{kind}"
         os.mkfifo(pipe)
         return pipe.as_uri() if case == "fifo-file-url" else str(pipe)
+    if case == "hard-link-out":
+        os.link(target, inputs / f"linked.{kind}")
+        return str(inputs / f"linked.{kind}")
     if case == "directory":
         (inputs / f"dir.{kind}").mkdir()
         return str(inputs / f"dir.{kind}")
@@ -137,6 +140,7 @@ BUILT = [
     "link-into-hidden",
     "fifo",
     "fifo-file-url",
+    "hard-link-out",
     "directory",
     "long-name",
     "long-path",
@@ -200,3 +204,22 @@ async def test_refusal_escapes_bidi_and_unicode_line_breaks(
         text = refusal("transcribe", result)
         assert not any(c in text for c in BIDI_AND_LINE_BREAKS), ascii(text)
         assert len(text.splitlines()) == 1
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+async def test_a_hard_link_is_read_when_the_setting_allows_it(
+    fake: FakeGLM, isolated_dirs: Path, tmp_path: Path, target: str
+) -> None:
+    """GLM_ALLOW_HARD_LINKS lifts the refusal above, and only it."""
+    tool, arguments_for, kind = TARGETS[target]
+    (isolated_dirs / "good.png").write_bytes(PNG)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    ref = build("hard-link-out", isolated_dirs, outside, kind)
+    async with in_process(fake) as client:
+        refused = await call(client, tool, arguments_for(ref, isolated_dirs))
+        assert "GLM_ALLOW_HARD_LINKS" in refusal(tool, refused)
+    async with in_process(fake, allow_hard_links=True) as client:
+        result = await call(client, tool, arguments_for(ref, isolated_dirs))
+        assert not result.is_error, result
+    assert fake.requests != []

@@ -4,13 +4,16 @@ transcribe `file` is the one argument the server itself fetches: every non-http 
 address (literal, by name, or reached by a redirect) and oversized body must be refused with one line,
 before anything is sent to the GLM API and without the internal address being contacted.
 
-Image arguments (glm_chat `images`, generate_video `image`) are different: an http(s) URL is handed to the
-GLM API as it is, for the API to fetch; the server never fetches it. That is documented here by test.
+Image arguments (glm_chat `images`, generate_video `image`) are different: a public http(s) URL is handed to
+the GLM API as it is, for the API to fetch; the server never fetches it. One naming localhost or a literal
+internal address is refused before anything is sent. A task id, which goes into an API path, must be a
+plain name.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +25,7 @@ import pytest
 
 from tests.conftest import in_process
 from tests.fake_glm import FakeGLM
-from tests.security.conftest import PNG, WAV, call, refusal
+from tests.security.conftest import WAV, call, refusal
 
 pytestmark = pytest.mark.anyio
 
@@ -203,28 +206,71 @@ async def test_transcribe_refuses_oversized_bodies(
     assert [r.route for r in fake.requests] == ["web_search"]
 
 
+def image_arguments(tool: str, ref: str) -> dict[str, Any]:
+    if tool == "glm_chat":
+        return {"prompt": "see", "images": [ref]}
+    return {"prompt": "see", "image": ref, "wait_seconds": 0}
+
+
 @pytest.mark.parametrize(
-    "url",
+    ("template", "words"),
     [
-        "http://127.0.0.1:{port}/a.png",
-        "http://169.254.169.254/latest/meta-data/",
-        "https://example.com/a.png",
+        ("http://127.0.0.1:{port}/a.png", "127.0.0.1 is a loopback address"),
+        ("http://127.0.0.1:22/", "127.0.0.1 is a loopback address"),
+        ("HTTP://127.0.0.1:{port}/a.png", "127.0.0.1 is a loopback address"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+        ("http://[::ffff:169.254.169.254]/", "::ffff:169.254.169.254 is a link-local address"),
+        ("http://10.0.0.1/a.png", "10.0.0.1 is a private address"),
+        ("https://192.168.1.1/a.png", "192.168.1.1 is a private address"),
+        ("http://[::1]:{port}/a.png", "::1 is a loopback address"),
+        ("http://2130706433:{port}/a.png", "2130706433 (127.0.0.1) is a loopback address"),
+        ("http://127.1/a.png", "127.1 (127.0.0.1) is a loopback address"),
+        ("http://public.example@10.0.0.1/a.png", "10.0.0.1 is a private address"),
+        ("http://0.0.0.0:{port}/a.png", "0.0.0.0 is an unspecified address"),
+        ("http://localhost:{port}/a.png", "localhost is this machine"),
+        ("Http://LocalHost.:{port}/a.png", "localhost is this machine"),
+        ("http://admin.localhost/a.png", "admin.localhost is this machine"),
     ],
 )
 @pytest.mark.parametrize("tool", ["glm_chat", "generate_video"])
-async def test_http_image_urls_are_passed_to_the_api_unchanged_and_not_fetched(
-    fake: FakeGLM, local: Local, tool: str, url: str
+async def test_image_urls_of_internal_hosts_are_refused_before_reaching_the_api(
+    fake: FakeGLM, local: Local, tool: str, template: str, words: str
 ) -> None:
-    """By design: the API fetches http(s) images itself, from its own network; the server neither
-    fetches them nor applies the SSRF guard to them (it is not the one connecting)."""
-    ref = url.format(port=local.port)
-    arguments = {"prompt": "see", "images": [ref]} if tool == "glm_chat" else {"prompt": "see", "image": ref}
+    """The API fetches an http(s) image from its own network: a URL naming this machine or a private
+    network (cloud metadata, a router, an SSH port) is not handed to it, and not fetched here either."""
+    ref = template.format(port=local.port)
     async with in_process(fake) as client:
-        result = await call(
-            client, tool, {**arguments, "wait_seconds": 0} if tool == "generate_video" else arguments
-        )
-        assert not result.is_error, result
+        text = refusal(tool, await call(client, tool, image_arguments(tool, ref)))
+        assert f"image URL {json.dumps(ref)} is refused: {words}" in text, text
+        assert not (await call(client, "web_search", {"query": "after"})).is_error
     assert local.hits == []
-    sent = fake.requests[0]
-    assert ref in sent.body.decode()
-    assert PNG not in sent.body
+    assert [r.route for r in fake.requests] == ["web_search"]
+
+
+@pytest.mark.parametrize("tool", ["glm_chat", "generate_video"])
+async def test_public_image_urls_are_passed_to_the_api_and_not_fetched(
+    fake: FakeGLM, local: Local, public_name: str, tool: str
+) -> None:
+    """A public URL goes to the API as it is, for the API to fetch; in upper case as well (its scheme
+    lower-cased), rather than being fetched and inlined here."""
+    refs = {"https://example.com/a.png": "https://example.com/a.png"}
+    refs[public_name.replace("http://", "HTTP://") + "/a.png"] = public_name + "/a.png"
+    async with in_process(fake) as client:
+        for ref in refs:
+            result = await call(client, tool, image_arguments(tool, ref))
+            assert not result.is_error, result
+    assert local.hits == []
+    bodies = [request.body.decode() for request in fake.requests]
+    assert len(bodies) == len(refs)
+    for body, sent in zip(bodies, refs.values(), strict=True):
+        assert json.dumps(sent) in body, body
+        assert "base64" not in body
+
+
+@pytest.mark.parametrize("task_id", [".", "..", "...", "a/b", "", "x" * 129])
+async def test_get_task_refuses_ids_that_are_not_plain_names(fake: FakeGLM, task_id: str) -> None:
+    """An id goes into the API path (`async-result/<id>`): "." or ".." would name another path."""
+    async with in_process(fake) as client:
+        text = refusal("get_task", await call(client, "get_task", {"task_id": task_id, "wait_seconds": 0}))
+        assert text.startswith("Error executing tool get_task: invalid arguments: task_id: String "), text
+    assert fake.requests == []

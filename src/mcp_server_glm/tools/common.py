@@ -122,11 +122,12 @@ def count_usage(ctx: Context[Any, Any], tool: str, model: str, units: int, unit:
 async def video_image_for_api(
     ctx: Context[Any, Any], ref: str, model: str, formats: Sequence[str] | None
 ) -> str:
-    """A video input image as the video API takes it: http(s) URLs as they are, local files and data
-    URLs checked and inlined as a FULL data URL (the video API wants the MIME prefix, unlike chat).
-    `formats` are the MIME types the model takes (None: not checked)."""
-    if ref.startswith(("https://", "http://")):
-        return ref
+    """A video input image as the video API takes it: http(s) URLs as they are (once `_remote_url`
+    let them through), local files and data URLs checked and inlined as a FULL data URL (the video API
+    wants the MIME prefix, unlike chat). `formats` are the MIME types the model takes (None: not
+    checked)."""
+    if (url := _remote_url(ref)) is not None:
+        return url
     with upstream_errors():
         picture = await app_state(ctx).files.read_input(ref, "image")
     if formats is not None and picture.mime_type not in formats:
@@ -145,8 +146,8 @@ async def chat_image(ctx: Context[Any, Any], ref: str, formats: Sequence[str]) -
     fetches them); local files and data URLs checked like any input, converted to PNG when their
     format is not one of `formats` (MIME types), and sent as bare base64: the chat API refuses a
     `data:...;base64,` prefix (400, code 1210), which the video API on the contrary requires."""
-    if ref.startswith(("https://", "http://")):
-        return ref
+    if (url := _remote_url(ref)) is not None:
+        return url
     with upstream_errors():
         picture = await app_state(ctx).files.read_input(ref, "image")
     data = picture.data
@@ -157,6 +158,16 @@ async def chat_image(ctx: Context[Any, Any], ref: str, formats: Sequence[str]) -
         with upstream_errors():
             data = to_png(data, _named(picture.source), names)
     return base64.b64encode(data).decode("ascii")
+
+
+def _remote_url(ref: str) -> str | None:
+    """An http(s) URL (any letter case) the GLM API will fetch, or None for a local file or data URL.
+    A URL naming no public host (localhost, a literal private or link-local address) is refused: GLM's
+    servers would fetch it on the user's behalf."""
+    from ..files import check_remote_url
+
+    with upstream_errors():
+        return check_remote_url(ref)
 
 
 def _format_name(mime_type: str) -> str:

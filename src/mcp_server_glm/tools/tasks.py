@@ -187,7 +187,10 @@ async def await_job(ctx: Context[Any, Any], submitted: Submitted, budget: float)
 
 async def get_task(
     ctx: Context[Any, Any],
-    task_id: Annotated[str, Field(pattern=r"^[\w.:-]{1,128}$", description="The id a generation call gave.")],
+    task_id: Annotated[
+        str,  # not only dots: "." and ".." would name another path of the API
+        Field(pattern=r"^\.*[\w:-][\w.:-]*$", max_length=128, description="The id a generation call gave."),
+    ],
     wait_seconds: WaitSeconds = None,
 ) -> Annotated[CallToolResult, JobResult]:
     """Check on a video or image generation job, waiting a while for it; downloads the result when done."""
