@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -163,9 +164,10 @@ class RateLimit(logging.Filter):
     """Lets through one record of each kind (logger, message, exception type) at WARNING or above per
     `interval` seconds; the next one to pass says how many were held back."""
 
-    def __init__(self, interval: float = 60.0) -> None:
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.interval = interval
+        self.clock = clock
         self._seen: dict[tuple[str, str, str], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -173,7 +175,7 @@ class RateLimit(logging.Filter):
             return True
         error = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
         kind = (record.name, str(record.msg), error)
-        now = time.monotonic()
+        now = self.clock()
         since, held = self._seen.get(kind, (float("-inf"), 0))
         if now - since < self.interval:
             self._seen[kind] = (since, held + 1)

@@ -238,6 +238,10 @@ async def _serve_http(app: ASGIApp, settings: Settings) -> None:
     limit = RateLimit()
     for handler in logging.getLogger().handlers:
         handler.addFilter(limit)
+    if settings.log_level != "DEBUG":
+        # A line per session opened or ended, naming its id (the session's key): noise at INFO.
+        for chatty in ("mcp.server.streamable_http", "mcp.server.streamable_http_manager"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     cap = connection_cap(settings.max_connections, _descriptor_limit())
     if cap < settings.max_connections:
         log.warning(

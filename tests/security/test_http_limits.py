@@ -4,10 +4,12 @@ half-sent requests (slowloris), a flood of sessions, and WebSocket upgrades with
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
-import select
+import selectors
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import httpx2
 import pytest
 from starlette.types import Message
 
-from mcp_server_glm.http_guard import BACKLOG
+from mcp_server_glm.http_guard import BACKLOG, RateLimit, connection_cap
 from mcp_server_glm.transports import BearerToken
 from tests.conftest import server_env
 from tests.fake_glm import FakeGLM
@@ -43,19 +45,22 @@ def rss_mib(pid: int) -> float:
 
 def wait_closed(sockets: list[socket.socket], bound: float) -> int:
     """How many of `sockets` the server closed within `bound` seconds (end of stream or reset)."""
-    pending = list(sockets)
     closed = 0
     deadline = time.monotonic() + bound
-    while pending and time.monotonic() < deadline:
-        ready, _, _ = select.select(pending, [], [], 0.5)
-        for sock in ready:
-            try:
-                data = sock.recv(4096)
-            except OSError:
-                data = b""
-            if not data:
-                pending.remove(sock)
-                closed += 1
+    with selectors.DefaultSelector() as watch:
+        for sock in sockets:
+            watch.register(sock, selectors.EVENT_READ)
+        while closed < len(sockets) and time.monotonic() < deadline:
+            for key, _ in watch.select(0.5):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                try:
+                    data = sock.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    watch.unregister(sock)
+                    closed += 1
     return closed
 
 
@@ -219,3 +224,57 @@ async def test_bearer_token_closes_websocket_scopes_before_accepting() -> None:
     await guard({"type": "lifespan"}, receive, send)
     assert reached == ["websocket", "lifespan"]
     assert json.dumps(sent)  # plain data, nothing else sent
+
+
+def test_idle_keep_alive_connections_make_room(fake: FakeGLM, tmp_path: Path) -> None:
+    """Connections that sent one request and then sit idle (kept alive 75 s) are closed, longest idle
+    first, once GLM_MCP_MAX_CONNECTIONS are open: new clients still get in."""
+    cap = 16
+    env = server_env(fake, GLM_MCP_AUTH_TOKEN=TOKEN, GLM_MCP_MAX_CONNECTIONS=str(cap))
+    with serving(env, "streamable-http", tmp_path) as running:
+        baseline = open_descriptors(running.process.pid)
+        idle: list[socket.socket] = []
+        try:
+            for _ in range(3 * cap):
+                sock = socket.create_connection(("127.0.0.1", running.port), timeout=BOUND)
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
+                idle.append(sock)
+            held = open_descriptors(running.process.pid) - baseline
+            assert anyio.run(_authorised_call, running)
+            closed = wait_closed(idle[: 2 * cap], BOUND)
+        finally:
+            for sock in idle:
+                sock.close()
+        print(f"\n{3 * cap} idle keep-alive connections: {held} descriptors over the baseline")
+        assert held <= cap + 8
+        assert closed == 2 * cap
+    assert "Traceback" not in running.stderr.read_text()
+
+
+def test_repeated_warnings_are_logged_once_an_interval() -> None:
+    now = [0.0]
+    limit = RateLimit(interval=60, clock=lambda: now[0])
+    records = []
+    for second in range(0, 150):
+        now[0] = float(second)
+        try:
+            raise OSError(24, "Too many open files")
+        except OSError:
+            error = sys.exc_info()
+            record = logging.LogRecord("asyncio", logging.ERROR, "x", 1, "accept failed", None, error)
+        if limit.filter(record):
+            records.append((second, record.getMessage()))
+        info = logging.LogRecord("uvicorn.access", logging.INFO, "x", 1, "GET /", None, None)
+        assert limit.filter(info)
+    assert records == [
+        (0, "accept failed"),
+        (60, "accept failed [59 more like this in the last 60 s]"),
+        (120, "accept failed [59 more like this in the last 60 s]"),
+    ]
+
+
+def test_connection_cap_fits_the_descriptor_limit() -> None:
+    assert connection_cap(512, 1024) == 512
+    assert connection_cap(512, 512) == 512 - 128 - 2 * BACKLOG
+    assert connection_cap(512, 256) == 16
