@@ -64,6 +64,16 @@ def wait_closed(sockets: list[socket.socket], bound: float) -> int:
     return closed
 
 
+def read_health(sock: socket.socket) -> bytes:
+    """A whole /healthz response (its JSON body ends the message)."""
+    answer = b""
+    while not answer.endswith(b"}"):
+        chunk = sock.recv(4096)
+        assert chunk, answer
+        answer += chunk
+    return answer
+
+
 async def _authorised_call(running: Running) -> bool:
     with anyio.fail_after(BOUND):
         async with connect(running, "streamable-http", "auto", token=TOKEN) as client:
@@ -72,7 +82,7 @@ async def _authorised_call(running: Running) -> bool:
 
 
 def test_idle_half_sent_requests_do_not_exhaust_the_server(fake: FakeGLM, tmp_path: Path) -> None:
-    """500 connections that never finish their request head, against a server that may open only its
+    """500 connections that never send (all of) a request head, against a server that may open only its
     connection cap, two accept batches (http_guard.BACKLOG) and a margin more descriptors: /healthz and
     an authorised call still answer, the server holds at most GLM_MCP_MAX_CONNECTIONS of them, closes
     them all after GLM_MCP_HEADER_TIMEOUT, and its log stays a few lines long."""
@@ -89,9 +99,10 @@ def test_idle_half_sent_requests_do_not_exhaust_the_server(fake: FakeGLM, tmp_pa
         resource.prlimit(pid, resource.RLIMIT_NOFILE, (baseline + MAX_CONNECTIONS + 2 * BACKLOG + 30, hard))
         attackers: list[socket.socket] = []
         try:
-            for _ in range(HALF_OPEN):
+            for number in range(HALF_OPEN):
                 sock = socket.create_connection(("127.0.0.1", running.port), timeout=BOUND)
-                sock.sendall(b"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ")
+                if number % 2:  # half send part of a head, half nothing at all
+                    sock.sendall(b"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ")
                 attackers.append(sock)
             health = httpx2.get(f"{running.root}/healthz", timeout=BOUND)
             assert health.status_code == 200
@@ -238,7 +249,7 @@ def test_idle_keep_alive_connections_make_room(fake: FakeGLM, tmp_path: Path) ->
             for _ in range(3 * cap):
                 sock = socket.create_connection(("127.0.0.1", running.port), timeout=BOUND)
                 sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
+                assert read_health(sock).startswith(b"HTTP/1.1 200 OK")
                 idle.append(sock)
             held = open_descriptors(running.process.pid) - baseline
             assert anyio.run(_authorised_call, running)
@@ -250,6 +261,28 @@ def test_idle_keep_alive_connections_make_room(fake: FakeGLM, tmp_path: Path) ->
         assert held <= cap + 8
         assert closed == 2 * cap
     assert "Traceback" not in running.stderr.read_text()
+
+
+def test_a_head_begun_after_a_keep_alive_pause_is_timed(fake: FakeGLM, tmp_path: Path) -> None:
+    """A connection that answered one request and then sends part of a second head is closed with 408
+    after GLM_MCP_HEADER_TIMEOUT, long before the 75 s keep-alive would end it."""
+    env = server_env(fake, GLM_MCP_HEADER_TIMEOUT="2")
+    with serving(env, "streamable-http", tmp_path) as running:
+        slow: list[socket.socket] = []
+        try:
+            for _ in range(5):
+                sock = socket.create_connection(("127.0.0.1", running.port), timeout=BOUND)
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert read_health(sock).startswith(b"HTTP/1.1 200 OK")
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                slow.append(sock)
+            answer = slow[0].recv(4096)
+            closed = wait_closed(slow, BOUND)
+        finally:
+            for sock in slow:
+                sock.close()
+        assert answer.startswith(b"HTTP/1.1 408 Request Timeout")
+        assert closed == len(slow)
 
 
 def test_repeated_warnings_are_logged_once_an_interval() -> None:
