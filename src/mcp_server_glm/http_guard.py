@@ -82,7 +82,8 @@ class ConnectionGuard:
 
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol under a ConnectionGuard: a request head must arrive in full within the
-    guard's header timeout of the connection opening or of its first byte after an idle keep-alive."""
+    guard's header timeout of the connection opening or of its first byte after an idle keep-alive, and
+    so must the rest of a body the server answered without reading."""
 
     guard: ClassVar[ConnectionGuard]
 
@@ -110,25 +111,31 @@ class GuardedH11Protocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self.transport.is_closing():
-            return
-        if self.conn.their_state is h11.IDLE:
-            # A head begun (after a keep-alive pause) or not yet complete.
-            if self._head_timer is None:
-                self._start_head_timer()
-            if self not in self.guard.waiting:
-                self.guard.idle(self)
-        else:
-            self._stop_head_timer()
-            self.guard.busy(self)
+        self._review(data_arrived=True)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+        self._review(data_arrived=bool(self.conn.trailing_data[0]))
+
+    def _waiting(self) -> bool:
+        """Waiting for a request head, or for the rest of a body already answered (a 401 or 413 sent
+        before reading it): the connection serves no request."""
+        theirs = self.conn.their_state
+        answered = self.conn.our_state in (h11.DONE, h11.MUST_CLOSE)
+        return theirs is h11.IDLE or (theirs is h11.SEND_BODY and answered)
+
+    def _review(self, *, data_arrived: bool) -> None:
+        if self.transport.is_closing():
             return
-        # Idle until the next request: uvicorn's keep-alive timer closes it, or the cap does.
-        self.guard.idle(self)
-        if self.conn.trailing_data[0]:
+        if not self._waiting():
+            self._stop_head_timer()
+            self.guard.busy(self)
+            return
+        if self not in self.guard.waiting:
+            self.guard.idle(self)
+        # An idle keep-alive connection is left to uvicorn's keep-alive timer (or to the cap); a head
+        # begun, or an answered body still coming, has the header timeout.
+        if self._head_timer is None and (data_arrived or self.conn.their_state is h11.SEND_BODY):
             self._start_head_timer()
 
     def evict(self) -> None:
@@ -148,13 +155,14 @@ class GuardedH11Protocol(H11Protocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+        if self.transport.is_closing() or not self._waiting():
             return
         log.warning(
-            "Closed a connection that sent no complete request head within %g s (GLM_MCP_HEADER_TIMEOUT)",
+            "Closed a connection that sent no complete request head (or left an answered body unsent) "
+            "within %g s (GLM_MCP_HEADER_TIMEOUT)",
             self.guard.header_timeout,
         )
-        if self.conn.trailing_data[0]:
+        if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
             self.transport.write(TIMEOUT_RESPONSE)
         self.guard.forget(self)
         self.transport.close()

@@ -285,6 +285,66 @@ def test_a_head_begun_after_a_keep_alive_pause_is_timed(fake: FakeGLM, tmp_path:
         assert closed == len(slow)
 
 
+SLOW_POST = (
+    b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 100000\r\nExpect: 100-continue\r\n\r\n{"
+)
+
+
+def test_unauthorised_slow_bodies_are_cut_off(fake: FakeGLM, tmp_path: Path) -> None:
+    """Requests without the token that send their head and then trickle the body are answered 401 at
+    once; the server then waits GLM_MCP_HEADER_TIMEOUT at most for the rest, and counts them idle at the
+    cap: new clients still get in."""
+    cap = 16
+    env = server_env(
+        fake, GLM_MCP_AUTH_TOKEN=TOKEN, GLM_MCP_MAX_CONNECTIONS=str(cap), GLM_MCP_HEADER_TIMEOUT="2"
+    )
+    with serving(env, "streamable-http", tmp_path) as running:
+        slow: list[socket.socket] = []
+        try:
+            for _ in range(3 * cap):
+                sock = socket.create_connection(("127.0.0.1", running.port), timeout=BOUND)
+                sock.sendall(SLOW_POST)
+                slow.append(sock)
+            assert httpx2.get(f"{running.root}/healthz", timeout=BOUND).status_code == 200
+            assert anyio.run(_authorised_call, running)
+            closed = wait_closed(slow, BOUND)
+        finally:
+            for sock in slow:
+                sock.close()
+        assert closed == len(slow)
+    assert "Traceback" not in running.stderr.read_text()
+
+
+def test_busy_connections_are_kept_and_the_cap_holds(fake: FakeGLM, tmp_path: Path) -> None:
+    """At GLM_MCP_MAX_CONNECTIONS connections all serving a request (bodies still coming, no token on
+    loopback), a new connection is closed at once; the busy ones are not, and finish their requests."""
+    cap = 16
+    env = server_env(fake, GLM_MCP_MAX_CONNECTIONS=str(cap), GLM_MCP_HEADER_TIMEOUT="2")
+    with serving(env, "streamable-http", tmp_path) as running:
+        busy: list[socket.socket] = []
+        try:
+            for _ in range(cap):
+                sock = socket.create_connection(("127.0.0.1", running.port), timeout=BOUND)
+                sock.sendall(SLOW_POST)
+                # The server reads the body, so the connection is serving a request.
+                assert sock.recv(4096) == b"HTTP/1.1 100 Continue\r\n\r\n"
+                busy.append(sock)
+            with socket.create_connection(("127.0.0.1", running.port), timeout=BOUND) as extra:
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert wait_closed([extra], BOUND) == 1
+            assert wait_closed(busy, 3) == 0  # past the header timeout: a busy connection is kept
+            busy[0].sendall(b" " * (100000 - 1))
+            answer = busy[0].recv(4096)
+        finally:
+            for sock in busy:
+                sock.close()
+        assert answer.startswith(b"HTTP/1.1 406 Not Acceptable"), answer  # answered (no Accept header)
+        assert httpx2.get(f"{running.root}/healthz", timeout=BOUND).status_code == 200
+    log = running.stderr.read_text()
+    assert "all serving a request" in log or "each serving a request" in log
+
+
 def test_repeated_warnings_are_logged_once_an_interval() -> None:
     now = [0.0]
     limit = RateLimit(interval=60, clock=lambda: now[0])
