@@ -165,6 +165,29 @@ def test_a_session_flood_leaves_room_for_a_new_client(fake: FakeGLM, tmp_path: P
     assert "Traceback" not in running.stderr.read_text()
 
 
+def test_when_every_session_is_busy_a_new_one_is_refused(fake: FakeGLM, tmp_path: Path) -> None:
+    """Sessions with a request in flight (here each one's GET stream) are never ended to make room: at
+    GLM_MCP_MAX_SESSIONS busy sessions a new one gets 503 and a JSON-RPC error naming the setting."""
+    env = server_env(fake, GLM_MCP_MAX_SESSIONS="2")
+    with serving(env, "streamable-http", tmp_path) as running:
+        url = f"{running.root}/mcp"
+        with httpx2.Client(timeout=BOUND) as http, httpx2.Client(timeout=BOUND) as streams:
+            sessions = [_initialize(http, url) for _ in range(2)]
+            stream_headers = {"Accept": "text/event-stream", "mcp-protocol-version": "2025-11-25"}
+            with (
+                streams.stream("GET", url, headers={**stream_headers, "mcp-session-id": sessions[0]}) as one,
+                streams.stream("GET", url, headers={**stream_headers, "mcp-session-id": sessions[1]}) as two,
+            ):
+                assert (one.status_code, two.status_code) == (200, 200)
+                refused = http.post(url, json=INITIALIZE, headers=JSON_HEADERS)
+                assert refused.status_code == 503
+                message = refused.json()["error"]["message"]
+                assert "GLM_MCP_MAX_SESSIONS" in message
+                assert "\n" not in message
+                assert all(_alive(http, url, session) for session in sessions)
+    assert "Traceback" not in running.stderr.read_text()
+
+
 async def _tool_call(running: Running) -> bool:
     with anyio.fail_after(BOUND):
         async with connect(running, "streamable-http", "legacy") as client:
