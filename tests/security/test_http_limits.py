@@ -74,14 +74,17 @@ def read_health(sock: socket.socket) -> bytes:
     return answer
 
 
-async def _authorised_call(running: Running) -> bool:
+async def _authorised_call(running: Running, transport: str = "streamable-http") -> bool:
     with anyio.fail_after(BOUND):
-        async with connect(running, "streamable-http", "auto", token=TOKEN) as client:
+        async with connect(running, transport, "auto", token=TOKEN) as client:
             result = await client.call_tool("web_search", {"query": "still serving"})
             return not result.is_error
 
 
-def test_idle_half_sent_requests_do_not_exhaust_the_server(fake: FakeGLM, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_idle_half_sent_requests_do_not_exhaust_the_server(
+    fake: FakeGLM, tmp_path: Path, transport: str
+) -> None:
     """500 connections that never send (all of) a request head, against a server that may open only its
     connection cap, two accept batches (http_guard.BACKLOG) and a margin more descriptors: /healthz and
     an authorised call still answer, the server holds at most GLM_MCP_MAX_CONNECTIONS of them, closes
@@ -92,7 +95,7 @@ def test_idle_half_sent_requests_do_not_exhaust_the_server(fake: FakeGLM, tmp_pa
         GLM_MCP_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
         GLM_MCP_HEADER_TIMEOUT="2",
     )
-    with serving(env, "streamable-http", tmp_path) as running:
+    with serving(env, transport, tmp_path) as running:
         pid = running.process.pid
         baseline = open_descriptors(pid)
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -106,7 +109,7 @@ def test_idle_half_sent_requests_do_not_exhaust_the_server(fake: FakeGLM, tmp_pa
                 attackers.append(sock)
             health = httpx2.get(f"{running.root}/healthz", timeout=BOUND)
             assert health.status_code == 200
-            assert anyio.run(_authorised_call, running)
+            assert anyio.run(_authorised_call, running, transport)
             held = open_descriptors(pid) - baseline
             closed = wait_closed(attackers, BOUND)
             after = open_descriptors(pid) - baseline
