@@ -192,7 +192,7 @@ class RateLimit(logging.Filter):
             self._seen.clear()
         self._seen[kind] = (now, 0)
         if held:
-            record.msg = f"{record.msg} [{held} more like this in the last {self.interval:g} s]"
+            record.msg = f"{record.msg} [and {held} more like this since the last one logged]"
         return True
 
 

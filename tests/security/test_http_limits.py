@@ -388,8 +388,8 @@ def test_repeated_warnings_are_logged_once_an_interval() -> None:
         assert limit.filter(info)
     assert records == [
         (0, "accept failed"),
-        (60, "accept failed [59 more like this in the last 60 s]"),
-        (120, "accept failed [59 more like this in the last 60 s]"),
+        (60, "accept failed [and 59 more like this since the last one logged]"),
+        (120, "accept failed [and 59 more like this since the last one logged]"),
     ]
 
 
