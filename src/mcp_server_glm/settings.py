@@ -186,6 +186,28 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("GLM_MCP_MAX_BODY_MB"),
         description="Largest HTTP request body accepted, in MiB.",
     )
+    max_connections: int = Field(
+        default=512,
+        ge=16,
+        le=100_000,
+        validation_alias=AliasChoices("GLM_MCP_MAX_CONNECTIONS"),
+        description="Most HTTP connections held open at once (lowered to fit the open-files limit); "
+        "at the cap the one idle longest is closed.",
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        validation_alias=AliasChoices("GLM_MCP_HEADER_TIMEOUT"),
+        description="Seconds an HTTP client has to send a request's headers.",
+    )
+    max_sessions: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        validation_alias=AliasChoices("GLM_MCP_MAX_SESSIONS"),
+        description="Most Streamable HTTP sessions kept at once; at the cap the one idle longest is ended.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Logging level of the server's stderr log."
     )

@@ -1,8 +1,9 @@
 """Running the server: stdio, Streamable HTTP (at /mcp) or legacy SSE (at /sse), each on both protocol eras.
 
 Over HTTP: Host and Origin are checked on every bind (DNS-rebinding protection), a bearer token guards
-every request when set (and must be set off loopback), request bodies are capped, and /healthz answers
-process supervisors. SIGINT and SIGTERM shut down cleanly on every transport.
+every request when set (and must be set off loopback), request bodies, connections and sessions are
+capped (http_guard.py), and /healthz answers process supervisors. SIGINT and SIGTERM shut down cleanly
+on every transport.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
+from .http_guard import BACKLOG, ConnectionGuard, GuardedH11Protocol, RateLimit, SessionBudget, connection_cap
 from .server import GLMServer
 from .settings import MB, ConfigError, Settings
 
@@ -91,8 +93,12 @@ def http_app(server: GLMServer, settings: Settings) -> ASGIApp:
         )
     else:
         app = server.streamable_http_app(
-            max_request_body_size=body_limit, transport_security=security, host=settings.host
+            max_request_body_size=body_limit,
+            transport_security=security,
+            host=settings.host,
+            max_sessions=settings.max_sessions,  # the SDK's refusal backs up SessionBudget's
         )
+        app = SessionBudget(app, settings.max_sessions)
     app = BodyLimit(app, body_limit)
     if settings.auth_token is not None:
         app = BearerToken(app, settings.auth_token.get_secret_value())
@@ -193,20 +199,26 @@ class BodyLimit:
 
 
 class BearerToken:
-    """ASGI middleware: every HTTP request but /healthz must carry `Authorization: Bearer <token>`."""
+    """ASGI middleware: every HTTP request but /healthz, and every WebSocket, must carry
+    `Authorization: Bearer <token>`; lifespan events pass."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self._expected = f"Bearer {token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == HEALTH_PATH or self._authorized(scope):
+        kind = scope["type"]
+        public = kind == "lifespan" or (kind == "http" and scope["path"] == HEALTH_PATH)
+        if public or (kind in ("http", "websocket") and self._authorized(scope)):
             await self.app(scope, receive, send)
-            return
-        message = "Unauthorized: send Authorization: Bearer <the server's GLM_MCP_AUTH_TOKEN>"
-        await _json_rpc_error(
-            send, 401, -32001, message, [(b"www-authenticate", b'Bearer realm="mcp-server-glm"')]
-        )
+        elif kind == "http":
+            message = "Unauthorized: send Authorization: Bearer <the server's GLM_MCP_AUTH_TOKEN>"
+            await _json_rpc_error(
+                send, 401, -32001, message, [(b"www-authenticate", b'Bearer realm="mcp-server-glm"')]
+            )
+        elif kind == "websocket":
+            # Closed before the handshake is accepted: the server answers the upgrade with 403.
+            await send({"type": "websocket.close", "code": 1008, "reason": "Unauthorized"})
 
     def _authorized(self, scope: Scope) -> bool:
         given = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
@@ -223,10 +235,30 @@ async def _serve_http(app: ASGIApp, settings: Settings) -> None:
             # than uvicorn re-raising the signal once it has shut down.
             yield
 
+    limit = RateLimit()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(limit)
+    if settings.log_level != "DEBUG":
+        # A line per session opened or ended, naming its id (the session's key): noise at INFO.
+        for chatty in ("mcp.server.streamable_http", "mcp.server.streamable_http_manager"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+    cap = connection_cap(settings.max_connections, _descriptor_limit())
+    if cap < settings.max_connections:
+        log.warning(
+            "Holding at most %d HTTP connections, not %d (GLM_MCP_MAX_CONNECTIONS): the process may open "
+            "only %d files (ulimit -n)",
+            cap,
+            settings.max_connections,
+            _descriptor_limit(),
+        )
+    guard = ConnectionGuard(cap, settings.header_timeout)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        http=GuardedH11Protocol.under(guard),
+        backlog=BACKLOG,
+        ws="none",  # neither transport speaks WebSocket: an upgrade request is answered as plain HTTP
         log_config=None,  # our logging: stderr, our format
         log_level=settings.log_level.lower(),
         access_log=settings.log_level == "DEBUG",  # a line per request only when debugging
@@ -249,6 +281,15 @@ async def _serve_http(app: ASGIApp, settings: Settings) -> None:
         await group.start(_exit_on_signal, server)
         await server.serve()
         group.cancel_scope.cancel()
+
+
+def _descriptor_limit() -> int:
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return 1 << 20
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
 async def _exit_on_signal(server: Any, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
