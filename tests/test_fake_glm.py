@@ -137,7 +137,7 @@ def test_vision_json_mode_and_max_tokens(client: httpx2.Client) -> None:
     parts = [
         {"type": "text", "text": "what is this"},
         {"type": "image_url", "image_url": {"url": "aGVsbG8="}},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGVsbG8="}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/b.png"}},
     ]
     vision = {"model": "GLM-4.6V", "messages": [{"role": "user", "content": parts}]}
     content = client.post("chat/completions", json=vision).json()["choices"][0]["message"]["content"]
@@ -151,7 +151,8 @@ def test_vision_json_mode_and_max_tokens(client: httpx2.Client) -> None:
 
 
 def test_chat_builtin_web_search(client: httpx2.Client) -> None:
-    tool = {"type": "web_search", "web_search": {"enable": "True", "search_result": "true", "count": "5"}}
+    search = {"enable": True, "search_engine": "search_pro_jina", "search_result": True, "count": 5}
+    tool = {"type": "web_search", "web_search": search}
     body = client.post("chat/completions", json=chat_body(tools=[tool])).json()
     assert [r["refer"] for r in body["web_search"]] == ["ref_1", "ref_2"]
     assert body["web_search"][0]["link"].startswith("https://example.com/")
@@ -160,10 +161,12 @@ def test_chat_builtin_web_search(client: httpx2.Client) -> None:
     assert "web_search" in json.loads(sse_payloads(stream)[0])
 
 
-def test_web_search_endpoint(client: httpx2.Client) -> None:
+def test_web_search_endpoint(fake: FakeGLM, client: httpx2.Client) -> None:
+    fake.platform = "bigmodel"  # content_size is in BigModel's reference only
     body = {
         "search_query": "glm news",
-        "search_engine": "search-prime",
+        "search_engine": "search_pro",
+        "search_intent": False,
         "count": 3,
         "search_domain_filter": "www.example.org",
         "content_size": "high",
@@ -184,7 +187,9 @@ def test_web_search_endpoint(client: httpx2.Client) -> None:
     assert missing.json() == {
         "error": {"code": "1214", "message": "search_engine:The search_engine cannot both be empty."}
     }
-    unknown = client.post("web_search", json={"search_query": "q", "search_engine": "bing"})
+    unknown = client.post(
+        "web_search", json={"search_query": "q", "search_engine": "bing", "search_intent": False}
+    )
     assert unknown.json()["error"]["code"] == "1211"
 
 
@@ -349,9 +354,10 @@ def test_image_generation_shape_and_validation(fake: FakeGLM, client: httpx2.Cli
         ({"model": "glm-image"}, "1214", "prompt"),
         ({"model": "glm-image", "prompt": "x", "size": "1000x1000"}, "1214", "size"),  # not /32
         ({"model": "glm-image", "prompt": "x", "size": "512x512"}, "1214", "size"),  # < 1024
-        ({"model": "cogview-4", "prompt": "x", "size": "2048x2048"}, "1214", "size"),  # > 2^21 px
-        ({"model": "cogview-4", "prompt": "x", "size": "big"}, "1214", "size"),
-        ({"model": "cogview-4", "prompt": "x", "quality": "ultra"}, "1214", "quality"),
+        ({"model": "cogview-4-250304", "prompt": "x", "size": "2048x2048"}, "1214", "size"),  # > 2^21 px
+        ({"model": "cogview-4-250304", "prompt": "x", "size": "big"}, "1214", "size"),
+        ({"model": "cogview-4-250304", "prompt": "x", "quality": "ultra"}, "1210", "quality"),  # enum
+        ({"model": "cogview-4", "prompt": "x"}, "1211", ""),  # BigModel's only
     ]
     for case, code, field in cases:
         error = client.post("images/generations", json=case)
@@ -463,35 +469,49 @@ def test_async_image_generation(fake: FakeGLM, client: httpx2.Client) -> None:
     assert done["image_result"][0]["url"] == fake.media_url(f"image-{created['id']}.png")
     assert httpx2.get(done["image_result"][0]["url"]).content.startswith(PNG_SIGNATURE)
     assert fake.tasks[created["id"]].kind == "image"
-    for model, code in (("cogview-4", "1214"), ("midjourney", "1211"), (None, "1214")):
+    for model, code in (("cogview-4-250304", "1211"), ("midjourney", "1211"), (None, "1214")):
         error = client.post("async/images/generations", json={"model": model, "prompt": "x"})
         assert (error.status_code, error.json()["error"]["code"]) == (400, code), model
 
 
-def test_video_validation(client: httpx2.Client) -> None:
-    assert create_video(client, model="viduq1-start-end", prompt=None, image_url=["aGVsbG8=", "aGk="])
-    assert create_video(client, model="vidu2-image", image_url="https://e.com/a.png", duration=4)
-    assert create_video(client, model="cogvideox-flash", size="1920x1080", fps=60, duration="10")
+def test_video_validation(fake: FakeGLM, client: httpx2.Client) -> None:
     cases: list[tuple[dict[str, Any], str, str]] = [
         ({"prompt": "x"}, "1214", "model"),
         ({"model": "sora", "prompt": "x"}, "1211", ""),
+        ({"model": "viduq1-text", "prompt": "x"}, "1211", ""),  # Vidu is BigModel's
         ({"model": "cogvideox-3"}, "1214", "prompt"),
         ({"model": "cogvideox-3", "prompt": None, "image_url": None}, "1214", "prompt"),
         ({"model": "cogvideox-3", "image_url": ["a", "b"], "quality": "quality"}, "1214", "image_url"),
         ({"model": "cogvideox-3", "image_url": ["a", "b", "c"]}, "1214", "image_url"),
-        ({"model": "cogvideox-3", "image_url": [1]}, "1214", "image_url"),
-        ({"model": "viduq1-start-end", "image_url": "a"}, "1214", "image_url"),
-        ({"model": "viduq1-text", "image_url": "a"}, "1214", "prompt"),
-        ({"model": "cogvideox-3", "prompt": "x", "quality": "best"}, "1214", "quality"),
-        ({"model": "cogvideox-3", "prompt": "x", "with_audio": "loud"}, "1214", "with_audio"),
-        ({"model": "cogvideox-3", "prompt": "x", "size": "640x480"}, "1214", "size"),
-        ({"model": "cogvideox-3", "prompt": "x", "fps": 24}, "1214", "fps"),
-        ({"model": "cogvideox-3", "prompt": "x", "duration": 4}, "1214", "duration"),
+        ({"model": "cogvideox-3", "image_url": [1]}, "1210", "image_url"),
+        ({"model": "cogvideox-3", "image_url": "a"}, "1210", "image_url"),  # Z.AI: an array only
+        ({"model": "cogvideox-3", "prompt": "x", "quality": "best"}, "1210", "quality"),
+        ({"model": "cogvideox-3", "prompt": "x", "with_audio": "loud"}, "1210", "with_audio"),
+        ({"model": "cogvideox-3", "prompt": "x", "size": "640x480"}, "1210", "size"),
+        ({"model": "cogvideox-3", "prompt": "x", "fps": 24}, "1210", "fps"),
+        ({"model": "cogvideox-3", "prompt": "x", "duration": 4}, "1210", "duration"),
+        ({"model": "cogvideox-3", "prompt": "x", "duration": "10"}, "1210", "duration"),
     ]
     for case, code, field in cases:
         error = client.post("videos/generations", json=case)
         assert error.status_code == 400, case
         assert error.json()["error"]["code"] == code, case
+        assert error.json()["error"]["message"].startswith(field), case
+    fake.platform = "bigmodel"
+    assert create_video(client, model="viduq1-start-end", prompt=None, image_url=["aGVsbG8=", "aGk="])
+    assert create_video(client, model="vidu2-image", image_url="https://e.com/a.png", duration=4)
+    assert create_video(client, model="cogvideox-flash", size="1920x1080", fps=60)
+    assert create_video(client, image_url="https://e.com/a.png")  # BigModel: a string too
+    cases = [
+        ({"model": "viduq1-start-end", "image_url": "a"}, "1210", "image_url"),
+        ({"model": "viduq1-text", "image_url": "a"}, "1214", "prompt"),
+        ({"model": "vidu2-reference", "image_url": ["a", "b", "c", "d"]}, "1210", "image_url"),
+        ({"model": "viduq1-image", "image_url": "a", "duration": 4}, "1210", "duration"),
+        ({"model": "cogvideox-2", "prompt": "x", "duration": 5}, "1210", "duration"),
+    ]
+    for case, code, field in cases:
+        error = client.post("videos/generations", json=case)
+        assert (error.status_code, error.json()["error"]["code"]) == (400, code), case
         assert error.json()["error"]["message"].startswith(field), case
 
 
@@ -519,22 +539,22 @@ def test_transcription_multipart(fake: FakeGLM, client: httpx2.Client) -> None:
     }
     assert recorded.files == {"file": audio}
     assert recorded.json is None
-    as_json_array = {"model": "glm-asr", "hotwords[]": json.dumps(["a", "b"])}
+    as_json_array = {"model": "glm-asr-2512", "hotwords[]": json.dumps(["a", "b"])}
     mp3 = b"ID3\x04\x00" + bytes(200)
     result = client.post("audio/transcriptions", data=as_json_array, files={"file": ("a.mp3", mp3)}).json()
     assert result["text"] == f"Transcript of an MP3 of {len(mp3)} bytes."
     assert fake.requests[-1].form["hotwords[]"] == ['["a", "b"]']
-    as_base64 = {"model": (None, "glm-asr"), "file_base64": (None, base64.b64encode(audio).decode())}
+    as_base64 = {"model": (None, "glm-asr-2512"), "file_base64": (None, base64.b64encode(audio).decode())}
     result = client.post("audio/transcriptions", files=as_base64).json()
     assert result["text"] == "Transcript of 1.00 s of audio."
     assert fake.requests[-1].headers["content-type"].startswith("multipart/form-data")
     urlencoded = {
-        "model": "glm-asr",
+        "model": "glm-asr-2512",
         "file_base64": "data:audio/wav;base64," + base64.b64encode(audio).decode(),
     }
     result = client.post("audio/transcriptions", data=urlencoded).json()
     assert result["text"] == "Transcript of 1.00 s of audio."
-    assert fake.requests[-1].form["model"] == ["glm-asr"]
+    assert fake.requests[-1].form["model"] == ["glm-asr-2512"]
     assert fake.requests_to("chat/completions") == []
     assert all(r.form == {} and r.files == {} for r in fake.requests if r.route != "audio/transcriptions")
 
