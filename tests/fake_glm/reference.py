@@ -723,7 +723,7 @@ def violations(platform: str, name: str, payload: Any) -> list[Violation]:
     if found is None:
         return [Violation("", "route", f"The API {name} does not exist on {platform}.")]
     if not isinstance(payload, dict):
-        return [Violation("", "type", ":The request body must be a JSON object.")]
+        return [Violation("", "type", "The request body must be a JSON object.")]
     payload = without_nulls(payload)
     field = found.model_field
     model = payload.get(field) if field else None
