@@ -1,6 +1,8 @@
 """Shared fixtures: the loopback fake GLM API, in-process MCP clients, and the installed server over stdio.
 
-Every test uses a canary API key; `tests/test_secrets.py` checks it never leaks.
+Every test uses a canary API key; `tests/test_secrets.py` checks it never leaks. Every test is also a
+contract check: a request our client sent to a fake during the test that the platform's reference
+refuses fails the test (`pytest_runtest_call` below).
 """
 
 from __future__ import annotations
@@ -24,9 +26,49 @@ from mcp.types import CallToolResult, TextContent
 
 from mcp_server_glm.server import build_server
 from mcp_server_glm.settings import Settings
-from tests.fake_glm import FakeGLM
+from tests.fake_glm import FakeGLM, reference
+
+OUR_AGENT = "mcp-server-glm"  # how our client's User-Agent starts (the doctor's too)
 
 CANARY_KEY = "canary-glm-key-5f0c7e2a9b14d8e3a6c1f4b7d2e9a0c3"
+
+
+def contract_violations(fake: FakeGLM, since: int = 0, *, names: bool = False) -> list[str]:
+    """One line per way a request our client sent to `fake` (from its `since`-th record on) breaks the
+    reference of the platform the fake plays. Requests of other clients (tests that send bad requests
+    on purpose use their own) and bodiless GETs (async-result, media) are not checked; nor, unless
+    `names`, is an unknown model or engine: the client passes names it does not know through to the API
+    by design (tests/test_contract.py holds the names it offers to the references)."""
+    records = fake.requests
+    problems: list[str] = []
+    for recorded in records[since if since <= len(records) else 0 :]:
+        if recorded.method != "POST" or not recorded.headers.get("user-agent", "").startswith(OUR_AGENT):
+            continue
+        payload = reference.payload_of(recorded.route, recorded.json, recorded.form, recorded.files)
+        problems += [
+            f"POST {recorded.route} ({fake.platform}): {found.message} -> {found.status}/{found.code}"
+            for found in reference.violations(fake.platform, recorded.route, payload)
+            if names or found.kind != "model"
+        ]
+    return problems
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After a test passes, fail it if our client sent a fake a request its platform's reference
+    refuses. Done here rather than in a fixture's teardown, so it fails the test itself (a teardown
+    error would escape an xfail mark)."""
+    fakes = list(
+        {id(v): v for v in getattr(item, "funcargs", {}).values() if isinstance(v, FakeGLM)}.values()
+    )
+    marks = [len(fake.requests) for fake in fakes]
+    outcome = yield
+    problems = [
+        line for fake, mark in zip(fakes, marks, strict=True) for line in contract_violations(fake, mark)
+    ]
+    if problems:
+        pytest.fail("our client sent requests the reference refuses:\n" + "\n".join(problems), pytrace=False)
+    return outcome
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import httpx2
 import pytest
 
 from tests.conftest import wav_file
-from tests.fake_glm import FakeGLM, Fault, TaskPlan
+from tests.fake_glm import FakeGLM, Fault, TaskPlan, reference
 from tests.fake_glm.media import PNG
 
 AUTH = {"Authorization": "Bearer test-key"}
@@ -152,8 +152,8 @@ def test_vision_json_mode_and_max_tokens(client: httpx2.Client) -> None:
 
 
 def test_chat_builtin_web_search(client: httpx2.Client) -> None:
-    spec = {"enable": "True", "search_engine": "search_pro_jina", "search_result": "true", "count": "5"}
-    tool = {"type": "web_search", "web_search": spec}
+    search = {"enable": True, "search_engine": "search_pro_jina", "search_result": True, "count": 5}
+    tool = {"type": "web_search", "web_search": search}
     body = client.post("chat/completions", json=chat_body(tools=[tool])).json()
     assert [r["refer"] for r in body["web_search"]] == ["ref_1", "ref_2"]
     assert body["web_search"][0]["link"].startswith("https://example.com/")
@@ -169,9 +169,11 @@ def test_chat_builtin_web_search(client: httpx2.Client) -> None:
 
 
 def test_web_search_endpoint(fake: FakeGLM, client: httpx2.Client) -> None:
+    fake.platform = "bigmodel"  # content_size is in BigModel's reference only
     body = {
         "search_query": "glm news",
-        "search_engine": "search-prime",
+        "search_engine": "search_pro",
+        "search_intent": False,
         "count": 3,
         "search_domain_filter": "www.example.org",
     }
@@ -197,7 +199,9 @@ def test_web_search_endpoint(fake: FakeGLM, client: httpx2.Client) -> None:
     assert missing.json() == {
         "error": {"code": "1214", "message": "search_engine:The search_engine cannot both be empty."}
     }
-    unknown = client.post("web_search", json={"search_query": "q", "search_engine": "bing"})
+    unknown = client.post(
+        "web_search", json={"search_query": "q", "search_engine": "bing", "search_intent": False}
+    )
     assert unknown.json()["error"]["code"] == "1211"
 
 
@@ -367,7 +371,8 @@ def test_image_generation_shape_and_validation(fake: FakeGLM, client: httpx2.Cli
         ({"model": "glm-image", "prompt": "x", "size": "512x512"}, "1214", "size"),  # < 1024
         ({"model": "cogview-4-250304", "prompt": "x", "size": "2048x2048"}, "1214", "size"),  # > 2^21 px
         ({"model": "cogview-4-250304", "prompt": "x", "size": "big"}, "1214", "size"),
-        ({"model": "cogview-4-250304", "prompt": "x", "quality": "ultra"}, "1214", "quality"),
+        ({"model": "cogview-4-250304", "prompt": "x", "quality": "ultra"}, "1210", "quality"),  # enum
+        ({"model": "cogview-4", "prompt": "x"}, "1211", ""),  # BigModel's only
     ]
     for case, code, field in cases:
         error = client.post("images/generations", json=case)
@@ -479,36 +484,49 @@ def test_async_image_generation(fake: FakeGLM, client: httpx2.Client) -> None:
     assert done["image_result"][0]["url"] == fake.media_url(f"image-{created['id']}.png")
     assert httpx2.get(done["image_result"][0]["url"]).content.startswith(PNG_SIGNATURE)
     assert fake.tasks[created["id"]].kind == "image"
-    for model, code in (("cogview-4-250304", "1214"), ("midjourney", "1211"), (None, "1214")):
+    for model, code in (("cogview-4-250304", "1211"), ("midjourney", "1211"), (None, "1214")):
         error = client.post("async/images/generations", json={"model": model, "prompt": "x"})
         assert (error.status_code, error.json()["error"]["code"]) == (400, code), model
 
 
 def test_video_validation(fake: FakeGLM, client: httpx2.Client) -> None:
-    fake.platform = "bigmodel"  # where the Vidu models and cogvideox-flash are
-    assert create_video(client, model="viduq1-start-end", prompt=None, image_url=[PNG_DATA_URL] * 2)
-    assert create_video(client, model="vidu2-image", image_url="https://e.com/a.png", duration=4)
-    assert create_video(client, model="cogvideox-flash", size="1920x1080", fps=60, duration="10")
     cases: list[tuple[dict[str, Any], str, str]] = [
         ({"prompt": "x"}, "1214", "model"),
         ({"model": "sora", "prompt": "x"}, "1211", ""),
+        ({"model": "viduq1-text", "prompt": "x"}, "1211", ""),  # Vidu is BigModel's
         ({"model": "cogvideox-3"}, "1214", "prompt"),
         ({"model": "cogvideox-3", "prompt": None, "image_url": None}, "1214", "prompt"),
         ({"model": "cogvideox-3", "image_url": ["a", "b"], "quality": "quality"}, "1214", "image_url"),
         ({"model": "cogvideox-3", "image_url": ["a", "b", "c"]}, "1214", "image_url"),
-        ({"model": "cogvideox-3", "image_url": [1]}, "1214", "image_url"),
-        ({"model": "viduq1-start-end", "image_url": "a"}, "1214", "image_url"),
-        ({"model": "viduq1-text", "image_url": "a"}, "1210", "image_url"),  # not a field of the model
-        ({"model": "cogvideox-3", "prompt": "x", "quality": "best"}, "1214", "quality"),
-        ({"model": "cogvideox-3", "prompt": "x", "with_audio": "loud"}, "1214", "with_audio"),
-        ({"model": "cogvideox-3", "prompt": "x", "size": "640x480"}, "1214", "size"),
-        ({"model": "cogvideox-3", "prompt": "x", "fps": 24}, "1214", "fps"),
-        ({"model": "cogvideox-3", "prompt": "x", "duration": 4}, "1214", "duration"),
+        ({"model": "cogvideox-3", "image_url": [1]}, "1210", "image_url"),
+        ({"model": "cogvideox-3", "image_url": "a"}, "1210", "image_url"),  # Z.AI: an array only
+        ({"model": "cogvideox-3", "prompt": "x", "quality": "best"}, "1210", "quality"),
+        ({"model": "cogvideox-3", "prompt": "x", "with_audio": "loud"}, "1210", "with_audio"),
+        ({"model": "cogvideox-3", "prompt": "x", "size": "640x480"}, "1210", "size"),
+        ({"model": "cogvideox-3", "prompt": "x", "fps": 24}, "1210", "fps"),
+        ({"model": "cogvideox-3", "prompt": "x", "duration": 4}, "1210", "duration"),
+        ({"model": "cogvideox-3", "prompt": "x", "duration": "10"}, "1210", "duration"),
     ]
     for case, code, field in cases:
         error = client.post("videos/generations", json=case)
         assert error.status_code == 400, case
         assert error.json()["error"]["code"] == code, case
+        assert error.json()["error"]["message"].startswith(field), case
+    fake.platform = "bigmodel"
+    assert create_video(client, model="viduq1-start-end", prompt=None, image_url=["aGVsbG8=", "aGk="])
+    assert create_video(client, model="vidu2-image", image_url="https://e.com/a.png", duration=4)
+    assert create_video(client, model="cogvideox-flash", size="1920x1080", fps=60)
+    assert create_video(client, image_url="https://e.com/a.png")  # BigModel: a string too
+    cases = [
+        ({"model": "viduq1-start-end", "image_url": "a"}, "1210", "image_url"),
+        ({"model": "viduq1-text", "image_url": "a"}, "1214", "prompt"),
+        ({"model": "vidu2-reference", "image_url": ["a", "b", "c", "d"]}, "1210", "image_url"),
+        ({"model": "viduq1-image", "image_url": "a", "duration": 4}, "1210", "duration"),
+        ({"model": "cogvideox-2", "prompt": "x", "duration": 5}, "1210", "duration"),
+    ]
+    for case, code, field in cases:
+        error = client.post("videos/generations", json=case)
+        assert (error.status_code, error.json()["error"]["code"]) == (400, code), case
         assert error.json()["error"]["message"].startswith(field), case
 
 
@@ -659,3 +677,462 @@ def test_async_result_faults_by_collection(fake: FakeGLM, client: httpx2.Client)
     fake.reset()
     assert fake.tasks == {}
     assert (fake.task_plan, fake.unknown_task_status, fake.media_size) == (TaskPlan(), 404, 64 * 1024)
+
+
+# ---------------------------------------------------------------- the schema level (fake_glm/reference.py)
+
+TEXT = [{"role": "user", "content": "hi"}]
+CHAT_OK = {"model": "glm-4.7", "messages": TEXT}
+SEARCH_CN = {"search_query": "q", "search_engine": "search_std", "search_intent": False}
+# (platform, route, body, status, code, the message's start)
+SCHEMA_REFUSALS: list[tuple[str, str, dict[str, Any], int, str, str]] = [
+    ("zai", "chat/completions", {"messages": TEXT}, 400, "1214", "model:"),
+    ("zai", "chat/completions", {**CHAT_OK, "model": ""}, 400, "1214", "model:"),
+    ("zai", "chat/completions", {**CHAT_OK, "model": 47}, 400, "1210", "model:"),
+    ("zai", "chat/completions", {**CHAT_OK, "model": "glm-4-plus"}, 400, "1211", "Unknown Model"),
+    ("bigmodel", "chat/completions", {**CHAT_OK, "model": "glm-4.5"}, 400, "1211", "Unknown Model"),
+    ("zai", "chat/completions", {"model": "glm-4.7"}, 400, "1214", "messages:"),
+    (
+        "zai",
+        "chat/completions",
+        {**CHAT_OK, "stream_options": {"include_usage": True}},
+        400,
+        "1210",
+        "stream_options:",
+    ),
+    ("zai", "chat/completions", {**CHAT_OK, "stream": "true"}, 400, "1210", "stream:"),
+    ("zai", "chat/completions", {**CHAT_OK, "temperature": 1.5}, 400, "1210", "temperature:"),
+    ("zai", "chat/completions", {**CHAT_OK, "top_p": 0}, 400, "1210", "top_p:"),
+    ("zai", "chat/completions", {**CHAT_OK, "max_tokens": 131073}, 400, "1210", "max_tokens:"),
+    ("zai", "chat/completions", {**CHAT_OK, "thinking": {"type": "auto"}}, 400, "1210", "thinking.type:"),
+    (
+        "zai",
+        "chat/completions",
+        {**CHAT_OK, "thinking": {"type": "enabled", "budget": 9}},
+        400,
+        "1210",
+        "thinking.budget:",
+    ),
+    (
+        "zai",
+        "chat/completions",
+        {**CHAT_OK, "response_format": {"type": "xml"}},
+        400,
+        "1210",
+        "response_format.type:",
+    ),
+    ("zai", "chat/completions", {**CHAT_OK, "request_id": "abc"}, 400, "1210", "request_id:"),
+    (
+        "zai",
+        "chat/completions",
+        {**CHAT_OK, "messages": [{"role": "bot", "content": "x"}]},
+        400,
+        "1210",
+        "messages[0].role:",
+    ),
+    (
+        "zai",
+        "chat/completions",
+        {**CHAT_OK, "messages": [{"role": "user", "content": "x", "name": "ada"}]},
+        400,
+        "1210",
+        "messages[0].name:",
+    ),
+    (
+        "zai",
+        "chat/completions",
+        {**CHAT_OK, "tools": [{"type": "web_search", "web_search": {"enable": True}}]},
+        400,
+        "1214",
+        "tools[0].web_search.search_engine:",
+    ),
+    (
+        "zai",
+        "chat/completions",
+        {
+            **CHAT_OK,
+            "tools": [
+                {"type": "web_search", "web_search": {"enable": "True", "search_engine": "search_pro_jina"}}
+            ],
+        },
+        400,
+        "1210",
+        "tools[0].web_search.enable:",
+    ),
+    (
+        "zai",
+        "chat/completions",
+        {**CHAT_OK, "tools": [{"type": "web_search", "web_search": {"search_engine": "search_std"}}]},
+        400,
+        "1210",
+        "tools[0].web_search.search_engine:",
+    ),
+    (
+        "bigmodel",
+        "chat/completions",
+        {**CHAT_OK, "tools": [{"type": "web_search", "web_search": {"search_engine": "search_pro_jina"}}]},
+        400,
+        "1210",
+        "tools[0].web_search.search_engine:",
+    ),
+    (
+        "zai",
+        "chat/completions",
+        {"model": "glm-4.6v", "messages": TEXT, "response_format": {"type": "json_object"}},
+        400,
+        "1210",
+        "response_format:",
+    ),
+    (
+        "zai",
+        "chat/completions",
+        {
+            "model": "glm-4.6v",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,aGk="}}],
+                }
+            ],
+        },
+        400,
+        "1210",
+        "messages[0].content[0].image_url.url:",
+    ),
+    (
+        "bigmodel",
+        "chat/completions",
+        {
+            "model": "glm-4.6v",
+            "messages": [
+                {"role": "user", "content": [{"type": "file", "file": {"file_url": "https://e.com/a.pdf"}}]}
+            ],
+        },
+        400,
+        "1210",
+        "messages[0].content[0].type:",
+    ),
+    (
+        "zai",
+        "web_search",
+        {"search_query": "q", "search_engine": "search-prime", "content_size": "high"},
+        400,
+        "1210",
+        "content_size:",
+    ),
+    (
+        "zai",
+        "web_search",
+        {"search_query": "q", "search_engine": "search-prime", "count": 51},
+        400,
+        "1210",
+        "count:",
+    ),
+    ("zai", "web_search", {"search_query": "q", "search_engine": "search_std"}, 400, "1211", "Unknown Model"),
+    ("zai", "web_search", {"search_engine": "search-prime"}, 400, "1214", "search_query:"),
+    (
+        "bigmodel",
+        "web_search",
+        {"search_query": "q", "search_engine": "search-prime"},
+        400,
+        "1211",
+        "Unknown Model",
+    ),
+    (
+        "bigmodel",
+        "web_search",
+        {"search_query": "q", "search_engine": "search_std"},
+        400,
+        "1214",
+        "search_intent:",
+    ),
+    ("bigmodel", "web_search", {**SEARCH_CN, "search_query": "q" * 71}, 400, "1210", "search_query:"),
+    (
+        "bigmodel",
+        "web_search",
+        {**SEARCH_CN, "search_engine": "search_pro_sogou", "count": 15},
+        400,
+        "1210",
+        "count:",
+    ),
+    ("bigmodel", "web_search", {**SEARCH_CN, "include_image": True}, 400, "1210", "include_image:"),
+    (
+        "zai",
+        "images/generations",
+        {"model": "cogview-4-250304", "prompt": "x", "request_id": "req-123456"},
+        400,
+        "1210",
+        "request_id:",
+    ),
+    (
+        "zai",
+        "images/generations",
+        {"model": "cogview-4-250304", "prompt": "x", "watermark_enabled": False},
+        400,
+        "1210",
+        "watermark_enabled:",
+    ),
+    ("zai", "images/generations", {"model": "cogview-4", "prompt": "x"}, 400, "1211", "Unknown Model"),
+    ("bigmodel", "images/generations", {"model": "cogview-4", "prompt": ""}, 400, "1214", "prompt:"),
+    ("bigmodel", "images/generations", {"model": "cogview-4", "prompt": "x", "n": 2}, 400, "1210", "n:"),
+    (
+        "zai",
+        "async/images/generations",
+        {"model": "glm-image", "prompt": "x", "quality": "standard"},
+        400,
+        "1210",
+        "quality:",
+    ),
+    (
+        "zai",
+        "videos/generations",
+        {"model": "cogvideox-3", "image_url": "https://e.com/a.png"},
+        400,
+        "1210",
+        "image_url:",
+    ),
+    (
+        "zai",
+        "videos/generations",
+        {"model": "cogvideox-3", "prompt": "x", "off_peak": True},
+        400,
+        "1210",
+        "off_peak:",
+    ),
+    ("zai", "videos/generations", {"model": "vidu2-image", "image_url": "a"}, 400, "1211", "Unknown Model"),
+    (
+        "bigmodel",
+        "videos/generations",
+        {"model": "viduq1-text", "prompt": "x", "style": "noir"},
+        400,
+        "1210",
+        "style:",
+    ),
+    (
+        "bigmodel",
+        "videos/generations",
+        {"model": "vidu2-reference", "image_url": []},
+        400,
+        "1214",
+        "image_url:",
+    ),
+    (
+        "bigmodel",
+        "videos/generations",
+        {"model": "vidu2-start-end", "image_url": ["a", "b"], "size": "1920x1080"},
+        400,
+        "1210",
+        "size:",
+    ),
+    ("bigmodel", "embeddings", {"model": "embedding-3"}, 400, "1214", "input:"),
+    (
+        "bigmodel",
+        "rerank",
+        {"model": "rerank", "query": "q", "documents": ["d"] * 129},
+        400,
+        "1210",
+        "documents:",
+    ),
+    ("zai", "embeddings", {"model": "embedding-3", "input": "x"}, 404, "1222", "The API embeddings"),
+    ("zai", "audio/speech", {"model": "glm-tts", "input": "x"}, 404, "1222", "The API audio/speech"),
+]
+
+
+@pytest.mark.parametrize(
+    ("platform", "route", "body", "status", "code", "start"),
+    SCHEMA_REFUSALS,
+    ids=[f"{c[0]}-{c[1]}-{c[5].rstrip(':') or c[4]}" for c in SCHEMA_REFUSALS],
+)
+def test_schema_refusals(
+    fake: FakeGLM,
+    client: httpx2.Client,
+    platform: str,
+    route: str,
+    body: dict[str, Any],
+    status: int,
+    code: str,
+    start: str,
+) -> None:
+    fake.platform = platform
+    response = client.post(route, json=body)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json; charset=UTF-8"
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"].startswith(start), error["message"]
+
+
+def test_schema_accepts_what_each_platform_defines(fake: FakeGLM, client: httpx2.Client) -> None:
+    """The same fields refused above go through where the platform's reference defines them, and null
+    counts as absent."""
+    accepted: list[tuple[str, str, dict[str, Any]]] = [
+        ("zai", "chat/completions", {**CHAT_OK, "thinking": None, "user_id": None, "stop": ["END"]}),
+        (
+            "zai",
+            "chat/completions",
+            {**CHAT_OK, "model": "GLM-4.7", "tool_choice": "auto", "do_sample": False},
+        ),
+        (
+            "zai",
+            "chat/completions",
+            {
+                "model": "glm-4.6v",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image_url", "image_url": {"url": "aGVsbG8="}},
+                            {"type": "file", "file": {"file_url": "https://e.com/a.pdf"}},
+                            {"type": "text", "text": "what"},
+                        ],
+                    }
+                ],
+            },
+        ),
+        (
+            "bigmodel",
+            "chat/completions",
+            {
+                "model": "glm-4.6v",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "file_url", "file_url": {"url": "https://e.com/a.pdf"}},
+                            {"type": "text", "text": "x"},
+                        ],
+                    }
+                ],
+            },
+        ),
+        (
+            "bigmodel",
+            "chat/completions",
+            {
+                **CHAT_OK,
+                "tools": [
+                    {
+                        "type": "web_search",
+                        "web_search": {"search_engine": "search_pro_quark", "content_size": "high"},
+                    }
+                ],
+            },
+        ),
+        (
+            "zai",
+            "chat/completions",
+            {
+                **CHAT_OK,
+                "tools": [
+                    {
+                        "type": "web_search",
+                        "web_search": {"search_engine": "search_pro_jina", "search_result": True},
+                    }
+                ],
+            },
+        ),
+        (
+            "bigmodel",
+            "web_search",
+            {**SEARCH_CN, "content_size": "high", "search_engine": "search_pro_sogou", "count": 20},
+        ),
+        (
+            "zai",
+            "web_search",
+            {"search_query": "q" * 200, "search_engine": "search-prime", "request_id": "req-123456"},
+        ),
+        (
+            "bigmodel",
+            "images/generations",
+            {"model": "cogview-3-flash", "prompt": "x", "watermark_enabled": False},
+        ),
+        (
+            "zai",
+            "videos/generations",
+            {"model": "cogvideox-3", "image_url": ["https://e.com/a.png"], "user_id": "u"},
+        ),
+        ("bigmodel", "videos/generations", {"model": "cogvideox-3", "image_url": "https://e.com/a.png"}),
+        (
+            "bigmodel",
+            "videos/generations",
+            {"model": "viduq1-text", "prompt": "x", "style": "anime", "aspect_ratio": "1:1"},
+        ),
+    ]
+    for platform, route, body in accepted:
+        fake.platform = platform
+        response = client.post(route, json=body)
+        assert response.status_code == 200, (platform, route, body, response.text)
+
+
+def test_schema_refuses_asr_form_fields(fake: FakeGLM, client: httpx2.Client) -> None:
+    def transcribe(platform: str, fields: dict[str, Any], with_file: bool = True) -> httpx2.Response:
+        fake.platform = platform
+        files = {"file": ("a.wav", wav_bytes(1.0), "audio/wav")} if with_file else None
+        return client.post("audio/transcriptions", data={"model": "glm-asr-2512", **fields}, files=files)
+
+    for platform in ("zai", "bigmodel"):
+        assert transcribe(platform, {"hotwords[]": ["a", "b"], "stream": "False"}).status_code == 200
+        cases: list[tuple[dict[str, Any], str, str]] = [
+            ({"model": "glm-asr"}, "1211", "Unknown Model"),
+            ({"language": "zh"}, "1210", "language:"),
+            ({"stream": "maybe"}, "1210", "stream:"),
+            ({"hotwords": [f"w{n}" for n in range(101)]}, "1210", "hotwords:"),
+            ({"request_id": "r1"}, "1210", "request_id:"),
+            ({"prompt": ["a", "b"]}, "1210", "prompt:"),
+        ]
+        for fields, code, start in cases:
+            error = transcribe(platform, fields)
+            assert (error.status_code, error.json()["error"]["code"]) == (400, code), (platform, fields)
+            assert error.json()["error"]["message"].startswith(start), (platform, fields)
+        missing = transcribe(platform, {}, with_file=False)
+        assert missing.json()["error"] == {
+            "code": "1214",
+            "message": "file:The file and file_base64 cannot both be empty.",
+        }
+
+
+def test_schema_runs_after_auth_and_faults_before_routes(fake: FakeGLM) -> None:
+    bad = {"model": "glm-4.7", "messages": TEXT, "frequency_penalty": 1}
+    with httpx2.Client(base_url=fake.base_url + "/", timeout=5.0) as http:
+        assert http.post("chat/completions", json=bad).json()["error"]["code"] == "1001"
+        fake.script("chat/completions", Fault(status=429, code="1302"))
+        assert http.post("chat/completions", json=bad, headers=AUTH).json()["error"]["code"] == "1302"
+        refused = http.post("chat/completions", json=bad, headers=AUTH)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (400, "1210")
+        assert http.get("async-result/1", headers=AUTH).status_code == 404  # GETs carry no body to check
+        assert http.post("chat/completions", content=b"[1]", headers=AUTH).json()["error"]["code"] == "1210"
+
+
+def test_reference_of_the_routes_to_come() -> None:
+    """The routes no tool calls yet (§22 "New endpoints") are encoded too, for the slices adding them."""
+    ok: list[tuple[str, str, dict[str, Any]]] = [
+        ("zai", "reader", {"url": "https://e.com", "timeout": 20, "return_format": "text", "no_cache": True}),
+        ("bigmodel", "reader", {"url": "https://e.com", "with_links_summary": True}),
+        ("zai", "layout_parsing", {"model": "glm-ocr", "file": "https://e.com/a.pdf", "start_page_id": 1}),
+        ("zai", "tokenizer", {"model": "glm-4.6", "messages": TEXT}),
+        ("bigmodel", "tokenizer", {"model": "glm-4.6v", "messages": TEXT, "tools": []}),
+        ("bigmodel", "audio/speech", {"model": "glm-tts", "input": "你好", "voice": "tongtong", "speed": 2}),
+        ("bigmodel", "embeddings", {"model": "embedding-3", "input": ["a", "b"], "dimensions": 512}),
+        ("bigmodel", "embeddings", {"model": "embedding-2", "input": "a"}),
+        ("bigmodel", "rerank", {"model": "rerank", "query": "q", "documents": ["a"], "top_n": 1}),
+    ]
+    for platform, route, body in ok:
+        assert reference.violations(platform, route, body) == [], (platform, route)
+    refused: list[tuple[str, str, dict[str, Any], str]] = [
+        ("zai", "reader", {"url": "https://e.com", "timeout": "20"}, "1210"),
+        ("bigmodel", "reader", {"url": "https://e.com", "return_format": "html"}, "1210"),
+        ("zai", "reader", {}, "1214"),
+        ("zai", "layout_parsing", {"model": "glm-ocr", "file": "x", "end_page_id": 0}, "1210"),
+        ("zai", "layout_parsing", {"model": "glm-4v", "file": "x"}, "1211"),
+        ("bigmodel", "tokenizer", {"model": "glm-4.5", "messages": TEXT}, "1211"),
+        ("bigmodel", "audio/speech", {"model": "glm-tts", "input": "x" * 1025}, "1210"),
+        ("bigmodel", "audio/speech", {"model": "glm-tts", "input": "x", "volume": 0}, "1210"),
+        ("bigmodel", "audio/speech", {"model": "glm-tts", "input": "x", "response_format": "mp3"}, "1210"),
+        ("bigmodel", "embeddings", {"model": "embedding-3", "input": ["a"] * 65}, "1210"),
+        ("bigmodel", "embeddings", {"model": "embedding-2", "input": "a", "dimensions": 512}, "1210"),
+        ("bigmodel", "rerank", {"model": "rerank", "query": "q" * 4097, "documents": ["a"]}, "1210"),
+        ("zai", "rerank", {"model": "rerank", "query": "q", "documents": ["a"]}, "1222"),
+    ]
+    for platform, route, body, code in refused:
+        [first, *_] = reference.violations(platform, route, body)
+        assert first.code == code, (platform, route, body, first)

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import reference
+
 if TYPE_CHECKING:
     from .media import Site
 
@@ -344,6 +346,8 @@ def _dispatch(
     try:
         check_auth(headers.get("authorization"), api_keys, coding_keys)
         check_plan(headers.get("authorization"), route, base, coding_keys)
+        if method == "POST" and route in reference.ROUTES:
+            check_reference(platform, route, body, form or {}, files or {})
         if site is not None:
             reply = site.route(method, route, body, form or {}, files or {}, fault)
             if reply is not None:
@@ -356,6 +360,20 @@ def _dispatch(
         return handler(parse_json_object(body), fault, platform)
     except ApiError as err:
         return error_reply(err.status, err.code, err.message)
+
+
+def check_reference(
+    platform: str, route: str, body: bytes, form: dict[str, list[str]], files: dict[str, bytes]
+) -> None:
+    """Refuse, as the platform would, a request its reference refuses at the schema level (fields,
+    types, enums, ranges, required fields, models): before any route's own per-model rules."""
+    if route in reference.FORM_ROUTES:
+        payload: Any = reference.form_payload(form, files)
+    else:
+        payload = parse_json_object(body)
+    refused = reference.refusal(platform, route, payload)
+    if refused is not None:
+        raise ApiError(refused.status, refused.code, refused.message)
 
 
 def check_auth(
