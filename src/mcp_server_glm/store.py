@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import math
 import os
 import sqlite3
 import threading
@@ -24,8 +26,13 @@ from .errors import Refusal
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 DB_NAME = "mcp-server-glm.db"
 BUSY_TIMEOUT = 5.0  # seconds another process may hold the write lock before a call fails
+# The most units one usage row counts (glm.models.MAX_COUNT clamps upstream counts the same way):
+# millions of such rows still sum inside SQLite's 64-bit integers.
+MAX_UNITS = 10**12
 
 # Step i brings the schema from version i to version i + 1. Append new steps; never edit old ones.
 MIGRATIONS: list[tuple[str, ...]] = [
@@ -255,12 +262,19 @@ class Store:
         await self.record_usage_rows([(tool, model, units, unit, time.time())])
 
     async def record_usage_rows(self, rows: Sequence[UsageRow]) -> None:
-        """Add usage rows in one transaction."""
+        """Add usage rows in one transaction. Units are clamped to 0..MAX_UNITS; a row that is not
+        (text, text, integer, text, time) is left out with a warning, and costs no other row."""
+        clean = [row for row in map(_usage_row, rows) if row is not None]
+        if len(clean) < len(rows):
+            left_out = len(rows) - len(clean)
+            log.warning("%d usage row(s) not recorded: not (tool, model, units, unit, time)", left_out)
+        if not clean:
+            return
 
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
                 db.executemany(
-                    "INSERT INTO usage (tool, model, units, unit, at) VALUES (?, ?, ?, ?, ?)", rows
+                    "INSERT INTO usage (tool, model, units, unit, at) VALUES (?, ?, ?, ?, ?)", clean
                 )
 
         await self._run("cannot write to", write)
@@ -372,6 +386,20 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
         raise
+
+
+def _usage_row(row: object) -> UsageRow | None:
+    """A usage row as the table takes it, or None when it is not one."""
+    if not isinstance(row, tuple) or len(row) != 5:
+        return None
+    tool, model, units, unit, at = row
+    if not (isinstance(tool, str) and isinstance(model, str) and isinstance(unit, str)):
+        return None
+    if isinstance(units, bool) or not isinstance(units, int) or isinstance(at, bool):
+        return None
+    if not isinstance(at, int | float) or not math.isfinite(at):
+        return None
+    return tool, model, min(max(units, 0), MAX_UNITS), unit, float(at)
 
 
 def _get_task(db: sqlite3.Connection, task_id: str) -> TaskRecord | None:
