@@ -13,36 +13,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-# The most units one call is counted for: far above any real call, and low enough that millions of
-# such rows still sum inside SQLite's 64-bit integers.
-MAX_COUNT = 10**12
-
-
-def _count(value: object) -> object:
-    """A count as upstream may send it (an int, a whole or fractional float, a numeric string, null),
-    clamped to 0..MAX_COUNT; anything else is left for validation to refuse."""
-    if value is None:
-        return 0
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        value = int(value.strip())
-    if isinstance(value, float) and math.isfinite(value):
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return min(max(value, 0), MAX_COUNT)
-    return value
-
-
-def _name(value: object) -> object:
-    """A model name or id upstream gave: a string, or nothing (the one requested is kept)."""
-    return value if isinstance(value, str) and value else None
-
-
-def _blank(value: object) -> object:
-    return "" if value is None else value
-
-
-Count = Annotated[int, BeforeValidator(_count)]
-
 
 class RequestBody(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
@@ -79,6 +49,46 @@ class ChatRequest(RequestBody):
     response_format: dict[str, str] | None = None
     tools: list[dict[str, Any]] | None = None
     request_id: str | None = None
+
+
+# -- reading responses: tolerant of what upstream adds, omits or mistypes -------------------------
+
+# The most units one call is counted for: far above any real call, and low enough that millions of
+# such rows still sum inside SQLite's 64-bit integers.
+MAX_COUNT = 10**12
+
+
+def _count(value: object) -> object:
+    """A count as upstream may send it (an int, a whole or fractional float, a numeric string, null),
+    clamped to 0..MAX_COUNT; anything else is left for validation to refuse."""
+    if value is None:
+        return 0
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and math.isfinite(value):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return min(max(value, 0), MAX_COUNT)
+    return value
+
+
+def _name(value: object) -> object:
+    """A model name or id upstream gave: a string, or nothing (the one requested is kept)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _ident(value: object) -> object:
+    """An id upstream gave: a string (a number becomes one), or nothing."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _name(value)
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value
+
+
+Count = Annotated[int, BeforeValidator(_count)]
 
 
 class Usage(BaseModel):
@@ -178,6 +188,8 @@ class WebSearchResponse(BaseModel):
     request_id: str | None = None
     search_result: list[SearchItem] = Field(default_factory=list)
 
+    _ids = field_validator("id", "request_id", mode="before")(_ident)
+
     @field_validator("search_result", mode="before")
     @classmethod
     def _none_is_empty(cls, value: object) -> object:
@@ -199,6 +211,8 @@ class MediaURL(BaseModel):
 
     url: str = ""
     cover_image_url: str | None = None
+
+    _null_is_empty = field_validator("url", mode="before")(_blank)
 
 
 class ImageResponse(BaseModel):
@@ -258,6 +272,7 @@ class TaskResult(BaseModel):
     error: TaskError | None = None
 
     _names = field_validator("model", mode="before")(_name)
+    _ids = field_validator("id", "request_id", mode="before")(_ident)
 
     @field_validator("task_status", mode="before")
     @classmethod
@@ -279,3 +294,4 @@ class Transcription(BaseModel):
     text: str = ""
 
     _names = field_validator("model", mode="before")(_name)
+    _ids = field_validator("id", "request_id", mode="before")(_ident)
