@@ -101,3 +101,16 @@ def test_a_key_with_an_inner_control_character_is_refused_at_start(
     assert f"the key in {variable} has a control character" in line
     assert CANARY_KEY[:8] not in done.stdout + done.stderr
     assert fake.requests == []
+
+
+def test_doctor_accepts_a_key_with_a_line_ending(fake: FakeGLM) -> None:
+    env = server_env(fake, ZAI_API_KEY=f"{CANARY_KEY}\r")
+    done = subprocess.run(
+        [installed_server(), "doctor"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK: the API accepted the key" in done.stdout
+    assert f"...{CANARY_KEY[-4:]}" in done.stdout
+    assert CANARY_KEY[:8] not in done.stdout + done.stderr
+    [request] = fake.requests_to("chat/completions")
+    assert request.headers["authorization"] == f"Bearer {CANARY_KEY}"
