@@ -50,3 +50,7 @@ def test_scrub_reaches_every_string_of_parsed_json() -> None:
     scrubbed = redact.scrub(data)
     assert CANARY_KEY[:8] not in json.dumps(scrubbed)
     assert scrubbed == {"error": {"code": MASK, "message": [f"x {MASK}"]}, MASK: 1, "n": 2**70}
+
+
+def test_scrub_makes_lone_surrogates_valid_text() -> None:
+    assert redact.scrub({"t\ud800": ["a\udc00b", "ok ✓"]}) == {"t?": ["a?b", "ok ✓"]}

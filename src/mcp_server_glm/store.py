@@ -262,8 +262,9 @@ class Store:
         await self.record_usage_rows([(tool, model, units, unit, time.time())])
 
     async def record_usage_rows(self, rows: Sequence[UsageRow]) -> None:
-        """Add usage rows in one transaction. Units are clamped to 0..MAX_UNITS; a row that is not
-        (text, text, integer, text, time) is left out with a warning, and costs no other row."""
+        """Add usage rows in one transaction. Units are clamped to 0..MAX_UNITS and texts made valid;
+        a row that is not (text, text, integer, text, time) is left out with a warning, and costs no
+        other row."""
         clean = [row for row in map(_usage_row, rows) if row is not None]
         if len(clean) < len(rows):
             left_out = len(rows) - len(clean)
@@ -399,7 +400,16 @@ def _usage_row(row: object) -> UsageRow | None:
         return None
     if not isinstance(at, int | float) or not math.isfinite(at):
         return None
-    return tool, model, min(max(units, 0), MAX_UNITS), unit, float(at)
+    return _valid(tool), _valid(model), min(max(units, 0), MAX_UNITS), _valid(unit), float(at)
+
+
+def _valid(text: str) -> str:
+    """`text` as SQLite can store it: a lone surrogate (which UTF-8 cannot encode) becomes `?`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def _get_task(db: sqlite3.Connection, task_id: str) -> TaskRecord | None:

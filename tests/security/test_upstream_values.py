@@ -16,11 +16,11 @@ from mcp import Client
 from mcp.types import TextResourceContents
 
 from mcp_server_glm.server import build_server
-from mcp_server_glm.store import MAX_UNITS
+from mcp_server_glm.store import MAX_UNITS, Store
 from mcp_server_glm.transports import http_app
 from tests.conftest import over_stdio, server_env, settings_for
 from tests.fake_glm import FakeGLM, Fault
-from tests.security.conftest import check_outcome, serving
+from tests.security.conftest import call, check_outcome, serving
 from tests.test_http import connect
 
 pytestmark = pytest.mark.anyio
@@ -155,3 +155,51 @@ async def test_healthz_reports_background_work_that_stopped(fake: FakeGLM) -> No
     assert health.status_code == 503
     assert health.json()["status"] == "failing"
     assert "RuntimeError" in health.json()["problem"]
+
+
+async def test_lone_surrogates_from_upstream_are_made_valid_text(fake: FakeGLM, tmp_path: Path) -> None:
+    # JSON may escape half a surrogate pair, which no UTF-8 output, log or database can take.
+    fake.script(
+        "chat/completions",
+        Fault(
+            body=json.dumps(
+                json.loads(answer(model="glm-4.7-\ud800"))
+                | {"choices": [{"index": 0, "message": {"content": "a\udc00b"}, "finish_reason": "stop"}]}
+            )
+        ),
+    )
+    fake.script("web_search", Fault(body=json.dumps({"search_result": [{"title": "t\ud800", "link": "l"}]})))
+    stderr = tmp_path / "stderr.log"
+    async with over_stdio(server_env(fake), stderr) as client:
+        chat = await call(client, "glm_chat", {"prompt": "x"})  # a hang fails after CALL_LIMIT
+        search = await call(client, "web_search", {"query": "x"})
+        totals = await usage_totals(client)
+    assert not chat.is_error and not search.is_error
+    assert (chat.structured_content or {})["content"] == "a?b"
+    assert (search.structured_content or {})["results"][0]["title"] == "t?"
+    assert {(total["tool"], total["model"]) for total in totals} == {
+        ("glm_chat", "glm-4.7-?"),
+        ("web_search", "search-prime"),
+    }
+
+
+async def test_the_store_writes_every_usable_usage_row(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path) as store:
+        rows: list[Any] = [
+            ("glm_chat", "glm-4.7", 2**70, "tokens", 1.0),
+            ("glm_chat", ["not", "a", "model"], 5, "tokens", 2.0),
+            ("glm_chat", "glm-4.7", -3, "tokens", 3.0),
+            ("glm_chat", "glm-\udc00", 7, "tokens", 4.0),
+            ("glm_chat", "glm-4.7", "9", "tokens", 5.0),
+            ("web_search", "search-prime", 1, "searches", float("nan")),
+            "not a row",
+            ("web_search", "search-prime", 1, "searches", 6.0),
+        ]
+        await store.record_usage_rows(rows)
+        written = await store.usage_totals()
+    totals = {(total.tool, total.model): (total.calls, total.units) for total in written}
+    assert totals == {
+        ("glm_chat", "glm-4.7"): (2, MAX_UNITS),
+        ("glm_chat", "glm-?"): (1, 7),
+        ("web_search", "search-prime"): (1, 1),
+    }

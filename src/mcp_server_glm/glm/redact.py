@@ -47,16 +47,27 @@ class Redactor:
         return text
 
     def scrub(self, value: Any) -> Any:
-        """Parsed JSON with every string in it (keys included) redacted; other values as they are."""
-        if not self._forms:
-            return value
+        """Parsed JSON with every string in it (keys included) made valid text and redacted; other
+        values as they are. JSON may carry lone surrogates (`"\\ud800"`), which no UTF-8 output, log
+        or database can take: each becomes `?`."""
         if isinstance(value, str):
-            return self(value)
+            return self(valid_text(value))
         if isinstance(value, dict):
-            return {self(str(key)): self.scrub(item) for key, item in value.items()}
+            return {self.scrub(str(key)): self.scrub(item) for key, item in value.items()}
         if isinstance(value, list):
             return [self.scrub(item) for item in value]
         return value
+
+
+def valid_text(text: str) -> str:
+    """`text` as it can be encoded in UTF-8: a lone surrogate becomes `?`."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def _mask(text: str, form: str) -> str:
