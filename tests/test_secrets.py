@@ -7,11 +7,12 @@ not appear in stdout, stderr or any tool result.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CANARY_KEY, over_stdio, server_env
+from tests.conftest import CANARY_KEY, installed_server, over_stdio, server_env
 from tests.fake_glm import FakeGLM, Fault
 
 pytestmark = pytest.mark.anyio
@@ -54,3 +55,62 @@ async def test_canary_key_never_leaks(fake: FakeGLM, tmp_path: Path) -> None:
     assert CANARY_KEY not in stderr
     # and the key did reach the API, where it belongs
     assert all(r.headers["authorization"] == f"Bearer {CANARY_KEY}" for r in fake.requests)
+
+
+@pytest.mark.parametrize("ending", ["\r", "\r\n", " \t", "\n"])
+async def test_a_key_with_a_line_ending_works_and_never_shows(
+    fake: FakeGLM, tmp_path: Path, ending: str
+) -> None:
+    # A .env with Windows line endings, or a key pasted with a trailing newline.
+    env = server_env(fake, ZAI_API_KEY=f" {CANARY_KEY}{ending}", GLM_LOG_LEVEL="DEBUG", GLM_MAX_RETRIES="1")
+    stderr_path = tmp_path / "stderr.log"
+    fake.script("chat/completions", Fault(status=500, code="500"), Fault(status=500, code="500"))
+    async with over_stdio(env, stderr_path, mode="legacy") as client:
+        failed = await client.call_tool("glm_chat", {"prompt": "fails twice"})
+        answered = await client.call_tool("glm_chat", {"prompt": "hello"})
+    assert failed.is_error
+    assert not answered.is_error, answered.model_dump_json()
+    stderr = stderr_path.read_text()
+    assert "retry 1 of 1" in stderr
+    for output in (failed.model_dump_json(), answered.model_dump_json(), stderr):
+        assert CANARY_KEY[:8] not in output
+        assert "Illegal header" not in output
+    assert all(r.headers["authorization"] == f"Bearer {CANARY_KEY}" for r in fake.requests)
+
+
+@pytest.mark.parametrize("variable", ["ZAI_API_KEY", "ZHIPUAI_API_KEY"])
+@pytest.mark.parametrize("command", [[], ["doctor"]])
+def test_a_key_with_an_inner_control_character_is_refused_at_start(
+    fake: FakeGLM, variable: str, command: list[str]
+) -> None:
+    env = server_env(fake)
+    del env["ZAI_API_KEY"]
+    env[variable] = f"{CANARY_KEY[:20]}\r\n{CANARY_KEY[20:]}"
+    done = subprocess.run(
+        [installed_server(), *command],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    # argparse's usage, then one line saying what is wrong
+    [line] = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert f"the key in {variable} has a control character" in line
+    assert CANARY_KEY[:8] not in done.stdout + done.stderr
+    assert fake.requests == []
+
+
+def test_doctor_accepts_a_key_with_a_line_ending(fake: FakeGLM) -> None:
+    env = server_env(fake, ZAI_API_KEY=f"{CANARY_KEY}\r")
+    done = subprocess.run(
+        [installed_server(), "doctor"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK: the API accepted the key" in done.stdout
+    assert f"...{CANARY_KEY[-4:]}" in done.stdout
+    assert CANARY_KEY[:8] not in done.stdout + done.stderr
+    [request] = fake.requests_to("chat/completions")
+    assert request.headers["authorization"] == f"Bearer {CANARY_KEY}"

@@ -46,6 +46,7 @@ class GLMServer(MCPServer[AppState]):
         saved = listing.load()
         self._listed = {name: saved[name] for name in glm_tools}
         self._built: dict[str, Tool] = {}
+        self.store: LazyStore | None = None  # the one build_server made (its health is /healthz's)
         super().__init__(**options)
 
     async def list_tools(self) -> list[ToolEntry]:
@@ -144,4 +145,5 @@ def build_server(settings: Settings) -> GLMServer:
         log_level=settings.log_level,
     )
     resources.register(server, settings, store)
+    server.store = store
     return server

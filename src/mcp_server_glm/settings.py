@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .glm import catalog
@@ -61,6 +62,7 @@ class Settings(BaseSettings):
         populate_by_name=True,
         extra="ignore",
         frozen=True,
+        hide_input_in_errors=True,  # an error about the key must not print the key
     )
 
     api_key: SecretStr | None = Field(
@@ -212,6 +214,26 @@ class Settings(BaseSettings):
         default="INFO", description="Logging level of the server's stderr log."
     )
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _clean_key(cls, value: object) -> object:
+        """Surrounding whitespace (a .env with Windows line endings, a pasted newline) is dropped; a key
+        with a control or non-ASCII character inside cannot be sent in a header and is refused, naming
+        where it came from and never showing it."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not isinstance(value, str):
+            return value
+        key = value.strip()
+        if not key.isascii() or not key.isprintable():
+            raise PydanticCustomError(
+                "api_key",
+                "the key in {source} has a control character (a line break, a tab) or a non-ASCII "
+                "character inside it: set {source} again to the key exactly as the console shows it",
+                {"source": _key_source(value)},
+            )
+        return key or None
+
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
@@ -336,6 +358,11 @@ class Settings(BaseSettings):
     def default_vision_model(self) -> str:
         """glm_chat's model for a call with images that names none."""
         return self.vision_model or catalog.default(self.platform, "vision")
+
+
+def _key_source(value: str) -> str:
+    """The environment variable a raw key value came from (the flag when none holds it)."""
+    return next((name for name in KEY_VARIABLES if os.environ.get(name) == value), "--api-key")
 
 
 def _is_placeholder(value: object) -> bool:

@@ -48,6 +48,8 @@ class LazyStore:
         self._usage: list[UsageRow] = []
         self._usage_lock = anyio.Lock()
         self._background: TaskGroup | None = None
+        # Why the server's background work stopped while the server runs on (read by /healthz), or None.
+        self.failure: str | None = None
 
     async def get(self) -> Store:
         async with self._lock:
@@ -72,7 +74,8 @@ class LazyStore:
                     await (await self.get()).record_usage_rows(rows)
 
     async def _write_usage_in_background(self, delay: float = 0.0) -> None:
-        """Write the queued usage rows after `delay`; a failure is logged (nobody is waiting for it)."""
+        """Write the queued usage rows after `delay`; a failure is logged (nobody is waiting for it) and
+        never escapes: it would end the server's task group, and with it the server."""
         await anyio.sleep(delay)
         from .store import StoreError
 
@@ -80,11 +83,14 @@ class LazyStore:
             await self.write_usage()
         except StoreError as exc:
             log.warning("Usage not recorded: %s", exc)
+        except Exception as exc:  # see above; the type only, never a value
+            log.error("Usage not recorded: the write failed (%s)", type(exc).__name__)
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator[None]:
         """For the server's lifetime: usage is written in the background; at the end, the rest of it,
-        then the store is closed (shielded: a cancelled server still keeps what it counted)."""
+        then the store is closed (shielded: a cancelled server still keeps what it counted). If this
+        ends with an error, `failure` says so (an HTTP server's process may outlive it)."""
         try:
             async with anyio.create_task_group() as background:
                 self._background = background
@@ -92,6 +98,11 @@ class LazyStore:
                     yield
                 finally:
                     background.cancel_scope.cancel()  # a write waiting out its delay is done below
+        except Exception as exc:
+            while isinstance(exc, ExceptionGroup) and exc.exceptions:
+                exc = exc.exceptions[0]
+            self.failure = f"the server's background work stopped ({type(exc).__name__}): restart it"
+            raise
         finally:
             self._background = None
             with anyio.CancelScope(shield=True):

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import secrets
 import sqlite3
@@ -28,12 +29,17 @@ from .errors import Refusal
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+log = logging.getLogger(__name__)
+
 DB_NAME = "mcp-server-glm.db"
 # Jobs the API accepted but the database could not take, one JSON line each; added at the next open.
 JOURNAL_NAME = "unrecorded-jobs.jsonl"
 BUSY_TIMEOUT = 5.0  # seconds another process may hold the write lock before a call fails
 SETTLE_ATTEMPTS = 3  # writes of an accepted job's record before it goes to the journal
 SUBMITTING = "SUBMITTING"  # status of a job being submitted: the API may have it, its id is not known yet
+# The most units one usage row counts (glm.models.MAX_COUNT clamps upstream counts the same way):
+# millions of such rows still sum inside SQLite's 64-bit integers.
+MAX_UNITS = 10**12
 
 # Step i brings the schema from version i to version i + 1. Append new steps; never edit old ones.
 MIGRATIONS: list[tuple[str, ...]] = [
@@ -372,11 +378,19 @@ class Store:
         await self.record_usage_rows([(tool, model, units, unit, time.time())])
 
     async def record_usage_rows(self, rows: Sequence[UsageRow]) -> None:
-        """Add usage rows in one transaction."""
+        """Add usage rows in one transaction. Units are clamped to 0..MAX_UNITS and texts made valid;
+        a row that is not (text, text, integer, text, time) is left out with a warning, and costs no
+        other row."""
+        clean = [row for row in map(_usage_row, rows) if row is not None]
+        if len(clean) < len(rows):
+            left_out = len(rows) - len(clean)
+            log.warning("%d usage row(s) not recorded: not (tool, model, units, unit, time)", left_out)
+        if not clean:
+            return
 
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
-                db.executemany(INSERT_USAGE, rows)
+                db.executemany(INSERT_USAGE, clean)
 
         await self._run("cannot write to", write)
 
@@ -524,6 +538,29 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
         raise
+
+
+def _usage_row(row: object) -> UsageRow | None:
+    """A usage row as the table takes it, or None when it is not one."""
+    if not isinstance(row, tuple) or len(row) != 5:
+        return None
+    tool, model, units, unit, at = row
+    if not (isinstance(tool, str) and isinstance(model, str) and isinstance(unit, str)):
+        return None
+    if isinstance(units, bool) or not isinstance(units, int) or isinstance(at, bool):
+        return None
+    if not isinstance(at, int | float) or not math.isfinite(at):
+        return None
+    return _valid(tool), _valid(model), min(max(units, 0), MAX_UNITS), _valid(unit), float(at)
+
+
+def _valid(text: str) -> str:
+    """`text` as SQLite can store it: a lone surrogate (which UTF-8 cannot encode) becomes `?`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def _get_task(db: sqlite3.Connection, task_id: str) -> TaskRecord | None:

@@ -85,6 +85,13 @@ def http_app(server: GLMServer, settings: Settings) -> ASGIApp:
 
     @server.custom_route(HEALTH_PATH, methods=["GET"])  # type: ignore[untyped-decorator]
     async def health(_: Request) -> JSONResponse:
+        # 503 once the server's background work has stopped (see LazyStore.failure): the process
+        # still answers here, but no longer serves MCP, and a supervisor should restart it.
+        failure = server.store.failure if server.store is not None else None
+        if failure is not None:
+            return JSONResponse(
+                {"status": "failing", "version": __version__, "problem": failure}, status_code=503
+            )
         return JSONResponse({"status": "ok", "version": __version__})
 
     if settings.transport == "sse":

@@ -10,6 +10,7 @@ downloads, and the bearer token over Streamable HTTP and SSE.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.conftest import CANARY_KEY, in_process, server_env
+from tests.conftest import CANARY_KEY, in_process, over_stdio, server_env
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
 from tests.security.conftest import PNG, WAV, serving
 from tests.test_http import TOKEN, connect
@@ -167,3 +168,98 @@ async def test_task_failure_message_is_redacted(fake: FakeGLM, tmp_path: Path) -
     assert_clean(result.model_dump_json(), "the generate_video error")
     for row in rows:
         assert_clean(row, f"a store row: {row}")
+
+
+def _sse(*chunks: dict[str, Any]) -> str:
+    return "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+
+
+def _chunk(content: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": "c1",
+        "model": "glm-4.7",
+        "choices": [{"index": 0, "delta": {"content": content}}],
+        **fields,
+    }
+
+
+async def test_the_key_echoed_in_any_upstream_field_is_redacted(
+    fake: FakeGLM, isolated_dirs: Path, tmp_path: Path
+) -> None:
+    """The fake echoes the key in every field the server reads: error codes (both envelope forms and in
+    a stream chunk), chat content (split across chunks), model, ids and sources, search titles and URLs,
+    a transcript, a task's model and failure. It reaches no result, log line or store byte."""
+    (isolated_dirs / "a.wav").write_bytes(WAV)
+    key = CANARY_KEY
+    stop = {"index": 0, "finish_reason": "stop", "delta": {"content": ""}}
+    usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    source = {"title": key, "link": f"https://example.com/{key}", "content": key, "media": key, "refer": key}
+    fake.script(
+        "chat/completions",
+        Fault(status=400, body=json.dumps({"error": {"code": key, "message": "refused"}})),
+        Fault(status=400, body=json.dumps({"code": key, "message": "refused", "success": False})),
+        Fault(
+            body=_sse(_chunk("partial "), {"error": {"code": key, "message": "stopped"}}),
+            content_type="text/event-stream",
+        ),
+        Fault(
+            body=_sse(
+                _chunk("the key is " + key[:5], web_search=[source]),
+                _chunk(key[5:] + ".", model=key, request_id=key),
+                {"id": key, "model": key, "choices": [stop], "usage": usage},
+            ),
+            content_type="text/event-stream",
+        ),
+        Fault(
+            body=json.dumps(
+                {
+                    "id": key,
+                    "model": key,
+                    "choices": [
+                        {"message": {"content": key, "reasoning_content": key}, "finish_reason": key}
+                    ],
+                    "usage": usage,
+                }
+            )
+        ),
+    )
+    fake.script(
+        "web_search",
+        Fault(status=401, code="1000", message=f"key {key[:12]}... is not valid"),  # a cut echo
+        Fault(body=json.dumps({"id": key, "search_result": [source]})),
+    )
+    fake.script("audio/transcriptions", Fault(body=json.dumps({"id": key, "model": key, "text": key})))
+    failure = {"task_status": "FAIL", "model": key, "id": key, "error": {"code": key, "message": key}}
+    fake.script("async-result", Fault(body=json.dumps(failure)))
+    env = server_env(fake, GLM_LOG_LEVEL="DEBUG", GLM_MAX_RETRIES="1")
+    stderr_path = tmp_path / "stderr.log"
+    outputs: list[str] = []
+    async with over_stdio(env, stderr_path) as client:
+        for tool, arguments in (
+            ("glm_chat", {"prompt": "envelope"}),
+            ("glm_chat", {"prompt": "top level"}),
+            ("glm_chat", {"prompt": "stream error"}),
+            ("glm_chat", {"prompt": "streamed", "web_search": True, "thinking": True}),
+            ("glm_chat", {"prompt": "whole", "thinking": True}),
+            ("web_search", {"query": "refused"}),
+            ("web_search", {"query": "anything"}),
+            ("transcribe", {"file": str(isolated_dirs / "a.wav")}),
+            ("get_task", {"task_id": "7000000000000000001", "wait_seconds": 0}),
+        ):
+            result = await client.call_tool(tool, arguments)
+            outputs.append(result.model_dump_json())
+        outputs.append((await client.read_resource("glm://usage")).model_dump_json())
+        outputs.append((await client.read_resource("glm://tasks")).model_dump_json())
+    errors = [json.loads(output).get("is_error") for output in outputs[:9]]
+    assert errors == [True, True, True, False, False, True, False, False, True], outputs
+    assert "***" in outputs[3] and "***" in outputs[5] and "***" in outputs[6]
+    for number, output in enumerate(outputs):
+        assert_clean(output, f"result {number}: {output}")
+        assert key[:8] not in output, f"result {number}: {output}"
+    stderr = stderr_path.read_text()
+    assert "DEBUG" in stderr
+    assert key[:8] not in stderr
+    stored = [path for path in (tmp_path / "data").rglob("*") if path.is_file()]
+    assert any(path.name.endswith(".db") for path in stored)
+    for path in stored:
+        assert key[:8].encode() not in path.read_bytes(), path

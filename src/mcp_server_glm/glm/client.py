@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import anyio
 import httpx2
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from .errors import (
     APIError,
@@ -54,6 +54,7 @@ from .models import (
 )
 from .multipart import FilePart, MultipartBody
 from .proxies import proxy_for
+from .redact import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +102,16 @@ class GLMClient:
     ) -> None:
         if not api_key:
             raise ValueError("an API key is required")
+        if not (api_key.isascii() and api_key.isprintable()) or api_key != api_key.strip():
+            raise ValueError("the API key has whitespace, a control character or a non-ASCII character")
         self.base_url = base_url.rstrip("/")
         self.general_url = (general_url or base_url).rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
         self.deadline = deadline
         self.retry_backoff = retry_backoff
-        self._secret = api_key
+        # Everything read from the API passes through it: messages, codes, models, content, URLs.
+        self._redact = Redactor(api_key)
         # The proxy the environment names for the API (HTTPS_PROXY, NO_PROXY...): httpx uses it
         # (trust_env), messages name it. A given transport (tests) replaces the network, proxies too.
         self._proxy = proxy_for(self.base_url) if transport is None else None
@@ -213,10 +217,7 @@ class GLMClient:
             data = await self._send("GET", path, request_id, error_key_fails=False)
             if "task_status" not in data and isinstance(data.get("error"), dict):
                 raise self._envelope_error(200, data, request_id, retry_after=None)
-            task = _parse(TaskResult, data, request_id)
-            if task.error is not None and task.error.message:
-                task.error.message = self._redact(task.error.message)
-            return task
+            return _parse(TaskResult, data, request_id)
 
         return await self._with_retries(attempt, resend=True)
 
@@ -359,7 +360,7 @@ class GLMClient:
                     if event.data.strip() == "[DONE]":
                         await _drain(events)
                         break
-                    chunk = _event_json(event.data)
+                    chunk = self._redact.scrub(_event_json(event.data))
                     if chunk is None:
                         completion.interruption = "the API sent an event that is not JSON"
                         break
@@ -377,6 +378,7 @@ class GLMClient:
         return self._finish(completion)
 
     def _finish(self, completion: ChatCompletion) -> ChatCompletion:
+        completion.redact(self._redact)  # the text as a whole: a key may arrive split across chunks
         if completion.finish_reason == "sensitive":
             raise ContentFiltered(
                 status=200,
@@ -399,13 +401,7 @@ class GLMClient:
     ) -> None:
         if isinstance(chunk.get("error"), dict):
             raise self._envelope_error(status, chunk, request_id, retry_after=None)
-        completion.id = chunk.get("id") or completion.id
-        completion.model = chunk.get("model") or completion.model
-        completion.request_id = chunk.get("request_id") or completion.request_id
-        if isinstance(chunk.get("usage"), dict):
-            completion.usage = Usage.model_validate(chunk["usage"])
-        if isinstance(chunk.get("web_search"), list):
-            completion.web_search = _search_items(chunk["web_search"])
+        _read_header(chunk, completion)
         for choice in chunk.get("choices") or ():
             if not isinstance(choice, dict):
                 continue
@@ -428,7 +424,7 @@ class GLMClient:
                 f"GLM API returned an empty body (HTTP {status})", status=status, request_id=request_id
             )
         try:
-            data = response.json()
+            data = self._redact.scrub(response.json())
         except ValueError:
             raise BadResponse(
                 f"GLM API returned a body that is not JSON (HTTP {status}, {_describe_body(response)})",
@@ -449,7 +445,7 @@ class GLMClient:
     def _api_error(self, response: httpx2.Response, request_id: str) -> GLMError:
         retry_after = _retry_after_seconds(response.headers.get("retry-after"))
         try:
-            data = response.json()
+            data = self._redact.scrub(response.json())
         except ValueError:
             data = None
         if isinstance(data, dict) and (isinstance(data.get("error"), dict) or "code" in data):
@@ -469,8 +465,7 @@ class GLMClient:
         # The documented form is {"error": {"code": "1113", "message": ...}}; the OpenAPI spec has the
         # fields at top level, and some codes arrive as numbers.
         envelope = data["error"] if isinstance(data.get("error"), dict) else data
-        code = envelope.get("code")
-        code = str(code) if code not in (None, "") else None
+        code = _code(envelope.get("code"))
         message = self._redact(str(envelope.get("message") or ""))
         error_type = classify(status, code)
         hint = None
@@ -522,9 +517,6 @@ class GLMClient:
 
     def _text(self, exc: Exception) -> str:
         return self._redact(str(exc)) or type(exc).__name__
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret in text else text
 
 
 _TLS_ADVICE = (
@@ -582,13 +574,40 @@ def _never_started(error: GLMError) -> bool:
 M = TypeVar("M", bound=BaseModel)
 
 
-def _parse(model: type[M], data: dict[str, Any], request_id: str) -> M:
+def _parse(model: type[M], data: object, request_id: str | None, what: str | None = None) -> M:
+    """Upstream data read as `model`; a field of the wrong type is a BadResponse naming the field and
+    what was expected, never showing the value (which is logged nowhere either)."""
     try:
         return model.model_validate(data)
-    except ValueError as exc:
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the body"
         raise BadResponse(
-            f"GLM API returned a {model.__name__} of an unexpected shape", status=200, request_id=request_id
-        ) from exc
+            f"GLM API returned {what or 'a ' + model.__name__} of an unexpected shape ({where}: "
+            f"{first['msg']})",
+            status=200,
+            request_id=request_id,
+        ) from None
+
+
+def _code(value: object) -> str | None:
+    """A business code as text: a number or a short string; anything else is no code."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
+        return None
+    return one_line(str(value), limit=40)
+
+
+def _read_header(data: dict[str, Any], completion: ChatCompletion) -> None:
+    """The fields of a chat chunk or response besides its choices. Only strings are taken as names
+    (any other model keeps the one requested); usage and sources are checked (see `_parse`)."""
+    for name in ("id", "model", "request_id"):
+        value = data.get(name)
+        if isinstance(value, str) and value:
+            setattr(completion, name, value)
+    if isinstance(data.get("usage"), dict):
+        completion.usage = _parse(Usage, data["usage"], completion.request_id, "a chat usage")
+    if isinstance(data.get("web_search"), list):
+        completion.web_search = _search_items(data["web_search"], completion.request_id)
 
 
 async def _drain(events: AsyncIterator[object]) -> None:
@@ -627,19 +646,13 @@ def _text(value: object) -> str:
     return ""
 
 
-def _search_items(items: list[Any]) -> list[SearchItem]:
-    return [SearchItem.model_validate(item) for item in items if isinstance(item, dict)]
+def _search_items(items: list[Any], request_id: str | None) -> list[SearchItem]:
+    return [_parse(SearchItem, item, request_id, "a chat source") for item in items if isinstance(item, dict)]
 
 
 def _completion_from_json(data: dict[str, Any], completion: ChatCompletion) -> ChatCompletion:
     """Fill a completion from a non-streamed chat response."""
-    completion.id = data.get("id") or completion.id
-    completion.model = data.get("model") or completion.model
-    completion.request_id = data.get("request_id") or completion.request_id
-    if isinstance(data.get("usage"), dict):
-        completion.usage = Usage.model_validate(data["usage"])
-    if isinstance(data.get("web_search"), list):
-        completion.web_search = _search_items(data["web_search"])
+    _read_header(data, completion)
     choices = data.get("choices") or [None]
     first: dict[str, Any] = choices[0] if isinstance(choices[0], dict) else {}
     message: dict[str, Any] = first["message"] if isinstance(first.get("message"), dict) else {}

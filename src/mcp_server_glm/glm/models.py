@@ -6,10 +6,12 @@ since the platform adds fields and omits others between models and regions.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 
 class RequestBody(BaseModel):
@@ -54,12 +56,52 @@ class ChatRequest(RequestBody):
     request_id: str | None = None
 
 
+# -- reading responses: tolerant of what upstream adds, omits or mistypes -------------------------
+
+# The most units one call is counted for: far above any real call, and low enough that millions of
+# such rows still sum inside SQLite's 64-bit integers.
+MAX_COUNT = 10**12
+
+
+def _count(value: object) -> object:
+    """A count as upstream may send it (an int, a whole or fractional float, a numeric string, null),
+    clamped to 0..MAX_COUNT; anything else is left for validation to refuse."""
+    if value is None:
+        return 0
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and math.isfinite(value):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return min(max(value, 0), MAX_COUNT)
+    return value
+
+
+def _name(value: object) -> object:
+    """A model name or id upstream gave: a string, or nothing (the one requested is kept)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _ident(value: object) -> object:
+    """An id upstream gave: a string (a number becomes one), or nothing."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _name(value)
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value
+
+
+Count = Annotated[int, BeforeValidator(_count)]
+
+
 class Usage(BaseModel):
     model_config = ConfigDict(extra="ignore", defer_build=True)
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
+    prompt_tokens: Count = 0
+    completion_tokens: Count = 0
+    total_tokens: Count = 0
 
 
 class SearchItem(BaseModel):
@@ -74,6 +116,8 @@ class SearchItem(BaseModel):
     icon: str | None = None
     refer: str | None = None
     publish_date: str | None = None
+
+    _null_is_empty = field_validator("title", "content", "link", mode="before")(_blank)
 
 
 FinishReason = str
@@ -99,6 +143,16 @@ class ChatCompletion:
     received: int = 0  # characters received so far (reasoning and answer), for progress reporting
     _content: list[str] = field(default_factory=list)
     _reasoning: list[str] = field(default_factory=list)
+
+    def redact(self, redact: Callable[[str], str]) -> None:
+        """Pass every text of the answer through `redact`, whole (a secret may span pieces)."""
+        self._content = [redact(self.content)] if self._content else []
+        self._reasoning = [redact(self.reasoning)] if self._reasoning else []
+        self.model = redact(self.model)
+        for name in ("id", "request_id", "finish_reason", "interruption"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, redact(value))
 
     def add(self, *, content: str = "", reasoning: str = "") -> None:
         if content:
@@ -153,6 +207,8 @@ class WebSearchResponse(BaseModel):
     search_intent: list[SearchIntent] = Field(default_factory=list)
     search_result: list[SearchItem] = Field(default_factory=list)
 
+    _ids = field_validator("id", "request_id", mode="before")(_ident)
+
     @field_validator("search_result", "search_intent", mode="before")
     @classmethod
     def _none_is_empty(cls, value: object) -> object:
@@ -185,6 +241,8 @@ class MediaURL(BaseModel):
 
     url: str = ""
     cover_image_url: str | None = None
+
+    _null_is_empty = field_validator("url", mode="before")(_blank)
 
 
 class ImageResponse(BaseModel):
@@ -221,7 +279,14 @@ class TaskError(BaseModel):
     @field_validator("code", mode="before")
     @classmethod
     def _code_as_text(cls, value: object) -> object:
-        return str(value) if isinstance(value, int) else value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value if isinstance(value, str) else None
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _message_as_text(cls, value: object) -> object:
+        return value if isinstance(value, str) else None
 
 
 class TaskResult(BaseModel):
@@ -236,6 +301,9 @@ class TaskResult(BaseModel):
     video_result: list[MediaURL] = Field(default_factory=list)
     image_result: list[MediaURL] = Field(default_factory=list)
     error: TaskError | None = None
+
+    _names = field_validator("model", mode="before")(_name)
+    _ids = field_validator("id", "request_id", mode="before")(_ident)
 
     @field_validator("task_status", mode="before")
     @classmethod
@@ -255,3 +323,6 @@ class Transcription(BaseModel):
     request_id: str | None = None
     model: str | None = None
     text: str = ""
+
+    _names = field_validator("model", mode="before")(_name)
+    _ids = field_validator("id", "request_id", mode="before")(_ident)

@@ -268,7 +268,8 @@ async def _settle(
     model = state.model or (record.model if record else None)
     if record is None:
         kind = _kind_of(state, model)
-        record = TaskRecord(id=task_id, kind=kind, model=model or "", request={}, status=state.task_status)
+        # Recorded as processing: SUCCESS is written only once the media is saved, below.
+        record = TaskRecord(id=task_id, kind=kind, model=model or "", request={}, status="PROCESSING")
         with upstream_errors():
             await records.record_task(record)
     if state.task_status == "FAIL":
