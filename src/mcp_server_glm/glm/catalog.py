@@ -158,7 +158,7 @@ MODELS: tuple[Model, ...] = (
     ),
     _chat("glm-5.1", "flagship", 200 * K, 128 * K, thinking="forced"),
     _chat("glm-5", "", 200 * K, 128 * K, thinking="forced"),
-    _chat("glm-5-turbo", "fast", 200 * K, 128 * K, thinking="forced"),
+    _chat("glm-5-turbo", "fast", 200 * K, 128 * K, platforms=CN, thinking="forced"),
     _chat("glm-4.7", "strong at coding", 200 * K, 128 * K, thinking="forced"),
     _chat("glm-4.7-flashx", "cheap", 200 * K, 128 * K, thinking="auto"),
     _chat("glm-4.7-flash", "", 200 * K, 128 * K, free=True, thinking="auto"),
@@ -201,6 +201,7 @@ MODELS: tuple[Model, ...] = (
         "vision, fast",
         200 * K,
         128 * K,
+        platforms=CN,
         thinking="forced",
         max_images=150,
         max_videos=2,
@@ -299,7 +300,8 @@ MODELS: tuple[Model, ...] = (
     _vidu("vidu2-start-end", "Vidu 2, first and last frames, 720p 4 s", ("1280x720", "480x360"), 4),
     _vidu("vidu2-reference", "Vidu 2, 1-3 reference images, 720p 4 s", ("1280x720",), 4),
     Model("glm-asr-2512", "asr", "speech to text; wav/mp3, 25 MB and 30 s per request"),
-    Model("glm-asr", "asr", "legacy name, in neither current reference: use glm-asr-2512", legacy=True),
+    # Retired: no platform takes it any more; listed so that an old configuration gets a clear answer.
+    Model("glm-asr", "asr", "retired name: use glm-asr-2512", platforms=(), legacy=True),
 )
 
 # Each platform's recommended model per kind: the defaults when settings name none.
