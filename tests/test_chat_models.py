@@ -114,7 +114,7 @@ async def test_video_images_keep_their_data_url(fake: FakeGLM, isolated_dirs: Pa
         )
     assert not result.is_error, text_of(result)
     [request] = fake.requests_to("videos/generations")
-    assert request.json["image_url"] == "data:image/png;base64," + base64.b64encode(png).decode()
+    assert request.json["image_url"] == ["data:image/png;base64," + base64.b64encode(png).decode()]
 
 
 # -- 2. formats ----------------------------------------------------------------------------------
@@ -136,7 +136,8 @@ async def test_other_formats_are_converted_to_png_losslessly(
 
 async def test_an_unreadable_image_is_refused_in_one_line(fake: FakeGLM, isolated_dirs: Path) -> None:
     broken = isolated_dirs / "broken.webp"
-    broken.write_bytes(b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 8)
+    # A well-formed RIFF container (it passes the structure check) whose VP8 data is not an image.
+    broken.write_bytes(b"RIFF\x14\x00\x00\x00WEBPVP8 \x08\x00\x00\x00" + b"\x00" * 8)
     line = refusal(await chat(fake, {"prompt": "describe", "images": [str(broken)]}))
     assert "broken.webp" in line and "could not be read for conversion" in line and "PNG or JPEG" in line
     assert fake.requests == []
@@ -435,6 +436,6 @@ def test_doctor_on_the_coding_plan_checks_the_default_model_as_it_takes_thinking
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    [request] = fake.requests_to("chat/completions")
+    request = fake.requests_to("chat/completions")[0]  # the key check (the balance check follows)
     assert request.json["model"] == "glm-5.3"
     assert "thinking" not in request.json  # glm-5.3's thinking cannot be disabled: the API would refuse

@@ -12,6 +12,7 @@ import pytest
 from mcp_server_glm.glm.client import GLMClient
 from mcp_server_glm.glm.errors import QuotaExhausted
 from mcp_server_glm.glm.models import ChatRequest, ImageRequest, VideoRequest, WebSearchRequest
+from mcp_server_glm.glm.multipart import FilePart
 from mcp_server_glm.settings import Settings
 from tests.conftest import CANARY_KEY, in_process, over_stdio, server_env, text_of, wav_file
 from tests.fake_glm import FakeGLM
@@ -76,9 +77,8 @@ async def test_the_client_sends_only_chat_to_the_coding_endpoint(fake: FakeGLM) 
         assert task.id is not None
         await glm.task_result(task.id)
         wav = wav_file(b"\x00\x01" * 8000)
-        await glm.transcribe(
-            wav, filename="a.wav", mime_type="audio/wav", model="glm-asr-2512", prompt=None, hotwords=[]
-        )
+        audio = FilePart("a.wav", "audio/wav", len(wav), lambda: iter([wav]))
+        await glm.transcribe(audio, model="glm-asr-2512", prompt=None, hotwords=[])
     assert [(r.route.split("/")[0], r.base) for r in fake.requests] == [
         ("chat", "coding"),
         ("web_search", "paas"),

@@ -6,6 +6,7 @@ the defect, owned by the slice that fixes it; strict, so a fix that lands shows 
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,12 @@ DOCUMENT_PLACES = (Path("/work/shared/zai-openapi.json"), REPO.parent / "shared"
 
 # What the tool answers, in one line, when it refuses a call before sending anything: the request the
 # reference would refuse is never built.
-VISION_JSON = "JSON mode"
+VISION_JSON = "json_mode"
 VISION_SEARCH = "web_search"
 ZAI_CONTENT_SIZE = "content_size"
 LEGACY_ASR = "glm-asr-2512"
+THINKING_ONLY = "thinking"
+PNG_DATA_URL = "data:image/png;base64," + base64.b64encode(PNG).decode()
 
 WAV = wav_file(b"\x00\x01" * 8000)  # 1 s at 8 kHz
 LONG_WAV = wav_file(b"\x00\x01" * 8000 * 35)  # two request-sized pieces
@@ -94,7 +97,8 @@ CASES = [
     ),
     *both("chat-model", chat(model="glm-4.5-air"), CHAT),
     *both("chat-thinking-on", chat(thinking=True), CHAT),
-    *both("chat-thinking-off", chat(thinking=False), CHAT),
+    *both("chat-thinking-off", chat(thinking=False, model="glm-4.7"), CHAT),
+    *both("chat-thinking-off-thinking-only-model", chat(thinking=False), CHAT, THINKING_ONLY, THINKING_ONLY),
     *both("chat-sampling", chat(temperature=0.5, top_p=0.9, max_tokens=100), CHAT),
     *both("chat-temperature-0", chat(temperature=0), CHAT),
     *both("chat-json", chat(json_mode=True), CHAT),
@@ -102,7 +106,7 @@ CASES = [
     *both("chat-image-url", chat(images=["https://example.com/cat.png"]), CHAT),
     *both("chat-vision-model", chat(images=["https://example.com/cat.png"], model="glm-4.6v-flash"), CHAT),
     *both("chat-image-file", chat(images=["{png}"]), CHAT),
-    *both("chat-image-data-url", chat(images=["data:image/png;base64,iVBORw0KGgo="]), CHAT),
+    *both("chat-image-data-url", chat(images=[PNG_DATA_URL]), CHAT),
     *both(
         "chat-vision-json",
         chat(images=["https://e.com/a.png"], json_mode=True),
@@ -135,7 +139,7 @@ CASES = [
     *both(
         "image-options",
         [("generate_image", {"prompt": "a fox", "model": "glm-image", "size": "1280x1280", "quality": "hd"})],
-        "images/generations",
+        "async/images/generations",  # glm-image waits as a job when the read timeout is short (5 s here)
     ),
     *both("video-prompt", video(prompt="a cat plays"), "videos/generations"),
     *both(
@@ -239,7 +243,10 @@ async def test_installed_server_over_stdio_holds_to_the_reference(fake: FakeGLM,
     env = server_env(fake)
     async with over_stdio(env, isolated_dirs.parent / "stderr.txt") as client:
         for tool, arguments in [
-            ("glm_chat", {"prompt": "hi", "thinking": False, "max_tokens": 50, "web_search": True}),
+            (
+                "glm_chat",
+                {"prompt": "hi", "model": "glm-4.7", "thinking": False, "max_tokens": 50, "web_search": True},
+            ),
             ("web_search", {"query": "glm", "count": 3, "recency": "oneDay"}),
             ("generate_video", {"prompt": "a cat", "wait_seconds": 0}),
             ("transcribe", {"file": str(audio), "hotwords": ["GLM"]}),
@@ -283,8 +290,8 @@ def test_defaults_are_models_of_their_platform() -> None:
     for platform in reference.PLATFORMS:
         settings = Settings(api_key="k", platform=platform)
         named = {
-            "chat": settings.chat_model,
-            "vision": settings.vision_model,
+            "chat": settings.default_chat_model,
+            "vision": settings.default_vision_model,
             "image": settings.image_model,
             "video": settings.video_model,
             "asr": settings.asr_model,
@@ -295,9 +302,9 @@ def test_defaults_are_models_of_their_platform() -> None:
             settings.default_search_engine
             in reference.schema(platform, "web_search")["properties"]["search_engine"]["enum"]
         )
-        chat_engines = reference.schema(platform, "chat/completions", settings.chat_model)["properties"][
-            "tools"
-        ]
+        chat_engines = reference.schema(platform, "chat/completions", settings.default_chat_model)[
+            "properties"
+        ]["tools"]
         assert settings.default_chat_search_engine in json.dumps(chat_engines)
 
 

@@ -15,10 +15,9 @@ from mcp.types import ImageContent, ResourceLink
 from tests.conftest import in_process, text_of
 from tests.fake_glm import FakeGLM, TaskPlan
 from tests.fake_glm.media import PNG
+from tests.samples import WEBP
 
 pytestmark = pytest.mark.anyio
-
-WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8 " + bytes(14)
 
 
 def data_url(data: bytes, mime: str = "image/png") -> str:

@@ -12,10 +12,9 @@ from mcp.types import ImageContent
 from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM, TaskPlan
 from tests.fake_glm.media import PNG
+from tests.samples import WEBP
 
 pytestmark = pytest.mark.anyio
-
-WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8 " + bytes(14)
 
 
 async def test_glm_image_job_over_stdio(fake: FakeGLM, tmp_path: Path) -> None:

@@ -112,5 +112,6 @@ def test_doctor_accepts_a_key_with_a_line_ending(fake: FakeGLM) -> None:
     assert "OK: the API accepted the key" in done.stdout
     assert f"...{CANARY_KEY[-4:]}" in done.stdout
     assert CANARY_KEY[:8] not in done.stdout + done.stderr
-    [request] = fake.requests_to("chat/completions")
-    assert request.headers["authorization"] == f"Bearer {CANARY_KEY}"
+    requests = fake.requests_to("chat/completions")  # the key check, then the general endpoint's
+    assert requests
+    assert {request.headers["authorization"] for request in requests} == {f"Bearer {CANARY_KEY}"}

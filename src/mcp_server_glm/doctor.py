@@ -30,7 +30,7 @@ from .settings import API_ROOTS, KEY_VARIABLES, Platform, Settings
 from .tools.listing import MODULES
 
 FREE_MODEL = "glm-4.7-flash"
-PAID_MODEL = "glm-4.7"  # the balance check's model when the chat model is a free one
+PAID_MODEL = "glm-4.7"  # the balance check's model: only account balance pays for it
 
 
 def run_doctor(settings: Settings) -> int:
@@ -86,9 +86,7 @@ def check_tools(settings: Settings, key: str) -> None:
     others = [name for name in MODULES if name != "glm_chat" and name in chosen]
     if not others:
         return
-    chat_model = settings.default_chat_model
-    found = catalog.find(chat_model)
-    model = PAID_MODEL if found is not None and found.free else chat_model
+    model = PAID_MODEL  # a paid model whose thinking can be switched off: one token, a known price
     url = settings.general_base_url
     say(f"\nChecking the general endpoint ({', '.join(others)}) with a one-token answer from {model}")
     say(f"at {url} ...")

@@ -164,7 +164,10 @@ class Files:
         # Tests only: it replaces the network of both clients, and with it the connect-time check.
         self._transport = transport
         self._clients: dict[bool, httpx2.AsyncClient] = {}
-        self._swept = False  # stale temporary files of killed downloads removed from the output directory
+        # Stale temporary files of killed downloads are removed from the output directory before this
+        # process's first download; its other downloads wait for that, so no live one is ever swept.
+        self._swept = False
+        self._sweeping = anyio.Lock()
 
     async def __aenter__(self) -> Self:
         return self
@@ -451,8 +454,10 @@ class Files:
         try:
             await anyio.to_thread.run_sync(_make_dirs, directory)
             if not self._swept:
-                self._swept = True
-                await anyio.to_thread.run_sync(_remove_stale_parts, directory)
+                async with self._sweeping:
+                    if not self._swept:
+                        await anyio.to_thread.run_sync(_remove_stale_parts, directory)
+                        self._swept = True
             async with _temporary(directory, stem) as (temp, out):
                 head = b""
                 size = 0

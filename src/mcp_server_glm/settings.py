@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     )
     max_download_mb: int = Field(default=2048, gt=0, description="Largest media file downloaded, in MiB.")
     max_audio_mb: int = Field(default=500, gt=0, description="Largest audio input to transcribe, in MiB.")
+    max_inline_mb: int = Field(
+        default=50, gt=0, description="Largest total of images inlined into one chat request, in MiB."
+    )
     allow_hard_links: bool = Field(
         default=False,
         description="Read input files that have more than one hard link (another name may be outside "

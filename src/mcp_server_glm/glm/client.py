@@ -24,6 +24,7 @@ import anyio
 import httpx2
 from pydantic import BaseModel, ValidationError
 
+from .body import JSONBody
 from .errors import (
     APIError,
     AuthenticationFailed,
@@ -344,8 +345,14 @@ class GLMClient:
         completion = ChatCompletion(model=str(body["model"]), request_id=request_id)
         answered = False
         try:
+            sent = JSONBody(body)  # inline images go out from the strings that hold them, not a copy
+            headers = {
+                "Accept": "text/event-stream",
+                "Content-Type": "application/json",
+                "Content-Length": str(sent.length),
+            }
             async with self._http.stream(
-                "POST", "chat/completions", json=body, headers={"Accept": "text/event-stream"}
+                "POST", "chat/completions", content=sent, headers=headers
             ) as response:
                 answered = True
                 if response.is_error:

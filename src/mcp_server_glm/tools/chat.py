@@ -19,6 +19,7 @@ from ..glm.models import ChatCompletion, ChatRequest, WebSearchOptions
 from .common import app_state, chat_image, count_usage, glm_client, result, upstream_errors
 
 TITLE = "Ask a GLM model"
+MB = 1024 * 1024
 ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 PROGRESS_INTERVAL = 0.25  # seconds between progress notifications while an answer streams
 
@@ -65,9 +66,7 @@ def _default_named(kind: catalog.Kind) -> str:
     return names.pop() if len(names) == 1 else "the platform's"
 
 
-MODEL_HELP = (
-    f"Model; default {_default_named('chat')} ({_default_named('vision')} with images) unless set otherwise."
-)
+MODEL_HELP = f"Default {_default_named('chat')}; {_default_named('vision')} with images."
 
 
 async def glm_chat(
@@ -97,9 +96,7 @@ async def glm_chat(
     ] = False,
     images: Annotated[
         list[str] | None,
-        Field(
-            max_length=150, description="Images for a vision model: paths, file://, http(s) or data: URLs."
-        ),
+        Field(max_length=150, description="Images (vision models): paths, file://, http(s) or data: URLs."),
     ] = None,
 ) -> Annotated[CallToolResult, ChatResult]:
     """Ask a GLM model a question or continue a conversation; it can see images and search the web."""
@@ -120,8 +117,9 @@ async def glm_chat(
         given = [*(images or ()), *(_part_url(part) for turn in turns for part in _parts(turn, "image_url"))]
         _check_images(entry, given)
     formats = entry.image_formats if entry is not None else catalog.CHAT_IMAGE_FORMATS
-    image_urls = [await chat_image(ctx, ref, formats) for ref in images or ()]
-    turns = [await _inline_data_urls(ctx, turn, formats) for turn in turns]
+    inline = _Inline(settings.max_inline_mb)
+    image_urls = [inline.add(await chat_image(ctx, ref, formats)) for ref in images or ()]
+    turns = [await _inline_data_urls(ctx, turn, formats, inline) for turn in turns]
     if prompt:
         turns.append({"role": "user", "content": _user_content(prompt, image_urls)})
     request = ChatRequest(
@@ -235,19 +233,42 @@ def _text_only(turn: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 async def _inline_data_urls(
-    ctx: Context[Any, Any], turn: dict[str, Any], formats: tuple[str, ...]
+    ctx: Context[Any, Any], turn: dict[str, Any], formats: tuple[str, ...], inline: _Inline
 ) -> dict[str, Any]:
-    """A turn whose image parts given as data URLs are checked and sent as the chat API takes them."""
-    if not any(_part_url(part).startswith("data:") for part in _parts(turn, "image_url")):
+    """A turn whose image parts given as data URLs are checked and sent as the chat API takes them;
+    every inline image counts towards the request's total."""
+    if not _parts(turn, "image_url"):
         return turn
     content: list[Any] = []
     for part in turn["content"]:
         url = _part_url(part) if isinstance(part, dict) and part.get("type") == "image_url" else ""
         if url.startswith("data:"):
-            content.append({"type": "image_url", "image_url": {"url": await chat_image(ctx, url, formats)}})
+            content.append(
+                {"type": "image_url", "image_url": {"url": inline.add(await chat_image(ctx, url, formats))}}
+            )
         else:
+            inline.add(url)
             content.append(part)
     return {**turn, "content": content}
+
+
+class _Inline:
+    """The images one request carries inline (base64), refused as soon as they pass the setting's
+    total: a call with many large images is stopped before they are all read and encoded."""
+
+    def __init__(self, limit_mb: int) -> None:
+        self.limit = limit_mb * MB
+        self.total = 0
+
+    def add(self, url: str) -> str:
+        if url and not url.lower().startswith(("https://", "http://")):
+            self.total += len(url) * 3 // 4  # bytes behind the base64 text
+            if self.total > self.limit:
+                raise ToolError(
+                    f"The images inlined into this request pass {self.limit // MB} MiB in all "
+                    "(GLM_MAX_INLINE_MB): send fewer or smaller images, or give them as http(s) URLs."
+                )
+        return url
 
 
 def _part_url(part: dict[str, Any]) -> str:

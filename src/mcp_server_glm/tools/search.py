@@ -69,7 +69,7 @@ async def web_search(
     domain_filter: Annotated[str | None, Field(description="Only results from this domain.")] = None,
     recency: Literal["oneDay", "oneWeek", "oneMonth", "oneYear", "noLimit"] = "noLimit",
     content_size: Annotated[
-        Literal["medium", "high"] | None, Field(description="BigModel only: summary length, medium or high.")
+        Literal["medium", "high"] | None, Field(description="BigModel only: summary length.")
     ] = None,
 ) -> Annotated[CallToolResult, SearchResult]:
     """Search the web and get titles, links and summaries of current pages."""
