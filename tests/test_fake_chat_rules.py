@@ -57,9 +57,10 @@ def refused(response: httpx2.Response) -> str:
         ("bigmodel", "glm-4v-flash", True),
         ("zai", "glm-4-plus", False),
         ("bigmodel", "glm-4-plus", True),
-        ("zai", "glm-5-turbo", True),
+        ("zai", "glm-5-turbo", False),  # BigModel's: not in Z.AI's model enums
         ("bigmodel", "glm-5-turbo", True),
-        ("zai", "glm-5v-turbo", True),
+        ("zai", "glm-5v-turbo", False),
+        ("bigmodel", "glm-5v-turbo", True),
         ("zai", "autoglm-phone-multilingual", True),
         ("bigmodel", "autoglm-phone-multilingual", False),
     ],
@@ -131,11 +132,30 @@ def test_vision_requests_take_no_response_format_and_no_builtin_tools(fake: Fake
     for model in ("glm-4.6v", "glm-5.3-flashx"):
         assert refused(post(fake, vision(model, PNG_HEAD, response_format={"type": "json_object"}))) == "1210"
         assert refused(post(fake, vision(model, PNG_HEAD, tools=search))) == "1210"
-        function = {"type": "function", "function": {"name": "f", "description": "d", "parameters": {}}}
+        parameters = {"type": "object", "properties": {}}  # an empty {} is refused as empty (1214)
+        function = {
+            "type": "function",
+            "function": {"name": "f", "description": "d", "parameters": parameters},
+        }
         assert post(fake, vision(model, PNG_HEAD, tools=[function])).status_code == 200
     assert (
         post(fake, text("glm-5.3", response_format={"type": "json_object"}, tools=search)).status_code == 200
     )
+
+
+def test_a_file_part_goes_without_image_or_video_parts(fake: FakeGLM) -> None:
+    """VisionMultimodalContentItem: "Not support passing both the file and image_url or video_url"."""
+    file = {"type": "file", "file": {"file_url": "https://example.com/a.pdf"}}
+    body = vision("glm-4.6v")
+    body["messages"][0]["content"].insert(0, file)
+    assert post(fake, body).status_code == 200
+    with_image = vision("glm-4.6v", "https://example.com/a.png")
+    with_image["messages"][0]["content"].insert(0, file)
+    assert refused(post(fake, with_image)) == "1210"
+    video = {"type": "video_url", "video_url": {"url": "https://example.com/a.mp4"}}
+    with_video = vision("glm-4.6v")
+    with_video["messages"][0]["content"][:0] = [file, video]
+    assert refused(post(fake, with_video)) == "1210"
 
 
 def test_reasoning_effort_per_model(fake: FakeGLM) -> None:

@@ -165,15 +165,14 @@ def test_chat_builtin_web_search(client: httpx2.Client) -> None:
             "chat/completions", json=chat_body(tools=[{"type": "web_search", "web_search": wrong}])
         )
         assert refused.status_code == 400
-        assert refused.json()["error"]["code"] == ("1214" if len(wrong) == 1 else "1211")
+        # search_engine is required (1214); Z.AI's enum has search_pro_jina only (1210, the schema's enum)
+        assert refused.json()["error"]["code"] == ("1214" if len(wrong) == 1 else "1210")
 
 
 def test_web_search_endpoint(fake: FakeGLM, client: httpx2.Client) -> None:
-    fake.platform = "bigmodel"  # content_size is in BigModel's reference only
-    body = {
+    body: dict[str, Any] = {
         "search_query": "glm news",
-        "search_engine": "search_pro",
-        "search_intent": False,
+        "search_engine": "search-prime",
         "count": 3,
         "search_domain_filter": "www.example.org",
     }
@@ -189,7 +188,7 @@ def test_web_search_endpoint(fake: FakeGLM, client: httpx2.Client) -> None:
     assert len(items[0]["content"]) < 1000
     assert set(items[0]) == {"title", "content", "link", "media", "icon", "refer", "publish_date"}
     fake.platform = "bigmodel"
-    cn = {**body, "search_engine": "search_std", "search_intent": False, "content_size": "high"}
+    cn = {**body, "search_engine": "search_std", "search_intent": False, "content_size": "high"}  # CN only
     result = client.post("web_search", json=cn).json()
     assert result["search_intent"] == [{"query": "glm news", "intent": "SEARCH_ALL", "keywords": "glm news"}]
     assert len(result["search_result"][0]["content"]) > 2000
@@ -199,9 +198,7 @@ def test_web_search_endpoint(fake: FakeGLM, client: httpx2.Client) -> None:
     assert missing.json() == {
         "error": {"code": "1214", "message": "search_engine:The search_engine cannot both be empty."}
     }
-    unknown = client.post(
-        "web_search", json={"search_query": "q", "search_engine": "bing", "search_intent": False}
-    )
+    unknown = client.post("web_search", json={"search_query": "q", "search_engine": "bing"})
     assert unknown.json()["error"]["code"] == "1211"
 
 
@@ -513,12 +510,14 @@ def test_video_validation(fake: FakeGLM, client: httpx2.Client) -> None:
         assert error.json()["error"]["code"] == code, case
         assert error.json()["error"]["message"].startswith(field), case
     fake.platform = "bigmodel"
-    assert create_video(client, model="viduq1-start-end", prompt=None, image_url=["aGVsbG8=", "aGk="])
+    assert create_video(client, model="viduq1-start-end", prompt=None, image_url=[PNG_DATA_URL] * 2)
     assert create_video(client, model="vidu2-image", image_url="https://e.com/a.png", duration=4)
     assert create_video(client, model="cogvideox-flash", size="1920x1080", fps=60)
     assert create_video(client, image_url="https://e.com/a.png")  # BigModel: a string too
     cases = [
         ({"model": "viduq1-start-end", "image_url": "a"}, "1210", "image_url"),
+        # Vidu wants the MIME prefix (glm-api.md §8, §22 row 1): bare base64 is refused by the route
+        ({"model": "viduq1-start-end", "image_url": ["aGVsbG8=", "aGk="]}, "1214", "image_url"),
         ({"model": "viduq1-text", "image_url": "a"}, "1214", "prompt"),
         ({"model": "vidu2-reference", "image_url": ["a", "b", "c", "d"]}, "1210", "image_url"),
         ({"model": "viduq1-image", "image_url": "a", "duration": 4}, "1210", "duration"),
@@ -606,7 +605,7 @@ def test_transcription_refusals(client: httpx2.Client) -> None:
     for name, value in (("request_id", "short"), ("request_id", "r" * 65), ("user_id", "u" * 129)):
         fields = {"model": "glm-asr-2512", name: value}
         refused = client.post("audio/transcriptions", data=fields, files={"file": ("a.wav", wav_bytes(1.0))})
-        assert (refused.status_code, refused.json()["error"]["code"]) == (400, "1214"), name
+        assert (refused.status_code, refused.json()["error"]["code"]) == (400, "1210"), name  # the range
     assert transcribe(wav_bytes(30.0)).status_code == 200
     fmt = struct.pack("<HHIIHH", 3, 1, 8000, 32000, 4, 32)  # IEEE float, which `wave` rejects
     float_wav = b"RIFF" + struct.pack("<I", 36 + 64000) + b"WAVEfmt " + struct.pack("<I", 16) + fmt
@@ -981,7 +980,22 @@ def test_schema_accepts_what_each_platform_defines(fake: FakeGLM, client: httpx2
                     {
                         "role": "user",
                         "content": [
-                            {"type": "image_url", "image_url": {"url": "aGVsbG8="}},
+                            {"type": "image_url", "image_url": {"url": base64.b64encode(PNG).decode()}},
+                            {"type": "text", "text": "what"},
+                        ],
+                    }
+                ],
+            },
+        ),
+        (
+            "zai",
+            "chat/completions",
+            {
+                "model": "glm-4.6v",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [  # a file part goes without image or video parts
                             {"type": "file", "file": {"file_url": "https://e.com/a.pdf"}},
                             {"type": "text", "text": "what"},
                         ],
@@ -1049,7 +1063,7 @@ def test_schema_accepts_what_each_platform_defines(fake: FakeGLM, client: httpx2
         (
             "zai",
             "videos/generations",
-            {"model": "cogvideox-3", "image_url": ["https://e.com/a.png"], "user_id": "u"},
+            {"model": "cogvideox-3", "image_url": ["https://e.com/a.png"], "user_id": "user-1"},
         ),
         ("bigmodel", "videos/generations", {"model": "cogvideox-3", "image_url": "https://e.com/a.png"}),
         (

@@ -101,13 +101,19 @@ def test_video_models_per_platform(
 # -- images ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("route", ["images/generations", "async/images/generations"])
-def test_glm_image_takes_hd_only(client: httpx2.Client, route: str) -> None:
+@pytest.mark.parametrize(
+    ("route", "expected"),
+    [
+        ("images/generations", "1214"),  # the route's rule for glm-image (the schema takes hd, standard)
+        ("async/images/generations", "1210"),  # AsyncCreateImageRequest's quality enum is hd alone
+    ],
+)
+def test_glm_image_takes_hd_only(client: httpx2.Client, route: str, expected: str) -> None:
     assert accepted(client, route, {"model": "glm-image", "prompt": "x", "quality": "hd"})
     status, code, message = refused(
         client, route, {"model": "glm-image", "prompt": "x", "quality": "standard"}
     )
-    assert (status, code) == (400, "1214")
+    assert (status, code) == (400, expected)
     assert message.startswith("quality")
     assert accepted(
         client, "images/generations", {"model": "cogview-4-250304", "prompt": "x", "quality": "standard"}
@@ -132,13 +138,14 @@ def test_bigmodel_image_routes_take_watermark_enabled(fake: FakeGLM, client: htt
 
 
 def test_async_image_route_is_glm_image_only_and_checks_user_id(client: httpx2.Client) -> None:
+    # an unknown model of the route (1211); a user_id under 6 characters is out of range (1210)
     assert refused(client, "async/images/generations", {"model": "cogview-4-250304", "prompt": "x"})[:2] == (
         400,
-        "1214",
+        "1211",
     )
     assert refused(
         client, "async/images/generations", {"model": "glm-image", "prompt": "x", "user_id": "abc"}
-    )[:2] == (400, "1214")
+    )[:2] == (400, "1210")
     assert accepted(
         client, "async/images/generations", {"model": "glm-image", "prompt": "x", "user_id": "user-1"}
     )
@@ -166,7 +173,7 @@ def test_video_prompt_limit_holds_for_vidu_too(fake: FakeGLM, client: httpx2.Cli
     ("platform", "value", "ok"),
     [
         ("zai", [data_url(PNG)], True),
-        ("zai", data_url(PNG), False),  # Z.AI's CogVideoX3Request: image_url is an array
+        ("zai", data_url(PNG), False),  # Z.AI's CogVideoX3Request: image_url is an array (a type: 1210)
         ("bigmodel", data_url(PNG), True),
         ("bigmodel", [data_url(PNG)], True),
     ],
@@ -179,7 +186,7 @@ def test_cogvideox_image_url_shape_per_platform(
     if ok:
         assert accepted(client, "videos/generations", body)
     else:
-        assert refused(client, "videos/generations", body)[:2] == (400, "1214")
+        assert refused(client, "videos/generations", body)[:2] == (400, "1210")
 
 
 @pytest.mark.parametrize(
@@ -261,7 +268,8 @@ def test_zai_video_route_refuses_fields_it_does_not_define(
         ({"model": "viduq1-text", "prompt": "x", "quality": "speed"}, False),
         ({"model": "viduq1-image", "image_url": data_url(PNG), "aspect_ratio": "16:9"}, False),
         ({"model": "vidu2-reference", "image_url": [data_url(PNG)], "aspect_ratio": "16:9"}, True),
-        ({"model": "cogvideox-3", "prompt": "x", "watermark_enabled": True}, True),
+        ({"model": "cogvideox-3", "prompt": "x", "watermark_enabled": True}, True),  # BigModel's CogVideoX-3
+        ({"model": "viduq1-text", "prompt": "x", "watermark_enabled": True}, False),  # SDK only for Vidu
     ],
 )
 def test_bigmodel_video_fields_per_model(
@@ -289,11 +297,12 @@ def test_bigmodel_video_fields_per_model(
 def test_vidu_sizes_durations_and_shapes(
     fake: FakeGLM, client: httpx2.Client, body: dict[str, Any], ok: bool
 ) -> None:
+    """Each Vidu model's sizes and durations are enums of its schema, its image_url a type: 1210."""
     fake.platform = "bigmodel"
     if ok:
         assert accepted(client, "videos/generations", body)
     else:
-        assert refused(client, "videos/generations", body)[:2] == (400, "1214")
+        assert refused(client, "videos/generations", body)[:2] == (400, "1210")
 
 
 def test_video_request_id_and_user_id_lengths(client: httpx2.Client) -> None:
@@ -302,4 +311,4 @@ def test_video_request_id_and_user_id_lengths(client: httpx2.Client) -> None:
     )
     for field, value in (("request_id", "r" * 65), ("request_id", "abc"), ("user_id", "abc")):
         body = {"model": "cogvideox-3", "prompt": "x", field: value}
-        assert refused(client, "videos/generations", body)[:2] == (400, "1214"), field
+        assert refused(client, "videos/generations", body)[:2] == (400, "1210"), field  # a length range

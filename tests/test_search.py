@@ -132,13 +132,13 @@ async def test_what_the_platform_refuses_is_refused_here_in_one_line(
         (
             "bigmodel",
             {"search_engine": "search_std", "search_intent": False, "search_query": "q" * 71},
-            "1214",
+            "1210",  # maxLength 70: a range
             "search_query",
         ),
         (
             "bigmodel",
             {"search_engine": "search_pro_sogou", "search_intent": False, "count": 15},
-            "1214",
+            "1210",  # sogou's count is an enum of 10, 20, 30, 40, 50
             "count",
         ),
     ],

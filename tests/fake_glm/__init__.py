@@ -1,5 +1,6 @@
 """A real HTTP/1.1 fake of the GLM "paas v4" API on 127.0.0.1, the oracle for offline tests.
-Faithful to the documented wire format (glm-api.md): tolerant in what it accepts, exact in what it sends.
+Faithful to the documented wire format (glm-api.md): as strict as the references in what it accepts
+(`reference.py` the schema level, the routes the per-model rules), exact in what it sends.
 
 Routes, under /api/paas/v4: chat/completions, web_search, images/generations, async/images/generations,
 videos/generations, GET async-result/{id} (tasks follow `FakeGLM.task_plan`), audio/transcriptions

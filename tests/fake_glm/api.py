@@ -22,86 +22,18 @@ if TYPE_CHECKING:
 JSON_TYPE = "application/json; charset=UTF-8"
 SSE_TYPE = "text/event-stream;charset=UTF-8"
 
-# Chat models per platform. Z.AI: its reference's text and vision enums, plus glm-5-turbo and
-# glm-5v-turbo from its docs. BigModel: the current models except Z.AI-only ones (glm-4.5, glm-4.5-x,
-# glm-4.5v, glm-4-32b-0414-128k, autoglm-phone-multilingual), plus its legacy codes (glm-api.md §18, §22).
-ZAI_TEXT = frozenset(
-    {
-        "glm-5.3",
-        "glm-5.2",
-        "glm-5.1",
-        "glm-5",
-        "glm-5-turbo",
-        "glm-4.7",
-        "glm-4.7-flash",
-        "glm-4.7-flashx",
-        "glm-4.6",
-        "glm-4.5",
-        "glm-4.5-air",
-        "glm-4.5-x",
-        "glm-4.5-airx",
-        "glm-4.5-flash",
-        "glm-4-32b-0414-128k",
-    }
-)
-ZAI_VISION = frozenset(
-    {
-        "glm-5.3-flashx",
-        "glm-5.3-flash",
-        "glm-5v-turbo",
-        "glm-4.6v",
-        "glm-4.6v-flash",
-        "glm-4.6v-flashx",
-        "glm-4.5v",
-        "autoglm-phone-multilingual",
-    }
-)
-ZAI_ONLY = frozenset(
-    {"glm-4.5", "glm-4.5-x", "glm-4-32b-0414-128k", "glm-4.5v", "autoglm-phone-multilingual"}
-)
-CN_LEGACY_TEXT = frozenset(
-    {
-        "glm-4-plus",
-        "glm-4-air",
-        "glm-4-air-250414",
-        "glm-4-airx",
-        "glm-4-flash",
-        "glm-4-flash-250414",
-        "glm-4-flashx",
-        "glm-4-flashx-250414",
-        "glm-4-long",
-        "glm-4",
-        "glm-4-0520",
-        "glm-z1-air",
-        "glm-z1-airx",
-        "glm-z1-flash",
-        "glm-z1-flashx",
-        "glm-4-voice",
-        "glm-4-assistant",
-        "glm-4-alltools",
-        "charglm-3",
-        "charglm-4",
-        "emohaa",
-        "codegeex-4",
-        "chatglm3-6b",
-    }
-)
-CN_LEGACY_VISION = frozenset(
-    {
-        "glm-4v-plus",
-        "glm-4v-plus-0111",
-        "glm-4v",
-        "glm-4v-flash",
-        "glm-4.1v-thinking-flash",
-        "glm-4.1v-thinking-flashx",
-    }
-)
-TEXT_MODELS: dict[str, frozenset[str]] = {"zai": ZAI_TEXT, "bigmodel": (ZAI_TEXT - ZAI_ONLY) | CN_LEGACY_TEXT}
-VISION_MODELS: dict[str, frozenset[str]] = {
-    "zai": ZAI_VISION,
-    "bigmodel": (ZAI_VISION - ZAI_ONLY) | CN_LEGACY_VISION,
+# Chat models per platform, text and vision: the model enums of the chat reference (reference.py), so
+# the schema level and the per-model rules below know the same models (glm-5-turbo and glm-5v-turbo are
+# BigModel's; Z.AI-only models such as glm-4.5 and glm-4.5v are Z.AI's).
+TEXT_MODELS: dict[str, frozenset[str]] = {
+    "zai": frozenset(reference.ZAI_TEXT),
+    "bigmodel": frozenset(reference.BIGMODEL_TEXT),
 }
-ALL_CHAT_MODELS = ZAI_TEXT | ZAI_VISION | CN_LEGACY_TEXT | CN_LEGACY_VISION
+VISION_MODELS: dict[str, frozenset[str]] = {
+    "zai": frozenset(reference.ZAI_VISION),
+    "bigmodel": frozenset(reference.BIGMODEL_VISION),
+}
+ALL_CHAT_MODELS = frozenset(m for models in (*TEXT_MODELS.values(), *VISION_MODELS.values()) for m in models)
 # Only GLM-4.5 and later (and the z1/4.1v "thinking" lines) produce reasoning_content.
 THINKING_MODELS = frozenset(
     m
@@ -652,6 +584,7 @@ def parse_chat(payload: dict[str, Any], platform: str = "zai") -> ChatRequest:
     if not isinstance(messages, list) or not messages:
         raise ApiError(400, "1214", "Input cannot be empty")
     texts, images, last_user = _walk_messages(messages, name, vision)
+    _check_file_alone(messages)
     _check_sampling(payload)
     if vision and payload.get("response_format") is not None:
         raise ApiError(400, "1210", "response_format:The response_format is not supported by vision models.")
@@ -711,6 +644,22 @@ def _walk_messages(messages: list[Any], model: str, vision: bool) -> tuple[list[
     if limit is not None and images > limit:
         raise ApiError(400, "1210", f"messages.content.image_url:{model} takes at most {limit} images.")
     return texts, images, last_user
+
+
+def _check_file_alone(messages: list[Any]) -> None:
+    """A `file` part is not sent with image or video parts: "Not support passing both the file and
+    image_url or video_url parameters at the same time" (VisionMultimodalContentItem)."""
+    kinds = {
+        part.get("type")
+        for message in messages
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for part in message["content"]
+        if isinstance(part, dict)
+    }
+    if "file" in kinds and kinds & {"image_url", "video_url"}:
+        raise ApiError(
+            400, "1210", "messages.content.file:A file part cannot be sent with image_url or video_url parts."
+        )
 
 
 def _message_content(content: Any, role: str, model: str, vision: bool) -> tuple[str, int]:

@@ -377,10 +377,8 @@ def _web_search(platform: str) -> Schema:
 
 def _images(platform: str) -> Schema:
     models: tuple[str, ...] = ("glm-image", "cogview-4-250304")
-    extra: dict[str, Schema] = {}
     if platform == "bigmodel":
         models += ("cogview-4", "cogview-3-flash")
-        extra["watermark_enabled"] = BOOLEAN
     return obj(
         {
             "model": enum(*models),
@@ -388,22 +386,40 @@ def _images(platform: str) -> Schema:
             "quality": enum("hd", "standard"),
             "size": STRING,
             "user_id": USER_ID,
-            **extra,
+            **_watermark(platform),
         },
         ["model", "prompt"],
     )
 
 
-ASYNC_IMAGES = obj(
-    {"model": enum("glm-image"), "prompt": STRING, "quality": enum("hd"), "size": STRING, "user_id": USER_ID},
-    ["model", "prompt"],
-)
+def _async_images(platform: str) -> Schema:
+    return obj(
+        {
+            "model": enum("glm-image"),
+            "prompt": STRING,
+            "quality": enum("hd"),
+            "size": STRING,
+            "user_id": USER_ID,
+            **_watermark(platform),
+        },
+        ["model", "prompt"],
+    )
+
+
+def _watermark(platform: str) -> dict[str, Schema]:
+    """BigModel's image routes take watermark_enabled (glm-api.md §7.1 "bool (SDK, CN docs)", §7.2 the
+    async body); Z.AI's CreateImageRequest and AsyncCreateImageRequest do not define it."""
+    return {"watermark_enabled": BOOLEAN} if platform == "bigmodel" else {}
 
 
 def _cogvideox_3(platform: str) -> Schema:
     # Z.AI's CogVideoX3Request takes image_url as an array only (one start image is a list of one), and
-    # its user_id has no length limits; BigModel's reference takes a string or an array.
+    # its user_id has no length keywords (the description's 6 to 128 is the route's rule, media.py);
+    # BigModel's reference takes a string or an array.
     image_url = array(STRING) if platform == "zai" else {"type": ["string", "array"], "items": STRING}
+    # BigModel's video reference (docs.bigmodel.cn, 生成视频(异步), the CogVideoX-3 body) defines
+    # watermark_enabled; glm-api.md §8 lists it among the SDK's extras, Z.AI's CogVideoX3Request lacks it.
+    extra = {"watermark_enabled": BOOLEAN} if platform == "bigmodel" else {}
     return obj(
         {
             "model": enum("cogvideox-3"),
@@ -416,6 +432,7 @@ def _cogvideox_3(platform: str) -> Schema:
             "duration": enum(5, 10),
             "request_id": REQUEST_ID,
             "user_id": STRING if platform == "zai" else USER_ID,
+            **extra,
         },
         ["model"],
         allOf=[either("prompt", "image_url")],
@@ -615,7 +632,7 @@ def _platform(platform: str) -> dict[str, Route]:
         "chat/completions": chat,
         "web_search": _single(_web_search(platform), "search_engine"),
         "images/generations": _single(_images(platform)),
-        "async/images/generations": _single(ASYNC_IMAGES),
+        "async/images/generations": _single(_async_images(platform)),
         "audio/transcriptions": _single(ASR),
         "reader": _single(_reader(platform), None),
         "layout_parsing": _single(LAYOUT_PARSING),
