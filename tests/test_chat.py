@@ -304,3 +304,13 @@ async def test_cancelled_call_leaves_the_server_serving(fake: FakeGLM) -> None:
         result = await client.call_tool("glm_chat", {"prompt": "and now?"})
     assert not result.is_error
     assert len(fake.requests_to("chat/completions")) == 2
+
+
+@pytest.mark.parametrize("role", ["user", "system", "tool"])
+async def test_a_turn_without_content_is_refused_before_sending(fake: FakeGLM, role: str) -> None:
+    turns = [{"role": "user", "content": "hi"}, {"role": role, "content": ""}]
+    async with in_process(fake) as client:
+        result = await client.call_tool("glm_chat", {"messages": turns})
+    assert result.is_error
+    assert text_of(result).endswith(f"messages[1] ({role}) has no content: give it text or drop it.")
+    assert fake.requests == []

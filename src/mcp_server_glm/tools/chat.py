@@ -202,7 +202,12 @@ def _conversation(
     if images and not prompt:
         raise ToolError("images go with prompt: say in prompt what to do with them.")
     turns: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-    turns += [message.model_dump(exclude_none=True) for message in messages or ()]
+    given = [message.model_dump(exclude_none=True) for message in messages or ()]
+    for number, turn in enumerate(given):
+        # Only an assistant turn may go without content (the API refuses the others with 1214).
+        if turn["role"] != "assistant" and turn.get("content") in (None, "", []):
+            raise ToolError(f"messages[{number}] ({turn['role']}) has no content: give it text or drop it.")
+    turns += given
     if not prompt and not any(turn["role"] == "user" for turn in turns):
         raise ToolError("messages need at least one user turn.")
     return turns
