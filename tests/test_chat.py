@@ -37,7 +37,8 @@ async def test_prompt_answer_and_wire_body(fake: FakeGLM) -> None:
     structured = result.structured_content
     assert structured is not None
     assert structured["content"] == "Fake GLM answer to: What is 2+2?"
-    assert structured["reasoning"] == "Thinking about: What is 2+2?"
+    assert "reasoning" not in structured  # glm-5.3 thought, but thinking was not asked for
+    assert "note" not in structured  # a whole answer needs none
     assert structured["model"] == "glm-5.3"  # the platform's recommended model
     assert structured["finish_reason"] == "stop"
     assert (

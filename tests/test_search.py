@@ -171,8 +171,14 @@ async def test_no_results_reads_as_such(fake: FakeGLM) -> None:
     )
     result = await search(fake, {"query": "nothing"})
     assert not result.is_error
-    assert result.structured_content == {"query": "nothing", "engine": "search-prime", "results": []}
-    assert text_of(result) == 'No results for "nothing" (search-prime).'
+    note = "nothing matched: broaden or rephrase the query."
+    assert result.structured_content == {
+        "query": "nothing",
+        "engine": "search-prime",
+        "results": [],
+        "note": note,
+    }
+    assert text_of(result) == f'No results for "nothing" (search-prime): {note}'
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ class Transcript(BaseModel):
     request_ids: list[str]
     duration_seconds: float
     chunks: int = Field(description="Requests the audio was split into (30 s each at most).")
+    note: str | None = None
 
 
 async def transcribe(
@@ -99,7 +100,13 @@ async def _transcribe_pieces(
     transcript = Transcript(
         text=text, model=model, request_ids=request_ids, duration_seconds=round(total, 2), chunks=len(pieces)
     )
-    return result(text or "(no speech recognised)", transcript)
+    if not text:
+        transcript.note = (
+            f"no speech was recognised in {total:.1f} s of audio: check that the file holds audible speech "
+            "(not silence or music) and is the file meant."
+        )
+        return result(f"({transcript.note})", transcript)
+    return result(text, transcript)
 
 
 def _check_model(name: str, platform: Platform) -> None:

@@ -34,6 +34,7 @@ class Message(BaseModel):
 
 
 class Source(BaseModel):
+    ref: str
     title: str
     url: str
     snippet: str | None = None
@@ -46,14 +47,14 @@ class Usage(BaseModel):
 
 
 class ChatResult(BaseModel):
-    content: str = Field(description="The answer.")
-    reasoning: str | None = Field(None, description="The model's thinking, when it returned any.")
+    # Everything the text block says is here too: some hosts show the model this object only.
+    note: str | None = Field(None, description="Set when the answer is partial, cut or empty: what to do.")
+    content: str
+    reasoning: str | None = Field(None, description="The thinking (thinking: true).")
     model: str
-    finish_reason: str = Field(
-        description="stop; length (cut at max_tokens); network_error or incomplete (partial)"
-    )
+    finish_reason: str
     usage: Usage | None = None
-    sources: list[Source] | None = Field(None, description="Web pages the answer drew on (web_search).")
+    sources: list[Source] | None = Field(None, description="Pages cited as [ref] (web_search).")
     request_id: str | None = None
 
 
@@ -142,7 +143,8 @@ async def glm_chat(
         completion = await client.chat(request, on_delta=_Progress(ctx))
     if completion.usage is not None:
         count_usage(ctx, "glm_chat", completion.model, completion.usage.total_tokens, "tokens")
-    return result(_text(completion, show_reasoning=thinking is True), _structured(completion))
+    answer = _structured(completion, thinking=thinking is True, max_tokens=max_tokens)
+    return result(_text(answer), answer)
 
 
 def _check(
@@ -307,42 +309,76 @@ class _Progress:
         await self._ctx.report_progress(received, message=f"{phase}: {received} characters received")
 
 
-def _structured(completion: ChatCompletion) -> ChatResult:
+def _structured(completion: ChatCompletion, *, thinking: bool, max_tokens: int | None) -> ChatResult:
+    """The result: the reasoning only when thinking was asked for, a note when the answer needs one."""
     usage = completion.usage
     return ChatResult(
+        note=_note(completion, thinking=thinking, max_tokens=max_tokens),
         content=completion.content,
-        reasoning=completion.reasoning or None,
+        reasoning=(completion.reasoning.strip() or None) if thinking else None,
         model=completion.model,
         finish_reason=completion.finish_reason or "incomplete",
         usage=Usage(**usage.model_dump()) if usage else None,
         sources=[
-            Source(title=item.title, url=item.link, snippet=item.content or None)
-            for item in completion.web_search
+            Source(
+                ref=item.refer or str(index), title=item.title, url=item.link, snippet=item.content or None
+            )
+            for index, item in enumerate(completion.web_search, 1)
         ]
         or None,
         request_id=completion.request_id,
     )
 
 
-def _text(completion: ChatCompletion, *, show_reasoning: bool) -> str:
-    parts: list[str] = []
-    if show_reasoning and completion.reasoning:
-        parts += [f"Reasoning:\n{completion.reasoning.strip()}", "Answer:"]
-    parts.append(completion.content)
+def _note(completion: ChatCompletion, *, thinking: bool, max_tokens: int | None) -> str | None:
+    """What the model must know beyond the answer: it is partial, cut off or empty, and what to do."""
+    reason = completion.finish_reason
     if not completion.complete:
-        parts.append(
-            f"[INCOMPLETE ANSWER: {completion.interruption}. The text above is only the part that arrived; "
-            "ask again for the whole answer.]"
+        return (
+            f"INCOMPLETE ANSWER: {completion.interruption}. Only the part that arrived is here; "
+            "ask again for the whole answer."
         )
-    elif completion.finish_reason in ("length", "model_context_window_exceeded"):
-        parts.append(
-            f"[The answer was cut off (finish_reason {completion.finish_reason}): raise max_tokens "
-            "or ask for a shorter answer.]"
+    if reason == "length":
+        advice = _raise_max_tokens(completion.model, max_tokens)
+        return f"The answer was cut off (finish_reason length): {advice}"
+    if reason == "model_context_window_exceeded":
+        return (
+            "The answer was cut off (finish_reason model_context_window_exceeded): the conversation and the "
+            "answer filled the model's context window; shorten the conversation or ask for a shorter answer."
         )
-    if completion.web_search:
-        lines = [
-            f"[{item.refer or index}] {item.title} - {item.link}"
-            for index, item in enumerate(completion.web_search, 1)
-        ]
+    if not completion.content.strip():
+        only = " (only its reasoning)" if completion.reasoning and thinking else ""
+        return f"The model returned no answer text{only}: ask again, or rephrase the request."
+    if reason != "stop":
+        return f"The answer ended with finish_reason {reason}, not stop: it may be incomplete."
+    return None
+
+
+def _raise_max_tokens(model: str, max_tokens: int | None) -> str:
+    """What to do about an answer cut at its output limit, given the model's documented one."""
+    entry = catalog.find(model)
+    limit = entry.max_output if entry is not None else None
+    if max_tokens is None:
+        most = f" (up to {limit})" if limit else ""
+        return f"it reached the default output limit; set max_tokens{most} or ask for a shorter answer."
+    if limit is not None and max_tokens >= limit:
+        return (
+            f"max_tokens {max_tokens} is already {model}'s limit; ask for a shorter answer, "
+            "or for the rest in a second call."
+        )
+    most = f" ({model} takes up to {limit})" if limit else ""
+    return f"max_tokens was {max_tokens}; raise it{most} or ask for a shorter answer."
+
+
+def _text(answer: ChatResult) -> str:
+    """The text block: what the structured result says, for hosts that show the model text."""
+    parts: list[str] = []
+    if answer.reasoning:
+        parts += [f"Reasoning:\n{answer.reasoning}", "Answer:"]
+    parts.append(answer.content)
+    if answer.note:
+        parts.append(f"[{answer.note}]")
+    if answer.sources:
+        lines = [f"[{source.ref}] {source.title} - {source.url}" for source in answer.sources]
         parts.append("Sources:\n" + "\n".join(lines))
     return "\n\n".join(part for part in parts if part)

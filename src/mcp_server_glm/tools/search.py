@@ -2,7 +2,8 @@
 
 Each platform takes its own engines and fields: what it would refuse is refused here, naming the limit,
 and only the fields it defines are sent. An account without search quota gets its error back, never an
-empty list that looks like no results; an engine that found no data (1703) is an empty result with a note.
+empty list that looks like no results; a search that found nothing (or an engine with no data, 1703) is an
+empty result with a note saying what to try.
 """
 
 from __future__ import annotations
@@ -93,15 +94,24 @@ async def web_search(
         except SearchUnavailable as exc:
             if exc.code != NO_SEARCH_DATA:
                 raise
-            note = f"the engine returned no data (code {exc.code}): broaden or rephrase the query."
-            return result(
-                f'No results for "{query}" ({chosen}): {note}',
-                SearchResult(query=query, engine=chosen, results=[], note=note),
-            )
+            note = f"the engine returned no data (code {exc.code}): {_what_to_try(domain_filter, recency)}"
+            empty = SearchResult(query=query, engine=chosen, results=[], note=note)
+            return result(_text(empty), empty)
     count_usage(ctx, "web_search", chosen, 1, "searches")
     found = SearchResult(query=query, engine=chosen, results=[_hit(item) for item in response.search_result])
     found.intent = _intents(response) or None
+    if not found.results:
+        found.note = f"nothing matched: {_what_to_try(domain_filter, recency)}"
     return result(_text(found), found)
+
+
+def _what_to_try(domain_filter: str | None, recency: str) -> str:
+    """What a search that found nothing can change, naming the filters it used."""
+    loosen = [
+        *(["drop domain_filter"] if domain_filter else []),
+        *([f"widen recency ({recency})"] if recency != "noLimit" else []),
+    ]
+    return "broaden or rephrase the query" + (f", or {' and '.join(loosen)}" if loosen else "") + "."
 
 
 def check(platform: Platform, query: str, engine: str, count: int, content_size: str | None) -> None:
@@ -147,7 +157,7 @@ def _text(found: SearchResult) -> str:
     lines = [
         f'{len(hits)} result{"s" if len(hits) > 1 else ""} for "{found.query}" ({found.engine}):'
         if hits
-        else f'No results for "{found.query}" ({found.engine}).'
+        else f'No results for "{found.query}" ({found.engine})' + (f": {found.note}" if found.note else ".")
     ]
     for intent in found.intent or ():
         keywords = f", keywords: {intent.keywords}" if intent.keywords else ""
