@@ -130,6 +130,11 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Shortest wait between two polls of a job, and before the first."
     )
     poll_max_interval: float = Field(default=30.0, gt=0, description="Longest wait between two polls.")
+    inline_previews: bool = Field(
+        default=True,
+        description="Show generated images and video covers inline as previews of at most 512 KiB "
+        "(off: only their path and glm://media link).",
+    )
     data_dir: Path | None = Field(
         default=None, description="Where the task store lives (default: the per-user data directory)."
     )

@@ -198,12 +198,13 @@ class Site:
     unknown_task_status: int = 404
     media_size: int = MEDIA_SIZE
     platform: str = "zai"  # "zai" or "bigmodel": whose rules the routes apply
+    media_png: bytes | None = None  # served for image-*.png and cover-*.png instead of PNG, when set
 
     def public(self, method: str, route: str, base: str, fault: Fault | None) -> Reply | None:
         """The reply to an unauthenticated CDN request, or None if this is no such request."""
         if base or not route.startswith("media/"):
             return None
-        return media_file(method, route.removeprefix("media/"), fault, self.media_size)
+        return media_file(method, route.removeprefix("media/"), fault, self.media_size, self.media_png)
 
     def route(
         self,
@@ -645,16 +646,20 @@ def _transcript_stream(ident: str, created: int, model: str, text: str, fault: F
 # ---------------------------------------------------------------- CDN files
 
 
-def media_file(method: str, name: str, fault: Fault | None, video_size: int) -> Reply:
-    """`image-*.png` / `cover-*.png`: a 2x2 PNG; `video-*.mp4`: an MP4 (ftyp box, then an mdat box of
-    zeros) of `video_size` bytes, produced 1 MiB at a time. `fault.cut_after` bytes, then a reset."""
+def media_file(
+    method: str, name: str, fault: Fault | None, video_size: int, png: bytes | None = None
+) -> Reply:
+    """`image-*.png` / `cover-*.png`: `png`, by default a 2x2 PNG; `video-*.mp4`: an MP4 (ftyp box, then
+    an mdat box of zeros) of `video_size` bytes, produced 1 MiB at a time. `fault.cut_after` bytes, then
+    a reset."""
     if method not in ("GET", "HEAD"):
         return _plain(405, b"Method Not Allowed")
     match = _MEDIA_NAME.fullmatch(name)
     if match is None or (match["kind"] == "video") != (match["ext"] == "mp4"):
         return _plain(404, b"Not Found")
     if match["ext"] == "png":
-        head, total, content_type = PNG, len(PNG), "image/png"
+        head = PNG if png is None else png
+        total, content_type = len(head), "image/png"
     else:
         total = max(video_size, len(FTYP))
         rest = total - len(FTYP)

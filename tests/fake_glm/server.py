@@ -92,6 +92,7 @@ class FakeGLM:
         self.task_plan = TaskPlan()
         self.unknown_task_status = 404
         self.media_size = MEDIA_SIZE
+        self.media_png: bytes | None = None  # the image and cover files served, when not the 2x2 PNG
         self._scripts: dict[str, deque[Fault]] = {}
         self._records: list[Recorded] = []
         self._connections = 0
@@ -217,6 +218,7 @@ class FakeGLM:
             self.unknown_task_status,
             self.media_size,
             self.platform,
+            self.media_png,
         )
 
     def _record(self, entry: Recorded) -> None:

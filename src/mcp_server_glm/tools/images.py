@@ -8,14 +8,12 @@ route (glm-image) is submitted as a job instead when the wait would be long, rec
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, ContentBlock, ImageContent, ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..glm import catalog
@@ -71,10 +69,10 @@ async def generate_image(
     url = response.data[0].url
     saved = await save_media(ctx, url, kind="image", task_id=None)
     count_usage(ctx, "generate_image", chosen, 1, "images")
-    shown = await _image_content(saved.path, saved.mime_type)
+    shown = await _image_content(ctx, saved.path)
     text = f"Generated an image with {chosen}; saved to {saved.path} ({saved.size} bytes)."
     return result(
-        text, ImageResult(url=url, path=str(saved.path), model=chosen, size=size), [shown, media_link(saved)]
+        text, ImageResult(url=url, path=str(saved.path), model=chosen, size=size), [*shown, media_link(saved)]
     )
 
 
@@ -120,12 +118,13 @@ async def _generate_as_job(
     if job.status != "SUCCESS" or job.path is None:
         shown = ImageResult(model=model, size=size, task_id=record.id, status="PROCESSING")
         return result(outcome.text, shown, outcome.links)
-    mime_type = getattr(outcome.links[0], "mime_type", None) if outcome.links else None
-    blocks: list[ContentBlock] = [await _image_content(Path(job.path), mime_type or "image/png")]
+    blocks: list[ContentBlock] = await _image_content(ctx, Path(job.path))
     done = ImageResult(url=job.image_url, path=job.path, model=model, size=size, task_id=record.id)
     return result(outcome.text, done, [*blocks, *outcome.links])
 
 
-async def _image_content(path: Path, mime_type: str) -> ImageContent:
-    data = await anyio.Path(path).read_bytes()
-    return ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=mime_type)
+async def _image_content(ctx: Context[Any, Any], path: Path) -> list[ContentBlock]:
+    """The saved image shown inline as a preview that fits any host's result (none if previews are off)."""
+    from ..previews import preview_blocks
+
+    return await preview_blocks(app_state(ctx).settings, path)

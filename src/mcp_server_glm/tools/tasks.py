@@ -382,10 +382,18 @@ async def _complete(
             cover = await save_media(ctx, first.cover_image_url, kind="image", task_id=task_id, label="cover")
             job.cover_image_url, job.cover_path = first.cover_image_url, str(cover.path)
             links.append(media_link(cover))
+            links += await _cover_preview(ctx, cover.path)
         return job, links
     image = await save_media(ctx, first.url, kind="image", task_id=task_id)
     job = JobResult(task_id=task_id, status="SUCCESS", model=model, image_url=first.url, path=str(image.path))
     return job, [media_link(image)]
+
+
+async def _cover_preview(ctx: Context[Any, Any], path: Path) -> list[ContentBlock]:
+    """A video's cover shown inline as a preview that fits any host's result (none if previews are off)."""
+    from ..previews import preview_blocks
+
+    return await preview_blocks(app_state(ctx).settings, path)
 
 
 def _report_recorded(record: TaskRecord) -> Outcome:
