@@ -183,3 +183,22 @@ async def test_unknown_prompt_is_invalid_params_without_a_traceback(fake: FakeGL
         assert "no-such-prompt" in caught.value.message
         assert not (await client.call_tool("glm_chat", {"prompt": "still serving?"})).is_error
     assert "Traceback" not in stderr.read_text()
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_instructions_name_only_the_enabled_tools(fake: FakeGLM, tmp_path: Path, mode: str) -> None:
+    env = server_env(fake, GLM_TOOLS="glm_chat,web_search")
+    async with over_stdio(env, tmp_path / "stderr.log", mode=mode) as client:
+        text = client.instructions
+    assert text is not None
+    assert "glm_chat" in text and "web_search" in text
+    for hidden in ("generate_image", "generate_video", "get_task", "transcribe"):
+        assert hidden not in text
+
+
+async def test_instructions_state_the_job_workflow_with_the_job_tools(fake: FakeGLM, tmp_path: Path) -> None:
+    async with over_stdio(server_env(fake), tmp_path / "stderr.log") as client:
+        text = client.instructions
+    assert text is not None
+    assert "never submit the same job again" in text
+    assert all(name in text for name in ("glm_chat", "generate_video", "get_task", "transcribe"))

@@ -29,13 +29,30 @@ from .tools import listing
 
 log = logging.getLogger(__name__)
 
-INSTRUCTIONS = (
-    "Tools of the GLM platform (Z.AI / BigModel). glm_chat asks a GLM model (second opinion, thinking, "
-    "vision, JSON output, answers grounded in a web search); web_search returns current web results; "
-    "generate_image and generate_video create media (saved to files); a video takes minutes: when "
-    "generate_video returns a task id still processing, call get_task with it later; transcribe turns "
-    "WAV/MP3 speech into text."
+# What each tool is for, in the server's instructions: only the enabled tools are named.
+TOOL_PURPOSES: dict[str, str] = {
+    "glm_chat": "glm_chat asks a GLM model (a second opinion, thinking, images, JSON output, an answer "
+    "grounded in a web search)",
+    "web_search": "web_search returns current web results with links",
+    "generate_image": "generate_image creates an image and saves it to a file (billed per image)",
+    "generate_video": "generate_video creates a short video, a paid job that takes minutes",
+    "get_task": "get_task picks up a video or image job by its task_id",
+    "transcribe": "transcribe turns WAV or MP3 speech into text",
+}
+JOB_WORKFLOW = (
+    "A job is submitted once and billed once: when a result says it is still processing, call get_task "
+    "with its task_id (nothing is lost meanwhile) and never submit the same job again."
 )
+
+
+def instructions(tools: Sequence[str]) -> str:
+    """The server's instructions for the enabled `tools`: what each is for, and how jobs are followed
+    when a job tool and get_task are both there."""
+    purposes = [TOOL_PURPOSES[name] for name in tools if name in TOOL_PURPOSES]
+    text = "Tools of the GLM platform (Z.AI / BigModel): " + "; ".join(purposes) + "."
+    if "get_task" in tools and {"generate_video", "generate_image"} & set(tools):
+        text += " " + JOB_WORKFLOW
+    return text
 
 
 class GLMServer(MCPServer[AppState]):
@@ -135,12 +152,13 @@ def build_server(settings: Settings) -> GLMServer:
             f"unknown tools in GLM_TOOLS / --tools: {', '.join(unknown)}; valid: {', '.join(listing.MODULES)}"
         )
     store = LazyStore(settings)
+    enabled = list(dict.fromkeys(names))
     server = GLMServer(
-        glm_tools=list(dict.fromkeys(names)),
+        glm_tools=enabled,
         name="mcp-server-glm",
         title="GLM",
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=instructions(enabled),
         lifespan=_lifespan(AppState(settings, store)),
         log_level=settings.log_level,
     )
