@@ -22,7 +22,7 @@ from mcp.types import Tool as ToolEntry
 from mcp_types import INVALID_PARAMS
 from pydantic import AnyUrl, ValidationError
 
-from . import __version__, resources
+from . import __version__, caps, resources
 from .settings import ConfigError, Settings
 from .state import AppState, LazyStore
 from .tools import listing
@@ -65,6 +65,8 @@ class GLMServer(MCPServer[AppState]):
             tool = self._built.get(name)
             if tool is None:  # built in one go, without awaiting: concurrent first calls cannot race
                 tool = self._built[name] = listing.build(name)
+            if context is not None and name in caps.CAPS:
+                await _within_cap(context.request_context.lifespan_context, name)
             result: CallToolResult | InputRequiredResult = await tool.run(
                 arguments, context or Context(mcp_server=self), convert_result=True
             )
@@ -102,6 +104,15 @@ class GLMServer(MCPServer[AppState]):
             data, mime_type = await resources.read_media(state.settings, state.store, name)
             return [ReadResourceContents(content=data, mime_type=mime_type)]
         return await super().read_resource(uri, context)
+
+
+async def _within_cap(state: AppState, name: str) -> None:
+    from .store import StoreError
+
+    try:
+        await caps.check(state, name)
+    except (caps.CapReached, StoreError) as exc:
+        raise ToolError(str(exc)) from exc
 
 
 def _describe(error: ValidationError) -> str:
