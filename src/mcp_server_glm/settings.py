@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     max_inline_mb: int = Field(
         default=50, gt=0, description="Largest total of images inlined into one chat request, in MiB."
     )
+    confirm_videos: Literal["never", "costly", "always"] = Field(
+        default="costly",
+        description="Ask the person before a video is submitted, when the client can ask: never, costly "
+        "(4K, 60 fps, 10 s or with audio) or always.",
+    )
     max_images_per_day: int | None = Field(
         default=None, ge=0, description="Images generate_image may make per day (UTC); unset: no cap."
     )
