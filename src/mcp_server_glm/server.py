@@ -23,6 +23,7 @@ from mcp_types import INVALID_PARAMS
 from pydantic import AnyUrl, ValidationError
 
 from . import __version__, caps, resources
+from .errors import Refusal
 from .settings import ConfigError, Settings
 from .state import AppState, LazyStore
 from .tools import listing
@@ -107,11 +108,9 @@ class GLMServer(MCPServer[AppState]):
 
 
 async def _within_cap(state: AppState, name: str) -> None:
-    from .store import StoreError
-
     try:
         await caps.check(state, name)
-    except (caps.CapReached, StoreError) as exc:
+    except Refusal as exc:  # the cap is used up, or the store that counts it cannot be read
         raise ToolError(str(exc)) from exc
 
 
