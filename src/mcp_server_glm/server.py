@@ -22,7 +22,8 @@ from mcp.types import Tool as ToolEntry
 from mcp_types import INVALID_PARAMS
 from pydantic import AnyUrl, ValidationError
 
-from . import __version__, resources
+from . import __version__, caps, resources
+from .errors import Refusal
 from .settings import ConfigError, Settings
 from .state import AppState, LazyStore
 from .tools import listing
@@ -82,6 +83,8 @@ class GLMServer(MCPServer[AppState]):
             tool = self._built.get(name)
             if tool is None:  # built in one go, without awaiting: concurrent first calls cannot race
                 tool = self._built[name] = listing.build(name)
+            if context is not None and name in caps.CAPS:
+                await _within_cap(context.request_context.lifespan_context, name)
             result: CallToolResult | InputRequiredResult = await tool.run(
                 arguments, context or Context(mcp_server=self), convert_result=True
             )
@@ -119,6 +122,13 @@ class GLMServer(MCPServer[AppState]):
             data, mime_type = await resources.read_media(state.settings, state.store, name)
             return [ReadResourceContents(content=data, mime_type=mime_type)]
         return await super().read_resource(uri, context)
+
+
+async def _within_cap(state: AppState, name: str) -> None:
+    try:
+        await caps.check(state, name)
+    except Refusal as exc:  # the cap is used up, or the store that counts it cannot be read
+        raise ToolError(str(exc)) from exc
 
 
 def _describe(error: ValidationError) -> str:

@@ -151,6 +151,26 @@ class Settings(BaseSettings):
     max_inline_mb: int = Field(
         default=50, gt=0, description="Largest total of images inlined into one chat request, in MiB."
     )
+    confirm_videos: Literal["never", "costly", "always"] = Field(
+        default="costly",
+        description="Ask the person before a video is submitted, when the client can ask: never, costly "
+        "(4K, 60 fps, 10 s or with audio) or always.",
+    )
+    max_images_per_day: int | None = Field(
+        default=None, ge=0, description="Images generate_image may make per day (UTC); unset: no cap."
+    )
+    max_videos_per_day: int | None = Field(
+        default=None, ge=0, description="Videos generate_video may submit per day (UTC); unset: no cap."
+    )
+    max_searches_per_day: int | None = Field(
+        default=None, ge=0, description="Searches web_search may make per day (UTC); unset: no cap."
+    )
+    max_speech_seconds_per_day: int | None = Field(
+        default=None, ge=0, description="Seconds of audio transcribe may take per day (UTC); unset: no cap."
+    )
+    max_tokens_per_day: int | None = Field(
+        default=None, ge=0, description="Tokens glm_chat may use per day (UTC); unset: no cap."
+    )
     allow_hard_links: bool = Field(
         default=False,
         description="Read input files that have more than one hard link (another name may be outside "

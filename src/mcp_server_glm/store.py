@@ -406,6 +406,17 @@ class Store:
 
         return await self._run("cannot read", read)
 
+    async def units_since(self, tool: str, since: float) -> int:
+        """The units `tool` counted since `since` (unix seconds)."""
+
+        def read(db: sqlite3.Connection) -> int:
+            row = db.execute(
+                "SELECT coalesce(sum(units), 0) FROM usage WHERE tool = ? AND at >= ?", (tool, since)
+            ).fetchone()
+            return int(row[0])
+
+        return await self._run("cannot read", read)
+
     # -- running calls ---------------------------------------------------------------------------
 
     async def _run(self, action: str, call: Callable[[sqlite3.Connection], T]) -> T:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
@@ -17,6 +17,7 @@ from pydantic import Field
 from ..glm import catalog
 from ..glm.models import VideoRequest
 from .common import app_state, glm_client, video_image_for_api
+from .confirm import Confirm, confirm_video, require_yes
 from .tasks import JobResult, WaitSeconds, await_job, submit_once
 
 TITLE = "Generate a video"
@@ -44,8 +45,10 @@ async def generate_video(
     fps: Literal[30, 60] | None = None,
     duration: Literal[5, 10] | None = None,
     wait_seconds: WaitSeconds = None,
+    confirmed: Annotated[ElicitationResult[Confirm], Resolve(confirm_video)] = None,  # type: ignore[assignment]
 ) -> Annotated[CallToolResult, JobResult]:
     """Make a short video from text and/or images; it takes minutes, so may return a task id for get_task."""
+    require_yes(confirmed)
     settings = app_state(ctx).settings
     images = [image] if isinstance(image, str) else list(image or [])
     if not prompt and not images:

@@ -1,0 +1,48 @@
+"""Daily caps on what the paid tools may spend (GLM_MAX_IMAGES_PER_DAY, ...), counted from the store's
+usage since midnight UTC; a call past its tool's cap is refused before anything is sent.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from .errors import Refusal
+
+if TYPE_CHECKING:
+    from .state import AppState
+
+# tool: (the setting that caps it, the unit its usage counts, the variable a person sets)
+CAPS: dict[str, tuple[str, str, str]] = {
+    "generate_image": ("max_images_per_day", "images", "GLM_MAX_IMAGES_PER_DAY"),
+    "generate_video": ("max_videos_per_day", "videos", "GLM_MAX_VIDEOS_PER_DAY"),
+    "web_search": ("max_searches_per_day", "searches", "GLM_MAX_SEARCHES_PER_DAY"),
+    "transcribe": ("max_speech_seconds_per_day", "seconds of audio", "GLM_MAX_SPEECH_SECONDS_PER_DAY"),
+    "glm_chat": ("max_tokens_per_day", "tokens", "GLM_MAX_TOKENS_PER_DAY"),
+}
+DAY = 86400
+
+
+class CapReached(Refusal):
+    """A tool's daily cap is used up; the message says when it resets."""
+
+
+async def check(state: AppState, tool: str) -> None:
+    """Refuse a call of `tool` when its daily cap (if set) is used up."""
+    capped = CAPS.get(tool)
+    if capped is None:
+        return
+    field, unit, variable = capped
+    cap: int | None = getattr(state.settings, field)
+    if cap is None:
+        return
+    now = time.time()
+    midnight = now - now % DAY
+    await state.store.write_usage()  # what was counted in memory so far, then the day's total
+    used = await (await state.store.get()).units_since(tool, midnight)
+    if used >= cap:
+        left = midnight + DAY - now
+        raise CapReached(
+            f"{tool} has used its daily cap of {cap} {unit} ({variable}): {used} today; it resets at "
+            f"00:00 UTC, in {int(left // 3600)} h {int(left % 3600 // 60)} min."
+        )
