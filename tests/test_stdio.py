@@ -183,3 +183,13 @@ async def test_unknown_prompt_is_invalid_params_without_a_traceback(fake: FakeGL
         assert "no-such-prompt" in caught.value.message
         assert not (await client.call_tool("glm_chat", {"prompt": "still serving?"})).is_error
     assert "Traceback" not in stderr.read_text()
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_only_capabilities_with_something_behind_them(fake: FakeGLM, tmp_path: Path, mode: str) -> None:
+    async with over_stdio(server_env(fake), tmp_path / "stderr.log", mode=mode) as client:
+        capabilities = client.server_capabilities.model_dump(exclude_none=True)
+        assert "prompts" not in capabilities  # no prompt is registered yet
+        assert "tools" in capabilities
+        assert "resources" in capabilities
+        assert (await client.list_resources()).resources
