@@ -107,7 +107,7 @@ def started_settings(config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) ->
     assert config["command"] == "uv"
     args: list[str] = config["args"]
     start = args.index("mcp-server-glm")
-    assert args[:start] == ["run", "--directory", str(ROOT)]
+    assert args[:start] == ["run", "--frozen", "--directory", str(ROOT)]
     for name, value in config.get("env", {}).items():
         monkeypatch.setenv(name, value)
     command, settings = load_settings(args[start + 1 :])
@@ -156,7 +156,14 @@ def test_manifest_describes_a_uv_bundle_of_this_project() -> None:
     server = MANIFEST["server"]
     assert server["type"] == "uv"
     assert (ROOT / server["entry_point"]).is_file()
-    assert server["mcp_config"]["args"][:4] == ["run", "--directory", "${__dirname}", "mcp-server-glm"]
+    # --frozen: the host installs exactly uv.lock's versions, the ones CI tested.
+    assert server["mcp_config"]["args"][:5] == [
+        "run",
+        "--frozen",
+        "--directory",
+        "${__dirname}",
+        "mcp-server-glm",
+    ]
     assert "mcp-server-glm" in PYPROJECT["scripts"]
 
 

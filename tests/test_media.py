@@ -96,7 +96,7 @@ async def test_image_size_is_checked_before_any_request(fake: FakeGLM) -> None:
     async with in_process(fake) as client:
         result = await client.call_tool("generate_image", {"prompt": "x", "size": "big"})
     assert result.is_error
-    assert "invalid arguments: size" in text_of(result)
+    assert "size 'big' is not WIDTHxHEIGHT in pixels" in text_of(result)
     assert fake.requests == []
 
 

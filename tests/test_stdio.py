@@ -202,3 +202,13 @@ async def test_instructions_state_the_job_workflow_with_the_job_tools(fake: Fake
     assert text is not None
     assert "never submit the same job again" in text
     assert all(name in text for name in ("glm_chat", "generate_video", "get_task", "transcribe"))
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_only_capabilities_with_something_behind_them(fake: FakeGLM, tmp_path: Path, mode: str) -> None:
+    async with over_stdio(server_env(fake), tmp_path / "stderr.log", mode=mode) as client:
+        capabilities = client.server_capabilities.model_dump(exclude_none=True)
+        assert "prompts" not in capabilities  # no prompt is registered yet
+        assert "tools" in capabilities
+        assert "resources" in capabilities
+        assert (await client.list_resources()).resources

@@ -15,9 +15,10 @@ from urllib.parse import unquote
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.prompts import Prompt
 from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, GetPromptResult, InputRequiredResult
+from mcp.types import CallToolResult, GetPromptResult, InputRequiredResult, ServerCapabilities
 from mcp.types import Tool as ToolEntry
 from mcp_types import INVALID_PARAMS
 from pydantic import AnyUrl, ValidationError
@@ -65,7 +66,27 @@ class GLMServer(MCPServer[AppState]):
         self._listed = {name: saved[name] for name in glm_tools}
         self._built: dict[str, Tool] = {}
         self.store: LazyStore | None = None  # the one build_server made (its health is /healthz's)
+        self._prompts: set[str] = set()
         super().__init__(**options)
+        # The SDK advertises prompts whenever it serves prompts/list, which MCPServer always does; a
+        # client would list an empty set. The capabilities are derived by the low-level server, which
+        # MCPServer exposes no public way to reach or configure: its method is wrapped instead.
+        lowlevel = self._lowlevel_server
+        derive = lowlevel.get_capabilities
+
+        def capabilities(*args: Any, **kwargs: Any) -> ServerCapabilities:
+            found = derive(*args, **kwargs)
+            return found if self._prompts else found.model_copy(update={"prompts": None})
+
+        lowlevel.get_capabilities = capabilities  # type: ignore[method-assign]
+
+    def add_prompt(self, prompt: Prompt) -> None:
+        super().add_prompt(prompt)
+        self._prompts.add(prompt.name)
+
+    def remove_prompt(self, name: str) -> None:
+        super().remove_prompt(name)
+        self._prompts.discard(name)
 
     async def list_tools(self) -> list[ToolEntry]:
         return [*self._listed.values(), *await super().list_tools()]

@@ -8,13 +8,16 @@ on every transport.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import errno
 import hmac
 import json
 import logging
 import os
 import re
 import signal
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -40,6 +43,7 @@ LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 # with equal timeouts a client can send a request on the connection the server is closing at that
 # moment, and the mcp client loses its whole session to the ReadError.
 KEEP_ALIVE_SECONDS = 75
+SHUTDOWN_GRACE = 5  # seconds a stop signal leaves running HTTP requests before they are cancelled
 Headers = Sequence[tuple[bytes, bytes]]
 
 
@@ -50,7 +54,44 @@ def serve(server: GLMServer, settings: Settings) -> None:
         anyio.run(_serve_stdio, server)
     else:
         app = http_app(server, settings)
-        anyio.run(_serve_http, app, settings)
+        sockets = bind(settings.host, settings.port)
+        anyio.run(_serve_http, app, settings, sockets)
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """The listening sockets for host and port (every address the name resolves to, on one port), or a
+    ConfigError in one line: bound here rather than by uvicorn, which ends a failed bind with a logged
+    error and a SystemExit that anyio wraps in an exception group."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host}: {exc.strerror}; check --host / GLM_MCP_HOST") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(addresses):
+            listener = socket.socket(family, kind, proto)
+            sockets.append(listener)
+            if os.name != "nt":  # on Windows the option lets another process take the port too
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            # With port 0, every address shares the port the system chose for the first.
+            listener.bind((address[0], port, *address[2:]))
+            port = listener.getsockname()[1]
+    except OSError as exc:
+        for listener in sockets:
+            listener.close()
+        where = f"{_url_host(host)}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"{where} is already in use: pick another port with --port or GLM_MCP_PORT"
+            ) from None
+        raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    return sockets
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 async def _serve_stdio(server: GLMServer) -> None:
@@ -232,7 +273,7 @@ class BearerToken:
         return hmac.compare_digest(given, self._expected)
 
 
-async def _serve_http(app: ASGIApp, settings: Settings) -> None:
+async def _serve_http(app: ASGIApp, settings: Settings, sockets: list[socket.socket]) -> None:
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -260,7 +301,7 @@ async def _serve_http(app: ASGIApp, settings: Settings) -> None:
         )
     guard = ConnectionGuard(cap, settings.header_timeout)
     config = uvicorn.Config(
-        app,
+        CancelledAtShutdown(app),
         host=settings.host,
         port=settings.port,
         http=GuardedH11Protocol.under(guard),
@@ -269,25 +310,68 @@ async def _serve_http(app: ASGIApp, settings: Settings) -> None:
         log_config=None,  # our logging: stderr, our format
         log_level=settings.log_level.lower(),
         access_log=settings.log_level == "DEBUG",  # a line per request only when debugging
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         server_header=False,
     )
     server = Server(config)
     path = "/sse" if settings.transport == "sse" else "/mcp"
+    # The bound address, not the asked one: with --port 0 the system picks the port.
+    host, port = sockets[0].getsockname()[:2]
     log.info(
         "mcp-server-glm %s serving %s at http://%s:%d%s, API %s",
         __version__,
         settings.transport,
-        settings.host,
-        settings.port,
+        _url_host(host),
+        port,
         path,
         settings.api_base_url,
     )
+    logging.getLogger("uvicorn.error").addFilter(_shutdown_cancel_line)
     async with anyio.create_task_group() as group:
         await group.start(_exit_on_signal, server)
-        await server.serve()
+        await server.serve(sockets=sockets)
         group.cancel_scope.cancel()
+
+
+class CancelledAtShutdown:
+    """ASGI middleware: a request still running when the shutdown grace ends is cancelled by uvicorn;
+    it ends here with a JSON-RPC error (or its stream closed) instead of a traceback and a plain 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except asyncio.CancelledError:
+            # Only uvicorn's shutdown cancels a request task from outside (a client that goes away is
+            # told by http.disconnect), and nothing awaits the task: ending it normally is safe.
+            message = "The server is shutting down: the call was cancelled; retry once it is back"
+            with contextlib.suppress(Exception):
+                if started:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                else:
+                    await _json_rpc_error(send, 503, -32000, message, [(b"connection", b"close")])
+
+
+def _shutdown_cancel_line(record: logging.LogRecord) -> bool:
+    """uvicorn's line when the grace ends with requests running, said as what it means to the operator."""
+    if record.msg == "Cancel %s running task(s), timeout graceful shutdown exceeded":
+        record.msg = "Stopping: cancelled %s request(s) still running after the %d s shutdown grace"
+        record.args = (*(record.args or ()), SHUTDOWN_GRACE)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True
 
 
 def _descriptor_limit() -> int:

@@ -8,6 +8,7 @@ Sources: Z.AI's API reference and the BigModel pages, as summarised in the proje
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +31,35 @@ EFFORT_52 = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 CHAT_IMAGE_FORMATS = ("image/png", "image/jpeg")
 VIDU_IMAGE_FORMATS = ("image/png", "image/jpeg", "image/webp")
 COGVIDEOX_SIZES = ("1280x720", "720x1280", "1024x1024", "1920x1080", "1080x1920", "2048x1080", "3840x2160")
+SIZE_FORM = re.compile(r"\s*([0-9]+)\s*[xX]\s*([0-9]+)\s*")  # how a size is written: WIDTHxHEIGHT in pixels
+# Image sizes: the documented ones, and the rule a custom size must keep (glm-api.md, images `size`).
+GLM_IMAGE_SIZES = ("1280x1280", "1568x1056", "1056x1568", "1472x1088", "1088x1472", "1728x960", "960x1728")
+COGVIEW_SIZES = ("1024x1024", "768x1344", "864x1152", "1344x768", "1152x864", "1440x720", "720x1440")
+
+
+@dataclass(frozen=True, slots=True)
+class SizeRule:
+    """Custom sizes an image model takes: each side `low`-`high` px and divisible by `step`, at most
+    `pixels` in all. The documented sizes are taken even where they break it (glm-image's 1728x960)."""
+
+    low: int
+    high: int
+    step: int
+    pixels: int
+
+    def allows(self, width: int, height: int) -> bool:
+        sides_ok = all(self.low <= side <= self.high and side % self.step == 0 for side in (width, height))
+        return sides_ok and width * height <= self.pixels
+
+    def __str__(self) -> str:
+        return (
+            f"each side {self.low}-{self.high} px and divisible by {self.step}, "
+            f"at most {self.pixels} pixels in all"
+        )
+
+
+GLM_IMAGE_RULE = SizeRule(1024, 2048, 32, 2**22)
+COGVIEW_RULE = SizeRule(512, 2048, 16, 2**21)
 COGVIDEOX_FIELDS = ("quality", "with_audio", "size", "fps", "duration")
 VIDU_FIELDS = ("with_audio", "size", "duration")
 
@@ -63,6 +93,7 @@ class Model:
     sizes: tuple[str, ...] = ()
     durations: tuple[int, ...] = ()
     frame_rates: tuple[int, ...] = ()
+    size_rule: SizeRule | None = None  # image models: custom sizes beside the documented `sizes`
     seconds: float | None = None
     async_route: bool = False
 
@@ -274,12 +305,40 @@ MODELS: tuple[Model, ...] = (
         "image",
         "best quality; hd only (~20 s)",
         qualities=("hd",),
+        sizes=GLM_IMAGE_SIZES,
+        size_rule=GLM_IMAGE_RULE,
         seconds=20,
         async_route=True,
     ),
-    Model("cogview-4-250304", "image", "fast (5-10 s)", qualities=("hd", "standard"), seconds=10),
-    Model("cogview-4", "image", "fast", platforms=CN, qualities=("hd", "standard"), seconds=10),
-    Model("cogview-3-flash", "image", "legacy", free=True, platforms=CN, legacy=True),
+    Model(
+        "cogview-4-250304",
+        "image",
+        "fast (5-10 s)",
+        qualities=("hd", "standard"),
+        sizes=COGVIEW_SIZES,
+        size_rule=COGVIEW_RULE,
+        seconds=10,
+    ),
+    Model(
+        "cogview-4",
+        "image",
+        "fast",
+        platforms=CN,
+        qualities=("hd", "standard"),
+        sizes=COGVIEW_SIZES,
+        size_rule=COGVIEW_RULE,
+        seconds=10,
+    ),
+    Model(
+        "cogview-3-flash",
+        "image",
+        "legacy",
+        free=True,
+        platforms=CN,
+        legacy=True,
+        sizes=COGVIEW_SIZES,
+        size_rule=COGVIEW_RULE,
+    ),
     Model(
         "cogvideox-3",
         "video",

@@ -167,9 +167,19 @@ class GLMClient:
         when the call failed before content arrived.
         """
 
+        broken_after_reasoning = 0
+
         async def attempt(request_id: str) -> ChatCompletion:
+            nonlocal broken_after_reasoning
             body = request.model_copy(update={"request_id": request_id, "stream": True}).body()
-            return await self._stream_chat(body, request_id, on_delta)
+            try:
+                return await self._stream_chat(body, request_id, on_delta)
+            except BrokeAfterReasoning as error:
+                # The model thought and then the stream broke: a long think may break again, and each
+                # attempt is billed for its reasoning, so it is tried once more, not max_retries times.
+                broken_after_reasoning += 1
+                error.retryable = broken_after_reasoning < 2
+                raise
 
         return await self._with_retries(attempt, resend=True)
 
@@ -382,6 +392,8 @@ class GLMClient:
             if completion.received == 0:
                 raise StreamBroken(f"The stream broke before any content arrived: {failure}") from exc
             completion.interruption = f"the connection broke mid-answer ({failure})"
+            if not completion.content:
+                raise BrokeAfterReasoning(_after_reasoning(completion)) from exc
         return self._finish(completion)
 
     def _finish(self, completion: ChatCompletion) -> ChatCompletion:
@@ -401,6 +413,8 @@ class GLMClient:
             completion.interruption = "the stream ended without a finish_reason"
         if completion.interruption is not None and completion.received == 0:
             raise StreamBroken(f"GLM API stream ended with no content: {completion.interruption}")
+        if completion.interruption is not None and not completion.content:
+            raise BrokeAfterReasoning(_after_reasoning(completion))
         return completion
 
     def _apply_chunk(
@@ -623,6 +637,18 @@ async def _drain(events: AsyncIterator[object]) -> None:
     with anyio.move_on_after(DRAIN_SECONDS):
         async for _ in events:
             pass
+
+
+class BrokeAfterReasoning(StreamBroken):
+    """A streamed answer broke off after the model's reasoning but before any answer text: nothing a
+    caller can use arrived, so it is a failure (retried once), not an incomplete answer."""
+
+
+def _after_reasoning(completion: ChatCompletion) -> str:
+    return (
+        f"The answer broke off while the model was still reasoning, before any answer text "
+        f"({completion.interruption}): ask again, or turn thinking off for a shorter call"
+    )
 
 
 def _is_event_stream(response: httpx2.Response) -> bool:

@@ -26,7 +26,6 @@ TITLE = "Generate an image"
 ANNOTATIONS = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
-SIZE_PATTERN = r"^\d{3,4}x\d{3,4}$"
 # The sync route holds one request open for the whole generation: it is used only while the read
 # timeout is at least this many times the model's usual generation time.
 SYNC_HEADROOM = 2.0
@@ -47,7 +46,7 @@ async def generate_image(
     model: Annotated[str | None, Field(description="cogview-4-250304 (default, fast) or glm-image.")] = None,
     size: Annotated[
         str | None,
-        Field(pattern=SIZE_PATTERN, description="WIDTHxHEIGHT, e.g. 1024x1024 (default), 1344x768."),
+        Field(description="WIDTHxHEIGHT, e.g. 1024x1024 (default), 1344x768."),
     ] = None,
     quality: Annotated[Literal["hd", "standard"] | None, Field(description="glm-image: hd only.")] = None,
     wait_seconds: WaitSeconds = None,
@@ -58,6 +57,7 @@ async def generate_image(
     listed = catalog.find(chosen)
     if listed is not None:
         _check(listed, settings.platform, quality)
+    size = _checked_size(size, listed, chosen)
     if listed is not None and _as_job(listed, settings, wait_seconds):
         budget = settings.video_wait if wait_seconds is None else wait_seconds
         return await _generate_as_job(ctx, chosen, prompt, size, "hd" if quality else None, budget)
@@ -83,6 +83,22 @@ def _check(model: catalog.Model, platform: str, quality: str | None) -> None:
         raise ToolError(f"{model.name} is not offered on the {platform} platform; use {' or '.join(others)}.")
     if quality is not None and model.qualities and quality not in model.qualities:
         raise ToolError(f"{model.name} takes quality {' or '.join(model.qualities)} only, not {quality}.")
+
+
+def _checked_size(size: str | None, model: catalog.Model | None, name: str) -> str | None:
+    """The size as WIDTHxHEIGHT, or a refusal naming the form and the model's documented sizes."""
+    if size is None:
+        return None
+    documented = f"; documented sizes: {', '.join(model.sizes)}" if model is not None and model.sizes else ""
+    match = catalog.SIZE_FORM.fullmatch(size)
+    if match is None:
+        raise ToolError(f"size {size!r} is not WIDTHxHEIGHT in pixels, e.g. 1024x1024{documented}.")
+    width, height = int(match[1]), int(match[2])
+    rule = model.size_rule if model is not None else None
+    documented_size = model is not None and f"{width}x{height}" in model.sizes  # may lie outside the rule
+    if rule is not None and not documented_size and not rule.allows(width, height):
+        raise ToolError(f"{name} takes sizes with {rule}, not {size}{documented}.")
+    return f"{width}x{height}"
 
 
 def _as_job(model: catalog.Model, settings: Settings, wait_seconds: float | None) -> bool:

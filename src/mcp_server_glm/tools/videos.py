@@ -108,6 +108,10 @@ def _check(
         ("fps", model.frame_rates),
         ("duration", model.durations),
     )
+    size = given["size"]
+    if size is not None and not catalog.SIZE_FORM.fullmatch(size):
+        documented = f"; {name} takes {', '.join(model.sizes)}" if model.sizes else ""
+        raise ToolError(f"size {size!r} is not WIDTHxHEIGHT in pixels, e.g. 1920x1080{documented}.")
     for key, allowed in checks:
         value = given[key]
         if value is not None and allowed and value not in allowed:
