@@ -5,6 +5,7 @@ and shaping a result that carries both readable text and structured content.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import math
 from collections.abc import Iterator, Sequence
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
@@ -65,9 +67,10 @@ class Progress:
         if shown <= self.last:
             shown = round(self.last + 0.01, 2)
         self.last = shown
-        await self._ctx.report_progress(
-            shown, total=None if total is None else max(shown, round(total, 1)), message=message
-        )
+        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):  # caller gone
+            await self._ctx.report_progress(
+                shown, total=None if total is None else max(shown, round(total, 1)), message=message
+            )
 
     async def retrying(self, error: GLMError, seconds: float) -> None:
         why = "rate limited" if isinstance(error, RateLimited) else "the GLM API call failed"

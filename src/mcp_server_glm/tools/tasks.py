@@ -554,8 +554,9 @@ def _kind_of(state: TaskResult, model: str | None) -> str:
 
 @asynccontextmanager
 async def _one_at_a_time(task_id: str) -> AsyncIterator[None]:
-    """Held while a finished job's media is saved, so that two calls for one job (get_task beside a
-    generate_video still waiting, say) download it once. Within this process: two server processes
+    """Held while a finished job's media is saved (`task_id`), so that two calls for one job (get_task
+    beside a generate_video still waiting, say) download it once; also held by key while an identical
+    job is looked for and submitted (submit_once). Within this process: two server processes
     sharing a data directory may still both save a job that they see finish at the same moment."""
     lock, users = _saving.get(task_id, (anyio.Lock(), 0))
     _saving[task_id] = (lock, users + 1)
