@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -142,10 +143,14 @@ async def test_video_waits_with_progress_then_downloads(fake: FakeGLM, tmp_path:
     assert submit.json["quality"] == "quality"
     assert submit.json["with_audio"] is True
     assert len(fake.requests_to(f"async-result/{job['task_id']}")) == 4  # 3 x PROCESSING, then SUCCESS
-    assert len(updates) == 4
-    assert all(total is not None for _, total, _ in updates)
-    assert "PROCESSING" in (updates[0][2] or "")
-    assert "SUCCESS" in (updates[-1][2] or "")
+    assert len(updates) == 5  # one per poll, then the job saved
+    assert [total for _, total, _ in updates[:-1]] == [None] * 4  # the end of a job is not known
+    assert updates[-1][1] == updates[-1][0]  # until it is saved
+    assert all(later > earlier for (earlier, _, _), (later, _, _) in itertools.pairwise(updates))
+    assert all(value == round(value, 2) for value, _, _ in updates)
+    assert f"video task {job['task_id']}: processing, 0 s old" == updates[0][2]
+    assert "saving the video" in (updates[-2][2] or "")
+    assert "saved" in (updates[-1][2] or "")
 
 
 def _text(contents: Any) -> str:

@@ -56,7 +56,7 @@ async def test_glm_image_job_over_stdio(fake: FakeGLM, tmp_path: Path) -> None:
         {"model": "glm-image", "prompt": "a cat"},
     ]
     assert fake.requests_to("images/generations") == []
-    assert any("PROCESSING" in (message or "") for message in messages)
+    assert any("processing" in (message or "") for message in messages)
 
 
 async def test_video_from_a_local_image_over_stdio(

@@ -124,7 +124,17 @@ class Settings(BaseSettings):
     )
     asr_model: str = Field(default="glm-asr-2512", min_length=1, description="Default model of transcribe.")
     video_wait: float = Field(
-        default=50.0, ge=0, le=3600, description="Seconds generate_video and get_task wait by default."
+        default=50.0,
+        ge=0,
+        le=3600,
+        description="Seconds generate_video and get_task wait by default (at most GLM_MAX_WAIT).",
+    )
+    max_wait: float = Field(
+        default=55.0,
+        ge=0,
+        le=3600,
+        description="Longest wait of one call for a job (many hosts cut a call at about 60 s); "
+        "a larger wait_seconds is lowered to it.",
     )
     poll_interval: float = Field(
         default=1.0, gt=0, description="Shortest wait between two polls of a job, and before the first."

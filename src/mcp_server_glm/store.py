@@ -266,6 +266,19 @@ class Store:
 
         return await self._run("cannot read", read)
 
+    async def processing_tasks(self, kind: str, model: str) -> list[TaskRecord]:
+        """The tasks of that kind and model the store still holds as PROCESSING, newest first."""
+
+        def read(db: sqlite3.Connection) -> list[TaskRecord]:
+            rows = db.execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'PROCESSING' AND kind = ? AND model = ? "  # noqa: S608
+                "ORDER BY created_at DESC, rowid DESC",
+                (kind, model),
+            )
+            return [_task(row) for row in rows]
+
+        return await self._run("cannot read", read)
+
     async def begin_submission(self, kind: str, model: str, request: dict[str, Any]) -> str:
         """Record a paid job about to be submitted, before its id is known; returns the pending row's id.
 

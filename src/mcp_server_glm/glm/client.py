@@ -7,6 +7,7 @@ request that may already have reached the API is re-sent only when the caller sa
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import itertools
 import json
@@ -58,6 +59,11 @@ from .proxies import proxy_for
 from .redact import Redactor
 
 log = logging.getLogger(__name__)
+
+OnRetry = Callable[[GLMError, float], Awaitable[None]]  # (the error, seconds until the retry)
+# Who is told of retries in the current context (a tool call sets it; unset: nobody).
+ON_RETRY: contextvars.ContextVar[OnRetry | None] = contextvars.ContextVar("on_retry", default=None)
+RETRY_NOTICE_EVERY = 4.0  # seconds between two notices while a retry is waited for
 
 T = TypeVar("T")
 OnDelta = Callable[[ChatCompletion], Awaitable[None]]
@@ -254,7 +260,13 @@ class GLMClient:
 
     # -- retries ---------------------------------------------------------------------------------
 
-    async def _with_retries(self, attempt: Callable[[str], Awaitable[T]], *, resend: bool) -> T:
+    async def _with_retries(
+        self, attempt: Callable[[str], Awaitable[T]], *, resend: bool, on_retry: OnRetry | None = None
+    ) -> T:
+        """Run `attempt` until it succeeds or may not be retried. While waiting to retry, `on_retry`
+        (else the one ON_RETRY holds in this context) is told the error and the seconds left, at least
+        every RETRY_NOTICE_EVERY seconds."""
+        on_retry = on_retry or ON_RETRY.get()
         started = anyio.current_time()
         for number in itertools.count(1):
             try:
@@ -277,7 +289,13 @@ class GLMClient:
                 log.warning(
                     "GLM call failed (%s); retry %d of %d in %.2f s", error, number, self.max_retries, delay
                 )
-                await anyio.sleep(delay)
+                if on_retry is None:
+                    await anyio.sleep(delay)
+                    continue
+                resume = anyio.current_time() + delay
+                while (left := resume - anyio.current_time()) > 0:
+                    await on_retry(error, left)
+                    await anyio.sleep(min(left, RETRY_NOTICE_EVERY))
         raise AssertionError("unreachable")
 
     def _retry_delay(self, error: GLMError, number: int, resend: bool) -> float | None:

@@ -5,18 +5,22 @@ and shaping a result that carries both readable text and structured content.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel
 
 from ..errors import Refusal
-from ..glm.errors import AuthenticationFailed, GLMError
+from ..glm.errors import AuthenticationFailed, GLMError, RateLimited
 from ..settings import KEY_VARIABLES
 from ..state import AppState
 
@@ -39,11 +43,50 @@ def app_state(ctx: Context[Any, Any]) -> AppState:
 
 
 def glm_client(ctx: Context[Any, Any]) -> GLMClient:
-    """The server's GLM client, or a tool error saying how to configure the key."""
+    """The server's GLM client, or a tool error saying how to configure the key. Its retries in this
+    call are told to the caller as progress ("rate limited, retrying in 4 s")."""
     client = app_state(ctx).glm
     if client is None:
         raise ToolError(MISSING_KEY)
+    from ..glm.client import ON_RETRY
+
+    ON_RETRY.set(progress(ctx).retrying)  # in this call's context only: each call runs in its own task
     return client
+
+
+class Progress:
+    """One call's progress notifications, rounded and always increasing (the protocol wants it)."""
+
+    def __init__(self, ctx: Context[Any, Any]) -> None:
+        self._ctx = ctx
+        self.last = 0.0
+
+    async def __call__(self, message: str, value: float | None = None, total: float | None = None) -> None:
+        """Report `value` (rounded to a tenth; just above the last one when it would not increase)."""
+        shown = round(value, 1) if value is not None else self.last
+        if shown <= self.last:
+            shown = round(self.last + 0.01, 2)
+        self.last = shown
+        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):  # caller gone
+            await self._ctx.report_progress(
+                shown, total=None if total is None else max(shown, round(total, 1)), message=message
+            )
+
+    async def retrying(self, error: GLMError, seconds: float) -> None:
+        why = "rate limited" if isinstance(error, RateLimited) else "the GLM API call failed"
+        await self(f"{why}, retrying in {math.ceil(seconds)} s")
+
+
+_progress: ContextVar[Progress | None] = ContextVar("progress", default=None)
+
+
+def progress(ctx: Context[Any, Any]) -> Progress:
+    """This call's progress reporter (made on first use)."""
+    reporter = _progress.get()
+    if reporter is None or reporter._ctx is not ctx:
+        reporter = Progress(ctx)
+        _progress.set(reporter)
+    return reporter
 
 
 async def store(ctx: Context[Any, Any]) -> Store:

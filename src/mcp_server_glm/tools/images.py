@@ -20,7 +20,7 @@ from ..glm import catalog
 from ..glm.models import AsyncImageRequest, ImageRequest
 from ..settings import Settings
 from .common import app_state, count_usage, glm_client, media_link, result, save_media, upstream_errors
-from .tasks import WaitSeconds, await_job, submit_once
+from .tasks import New, WaitSeconds, await_job, submit_once, wait_budget
 
 TITLE = "Generate an image"
 ANNOTATIONS = ToolAnnotations(
@@ -38,6 +38,9 @@ class ImageResult(BaseModel):
     size: str | None = None
     task_id: str | None = Field(default=None, description="The async job, for get_task (glm-image).")
     status: Literal["PROCESSING", "SUCCESS"] = "SUCCESS"
+    elapsed_seconds: float | None = None  # the job's age
+    next_step: str | None = None  # what to do now
+    note: str | None = None
 
 
 async def generate_image(
@@ -50,6 +53,7 @@ async def generate_image(
     ] = None,
     quality: Annotated[Literal["hd", "standard"] | None, Field(description="glm-image: hd only.")] = None,
     wait_seconds: WaitSeconds = None,
+    new: New = False,
 ) -> Annotated[CallToolResult, ImageResult]:
     """Generate an image from a prompt; shown and saved. glm-image with wait_seconds may give a task id."""
     settings = app_state(ctx).settings
@@ -59,8 +63,7 @@ async def generate_image(
         _check(listed, settings.platform, quality)
     size = _checked_size(size, listed, chosen)
     if listed is not None and _as_job(listed, settings, wait_seconds):
-        budget = settings.video_wait if wait_seconds is None else wait_seconds
-        return await _generate_as_job(ctx, chosen, prompt, size, "hd" if quality else None, budget)
+        return await _generate_as_job(ctx, chosen, prompt, size, "hd" if quality else None, wait_seconds, new)
     client = glm_client(ctx)
     with upstream_errors():
         response = await client.generate_image(
@@ -115,28 +118,33 @@ async def _generate_as_job(
     prompt: str,
     size: str | None,
     quality: Literal["hd"] | None,
-    budget: float,
+    wait_seconds: float | None,
+    new: bool,
 ) -> CallToolResult:
     client = glm_client(ctx)
     request = AsyncImageRequest(model=model, prompt=prompt, size=size, quality=quality)
-    summary = {key: value for key, value in {"prompt": prompt, "size": size}.items() if value}
+    given = {"prompt": prompt, "size": size, "quality": quality}
     submitted = await submit_once(
         ctx,
         lambda: client.submit_image(request),
         kind="image",
         model=model,
-        summary=summary,
+        summary={key: value for key, value in given.items() if value},
         usage=("generate_image", 1, "images"),
+        new=new,
     )
     record = submitted.record
-    outcome = await await_job(ctx, submitted, budget)
+    budget, lowered = wait_budget(ctx, wait_seconds)
+    outcome = (await await_job(ctx, submitted, budget)).noted(lowered)
     job = outcome.job
+    told = ImageResult(model=model, size=size, task_id=record.id, note=job.note, next_step=job.next_step)
+    told.elapsed_seconds = job.elapsed_seconds
     if job.status != "SUCCESS" or job.path is None:
-        shown = ImageResult(model=model, size=size, task_id=record.id, status="PROCESSING")
-        return result(outcome.text, shown, outcome.links)
+        told.status = "PROCESSING"
+        return result(outcome.text, told, outcome.links)
     blocks: list[ContentBlock] = await _image_content(ctx, Path(job.path))
-    done = ImageResult(url=job.image_url, path=job.path, model=model, size=size, task_id=record.id)
-    return result(outcome.text, done, [*blocks, *outcome.links])
+    told.url, told.path = job.image_url, job.path
+    return result(outcome.text, told, [*blocks, *outcome.links])
 
 
 async def _image_content(ctx: Context[Any, Any], path: Path) -> list[ContentBlock]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import mimetypes
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,18 @@ from ..glm.errors import APIError, ConnectionFailed, GLMError, InvalidRequest
 from ..glm.jobs import PollSchedule, wait_for
 from ..glm.models import TaskResult
 from ..store import SUBMITTING, Store, StoreError, TaskRecord, UsageRow
-from .common import app_state, glm_client, link, media_link, result, save_media, store, upstream_errors
+from .common import (
+    Progress,
+    app_state,
+    glm_client,
+    link,
+    media_link,
+    progress,
+    result,
+    save_media,
+    store,
+    upstream_errors,
+)
 
 log = logging.getLogger(__name__)
 _saving: dict[str, tuple[anyio.Lock, int]] = {}  # task id: (its lock, calls holding or awaiting it)
@@ -46,10 +58,10 @@ ANNOTATIONS = ToolAnnotations(
 )
 
 
-class JobResult(BaseModel):
-    task_id: str
-    status: Literal["PROCESSING", "SUCCESS", "FAIL"]
+class _Job(BaseModel):
     model: str | None = None
+    elapsed_seconds: float | None = None  # the job's age
+    next_step: str | None = None  # what to do now
     video_url: str | None = None
     cover_image_url: str | None = None
     image_url: str | None = None
@@ -58,9 +70,54 @@ class JobResult(BaseModel):
     note: str | None = Field(default=None, description="What the caller must know, e.g. a job not recorded.")
 
 
+class JobResult(_Job):
+    task_id: str
+    status: Literal["PROCESSING", "SUCCESS", "FAIL"]
+
+
+class JobSummary(BaseModel):
+    task_id: str
+    kind: str
+    status: str
+    model: str
+    prompt: str | None = None
+    elapsed_seconds: float
+
+
+class TaskReport(_Job):
+    """get_task's answer: one job, or (no task_id given) the recent jobs."""
+
+    task_id: str | None = None
+    status: Literal["PROCESSING", "SUCCESS", "FAIL"] | None = None
+    jobs: list[JobSummary] | None = None
+
+
 WaitSeconds = Annotated[
-    float | None, Field(ge=0, le=3600, description="Seconds to wait for the result (0: report at once).")
+    float | None,
+    Field(
+        ge=0,
+        description="Seconds to wait (0: none). Cut to GLM_MAX_WAIT (55 s): hosts drop calls near 60 s; "
+        "get_task resumes.",
+    ),
 ]
+New = Annotated[bool, Field(description="Submit even if an identical job is still processing.")]
+RECENT = 10  # jobs get_task lists when given no id
+PROGRESS_EVERY = 4.0  # seconds between progress notifications while a job is waited for, polls or not
+
+
+def wait_budget(ctx: Context[Any, Any], wait_seconds: float | None) -> tuple[float, str | None]:
+    """The seconds a call waits for its job (the default or `wait_seconds`, at most GLM_MAX_WAIT), and
+    a note when `wait_seconds` was lowered."""
+    settings = app_state(ctx).settings
+    cap = settings.max_wait
+    if wait_seconds is None:
+        return min(settings.video_wait, cap), None
+    if wait_seconds <= cap:
+        return wait_seconds, None
+    return cap, (
+        f"wait_seconds {wait_seconds:g} was lowered to {cap:g} (GLM_MAX_WAIT): many hosts cut a call at "
+        "about 60 s. The job goes on: get_task picks it up."
+    )
 
 
 @dataclass(slots=True)
@@ -92,16 +149,24 @@ class Submitted:
     problem: str | None = None
     pending: str | None = None
     usage: UsageRow | None = None
+    same: bool = False  # an identical job still processing, returned instead of a new one
 
     @property
     def note(self) -> str | None:
-        if self.problem is None:
-            return None
         task = self.record.id
-        return (
-            f"the {self.record.kind} task {task} is submitted but the store could not record it "
-            f"({self.problem}); keep the task id: get_task with task_id {task} follows it all the same."
-        )
+        notes = []
+        if self.same:
+            notes.append(
+                f"this is the same {self.record.kind} job as an identical call {_age_text(self.record)} "
+                f"(task {task}, still processing): nothing was submitted or billed again. For another "
+                "one, call again with new: true."
+            )
+        if self.problem is not None:
+            notes.append(
+                f"the {self.record.kind} task {task} is submitted but the store could not record it "
+                f"({self.problem}); keep the task id: get_task with task_id {task} follows it all the same."
+            )
+        return " ".join(notes) or None
 
     async def record_again(self, records: Store, state: TaskResult) -> Submitted:
         """Try once more to record a job the store could not take at submission, as it stands now."""
@@ -126,8 +191,11 @@ async def submit_once(
     model: str,
     summary: dict[str, Any],
     usage: tuple[str, int, str],
+    new: bool = False,
 ) -> Submitted:
-    """Submit a paid async job (never re-sent) and record it with its `usage` (tool, units, unit).
+    """Submit a paid async job (never re-sent) and record it with its `usage` (tool, units, unit);
+    unless `new`, a job of the same kind, model and request `summary` still processing is returned
+    instead (`same`), so a call repeated after its host cut it short pays nothing more.
 
     A pending row is written first, so a server killed during the call leaves the job visible as
     submitted with its id unknown. Once sent, the job is recorded even if the client cancels meanwhile
@@ -135,6 +203,40 @@ async def submit_once(
     lost to the store: its id is logged, kept in the journal when the database refuses it, and told
     to the caller."""
     records = await store(ctx)
+    # Two identical calls at once: the second waits for the first's job, then finds it.
+    async with _one_at_a_time(json.dumps([kind, model, summary], sort_keys=True)):
+        if not new and (same := await _same_job(records, kind, model, summary)) is not None:
+            log.info(
+                "%s task %s is an identical job still processing: not submitted again", kind, same.record.id
+            )
+            return same
+        return await _submit(records, submit, kind=kind, model=model, summary=summary, usage=usage)
+
+
+async def _same_job(records: Store, kind: str, model: str, summary: dict[str, Any]) -> Submitted | None:
+    """The newest job of that kind, model and request still processing (recorded or not), if any."""
+    request = json.loads(json.dumps(summary))  # as the store gives it back
+    with upstream_errors():
+        found = await records.processing_tasks(kind, model)
+    for record in found:
+        if record.request == request:
+            return Submitted(record, same=True)
+    for waiting in list(_unrecorded.values()):
+        job = waiting.record
+        if (job.kind, job.model, job.request) == (kind, model, summary):
+            return dataclasses.replace(waiting, same=True)
+    return None
+
+
+async def _submit(
+    records: Store,
+    submit: Callable[[], Awaitable[TaskResult]],
+    *,
+    kind: str,
+    model: str,
+    summary: dict[str, Any],
+    usage: tuple[str, int, str],
+) -> Submitted:
     with anyio.CancelScope(shield=True):
         with upstream_errors():
             pending = await records.begin_submission(kind, model, summary)
@@ -145,7 +247,9 @@ async def submit_once(
             await _settle_failed_submission(records, pending, exc.__cause__ or exc)
             raise
         assert task.id is not None  # the adapter refuses a task without an id
-        record = TaskRecord(id=task.id, kind=kind, model=model, request=summary, status="PROCESSING")
+        record = TaskRecord(
+            id=task.id, kind=kind, model=model, request=summary, status="PROCESSING", created_at=time.time()
+        )
         tool, units, unit = usage
         row: UsageRow = (tool, model, units, unit, time.time())
         try:
@@ -188,13 +292,19 @@ async def await_job(ctx: Context[Any, Any], submitted: Submitted, budget: float)
 async def get_task(
     ctx: Context[Any, Any],
     task_id: Annotated[
-        str,  # not only dots: "." and ".." would name another path of the API
-        Field(pattern=r"^\.*[\w:-][\w.:-]*$", max_length=128, description="The id a generation call gave."),
-    ],
+        str | None,  # not only dots: "." and ".." would name another path of the API
+        Field(
+            pattern=r"^\.*[\w:-][\w.:-]*$",
+            max_length=128,
+            description="The id a generation call gave; leave out to list the recent jobs.",
+        ),
+    ] = None,
     wait_seconds: WaitSeconds = None,
-) -> Annotated[CallToolResult, JobResult]:
-    """Check on a video or image generation job, waiting a while for it; downloads the result when done."""
+) -> Annotated[CallToolResult, TaskReport]:
+    """Check on a video or image job, waiting a while; downloads it when done. No task_id: recent jobs."""
     records = await store(ctx)
+    if task_id is None:
+        return await _recent(ctx, records)
     with upstream_errors():
         record = await records.get_task(task_id)
     if record is not None and record.status == SUBMITTING:
@@ -205,11 +315,43 @@ async def get_task(
         )
     if record is not None and record.status != "PROCESSING":
         return _report_recorded(record).as_result()
-    budget = app_state(ctx).settings.video_wait if wait_seconds is None else wait_seconds
+    budget, lowered = wait_budget(ctx, wait_seconds)
     unrecorded = _unrecorded.get(task_id) if record is None else None
     if unrecorded is not None:
         record = unrecorded.record
-    return (await wait_and_settle(ctx, task_id, record, budget, unrecorded)).as_result()
+    return (await wait_and_settle(ctx, task_id, record, budget, unrecorded)).noted(lowered).as_result()
+
+
+async def _recent(ctx: Context[Any, Any], records: Store) -> CallToolResult:
+    """The jobs the store knows, newest first: a model that lost a task id finds it here."""
+    with upstream_errors():
+        found = await records.recent_tasks(RECENT)
+    jobs = [
+        JobSummary(
+            task_id=record.id,
+            kind=record.kind,
+            status=record.status,
+            model=record.model,
+            prompt=_shorten(record.request.get("prompt")),
+            elapsed_seconds=_age(record) or 0.0,
+        )
+        for record in found
+    ]
+    if not jobs:
+        step = "No job is recorded: nothing to follow. generate_video or generate_image starts one."
+        return result(f"No jobs yet. {step}", TaskReport(jobs=[], next_step=step))
+    wait, _ = wait_budget(ctx, None)
+    step = (
+        f"Call get_task with the task_id of the job wanted (a PROCESSING one is waited for up to {wait:g} "
+        "s); never submit a job again to find it."
+    )
+    lines = [
+        f"- {job.task_id}: {job.kind}, {job.status}, {job.model}, {_seconds(job.elapsed_seconds)} old"
+        + (f', "{job.prompt}"' if job.prompt else "")
+        for job in jobs
+    ]
+    text = "\n".join([f"The {len(jobs)} most recent jobs, newest first:", *lines, "", step])
+    return result(text, TaskReport(jobs=jobs, next_step=step))
 
 
 async def wait_and_settle(
@@ -219,30 +361,83 @@ async def wait_and_settle(
     budget: float,
     submitted: Submitted | None = None,
 ) -> Outcome:
-    """Poll the job within `budget` seconds, reporting progress, then report it (completing it on success)."""
+    """Poll the job within `budget` seconds, then report it (completing it on success). Progress goes
+    out at each poll and at least every PROGRESS_EVERY seconds between them, however far apart polls
+    are: the job's age and phase, with a total only once the job is saved."""
     settings = app_state(ctx).settings
     schedule = PollSchedule(floor=settings.poll_interval, cap=settings.poll_max_interval)
     kind = record.kind if record else "generation"
     # A recorded job is polled by its age; one recorded just now (created_at not yet read back) is new.
-    age = max(0.0, time.time() - record.created_at) if record and record.created_at else 0.0
+    age = _age(record) or 0.0
+    watch = _Watch(progress(ctx), f"{kind} task {task_id}", anyio.current_time() - age)
 
     async def on_poll(state: TaskResult, polls: int, waited: float) -> None:
-        message = f"{kind} task {task_id}: {state.task_status} after {waited:.0f} s (poll {polls})"
-        await ctx.report_progress(min(waited, budget), total=budget or None, message=message)
+        phase = {"PROCESSING": "processing", "SUCCESS": f"done, saving the {kind}"}.get(state.task_status)
+        await watch.tell(phase or "failed")
 
     client = glm_client(ctx)
+    async with _beside(watch.keep_telling):
+        try:
+            state = await wait_for(
+                client, task_id, budget=budget, schedule=schedule, age=age, on_poll=on_poll
+            )
+        except InvalidRequest as exc:
+            if record is None:
+                raise ToolError(
+                    f"No task {task_id}: this server never submitted it and the GLM API does not know it "
+                    f"({exc})"
+                ) from exc
+            raise ToolError(f"Task {task_id} could not be checked: {exc}") from exc
+        except GLMError as exc:
+            hint = (
+                f" The task is still recorded: call get_task with task_id {task_id} later." if record else ""
+            )
+            raise ToolError(f"Task {task_id} could not be checked: {str(exc).rstrip('.')}.{hint}") from exc
+        outcome = await settle(ctx, task_id, record, state, submitted)
+    if outcome.job.status == "SUCCESS":
+        await watch.tell("saved", done=True)
+    return outcome
+
+
+@dataclass(slots=True)
+class _Watch:
+    """A waited-for job's progress: "video task 123: processing, 92 s old", its age as the value."""
+
+    report: Progress
+    name: str
+    born: float  # when the job was submitted, on anyio's clock
+    told: float = field(default_factory=anyio.current_time)  # when progress last went out
+    phase: str = "processing"
+
+    async def tell(self, phase: str | None = None, *, done: bool = False) -> None:
+        self.phase = phase or self.phase
+        now = anyio.current_time()
+        self.told = now
+        age = now - self.born
+        await self.report(f"{self.name}: {self.phase}, {_seconds(age)} old", age, total=age if done else None)
+
+    async def keep_telling(self) -> None:
+        """Tells where the job stands whenever PROGRESS_EVERY seconds passed without news."""
+        while True:
+            if (wait := self.told + PROGRESS_EVERY - anyio.current_time()) > 0:
+                await anyio.sleep(wait)
+            else:
+                await self.tell()
+
+
+@asynccontextmanager
+async def _beside(background: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIterator[None]:
+    """Runs `background` while the body runs; the body's exception is raised as it was."""
     try:
-        state = await wait_for(client, task_id, budget=budget, schedule=schedule, age=age, on_poll=on_poll)
-    except InvalidRequest as exc:
-        if record is None:
-            raise ToolError(
-                f"No task {task_id}: this server never submitted it and the GLM API does not know it ({exc})"
-            ) from exc
-        raise ToolError(f"Task {task_id} could not be checked: {exc}") from exc
-    except GLMError as exc:
-        hint = f" The task is still recorded: call get_task with task_id {task_id} later." if record else ""
-        raise ToolError(f"Task {task_id} could not be checked: {str(exc).rstrip('.')}.{hint}") from exc
-    return await settle(ctx, task_id, record, state, submitted)
+        async with anyio.create_task_group() as group:
+            group.start_soon(background)
+            try:
+                yield
+            finally:
+                group.cancel_scope.cancel()
+    except BaseExceptionGroup as failed:
+        [error] = failed.exceptions
+        raise error from None
 
 
 async def settle(
@@ -276,13 +471,20 @@ async def _settle(
         reason = _failure(state)
         with upstream_errors():
             await records.update_task(task_id, status="FAIL", error=reason)
-        raise ToolError(f"The {record.kind} task {task_id} failed: {reason}")
+        raise ToolError(_failed_text(record.kind, task_id, reason))
     if state.task_status == "PROCESSING":
-        text = (
-            f"The {record.kind} task {task_id} is still processing. Call get_task with task_id {task_id} "
-            "in a minute or so to get the result (nothing is lost meanwhile)."
+        wait, _ = wait_budget(ctx, None)
+        step = (
+            f"Call get_task with task_id {task_id} now; it waits up to {wait:g} s. Do not submit the job "
+            f"again: that would make and bill a second {record.kind}."
         )
-        return Outcome(text, JobResult(task_id=task_id, status="PROCESSING", model=model))
+        age = _age(record)
+        old = f" ({_seconds(age)} old)" if age is not None else ""
+        text = f"The {record.kind} task {task_id} is still processing{old}; nothing is lost meanwhile. {step}"
+        job = JobResult(
+            task_id=task_id, status="PROCESSING", model=model, elapsed_seconds=age, next_step=step
+        )
+        return Outcome(text, job)
     async with _one_at_a_time(task_id), _claimed(records, task_id) as saved:
         # A call that waited here finds the job saved by the one before it, in this process or another.
         if saved is not None and saved.status == "SUCCESS":
@@ -300,6 +502,7 @@ async def _settle(
                 "The %s task %s is saved to %s but not recorded: %s", record.kind, task_id, job.path, exc
             )
             note = f"the store could not record the finished job ({exc}); the files above are saved."
+    job.elapsed_seconds, job.next_step = _age(record), _next_for(record.kind, job)
     return Outcome(_success_text(record.kind, job), job, links).noted(note)
 
 
@@ -351,8 +554,9 @@ def _kind_of(state: TaskResult, model: str | None) -> str:
 
 @asynccontextmanager
 async def _one_at_a_time(task_id: str) -> AsyncIterator[None]:
-    """Held while a finished job's media is saved, so that two calls for one job (get_task beside a
-    generate_video still waiting, say) download it once. Within this process: two server processes
+    """Held while a finished job's media is saved (`task_id`), so that two calls for one job (get_task
+    beside a generate_video still waiting, say) download it once; also held by key while an identical
+    job is looked for and submitted (submit_once). Within this process: two server processes
     sharing a data directory may still both save a job that they see finish at the same moment."""
     lock, users = _saving.get(task_id, (anyio.Lock(), 0))
     _saving[task_id] = (lock, users + 1)
@@ -399,14 +603,21 @@ async def _cover_preview(ctx: Context[Any, Any], path: Path) -> list[ContentBloc
 def _report_recorded(record: TaskRecord) -> Outcome:
     """A job the store already knows to be finished: no API call, no second download."""
     if record.status == "FAIL":
-        raise ToolError(f"The {record.kind} task {record.id} failed: {record.error or 'no reason given'}")
+        raise ToolError(_failed_text(record.kind, record.id, record.error or "no reason given"))
     job = JobResult.model_validate(
-        {"task_id": record.id, "status": "SUCCESS", "model": record.model} | (record.result or {})
+        {"task_id": record.id, "status": "SUCCESS", "model": record.model}
+        | (record.result or {})
+        | {"elapsed_seconds": _age(record)}
     )
     paths = [Path(path) for path in (job.path, job.cover_path) if path]
     if not all(path.exists() for path in paths):
+        job.next_step = (
+            "Its saved files were removed: the URL may still work for a while. Submit again only if the user "
+            "wants it made (and billed) again."
+        )
         text = f"The {record.kind} task {record.id} finished, but its files are gone; the URL may still work."
-        return Outcome(text, job)
+        return Outcome(f"{text} {job.next_step}", job)
+    job.next_step = _next_for(record.kind, job)
     links: list[ContentBlock] = [
         link(path.name, mimetypes.guess_type(path.name)[0], path.stat().st_size) for path in paths
     ]
@@ -427,4 +638,46 @@ def _success_text(kind: str, job: JobResult) -> str:
     if job.cover_path:
         lines.append(f"Cover image: {job.cover_path}.")
     lines.append(f"URL: {job.video_url or job.image_url} (the API keeps it for a limited time).")
+    if job.next_step:
+        lines.append(job.next_step)
     return " ".join(lines)
+
+
+def _next_for(kind: str, job: JobResult) -> str:
+    """What a model can do with a finished job's file."""
+    if kind == "image":
+        return (
+            f"Give the user the path {job.path}; it can go to generate_video(image=...) to animate it or "
+            "to glm_chat(images=[...]) to ask about it."
+        )
+    cover = f"; its cover image {job.cover_path} can go to glm_chat(images=[...])" if job.cover_path else ""
+    return f"Give the user the path {job.path}{cover}. The job is done: do not submit it again."
+
+
+def _failed_text(kind: str, task_id: str, reason: str) -> str:
+    return (
+        f"The {kind} task {task_id} failed: {reason}. Nothing to collect: change what the reason points at "
+        "(often the prompt or image) before submitting a new job."
+    )
+
+
+def _age(record: TaskRecord | None) -> float | None:
+    """The job's age in seconds (rounded to a tenth), from its record; None when not known."""
+    if record is None or not record.created_at:
+        return None
+    return round(max(0.0, time.time() - record.created_at), 1)
+
+
+def _age_text(record: TaskRecord) -> str:
+    age = _age(record)
+    return "just now" if age is None else f"{_seconds(age)} ago"
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _shorten(prompt: object, limit: int = 80) -> str | None:
+    if not isinstance(prompt, str) or not prompt:
+        return None
+    return prompt if len(prompt) <= limit else prompt[: limit - 1] + "…"

@@ -7,6 +7,7 @@ back the task id for `get_task` later.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
@@ -18,7 +19,7 @@ from ..glm import catalog
 from ..glm.models import VideoRequest
 from .common import app_state, glm_client, video_image_for_api
 from .confirm import Confirm, confirm_video, require_yes
-from .tasks import JobResult, WaitSeconds, await_job, submit_once
+from .tasks import JobResult, New, WaitSeconds, await_job, submit_once, wait_budget
 
 TITLE = "Generate a video"
 ANNOTATIONS = ToolAnnotations(
@@ -45,6 +46,7 @@ async def generate_video(
     fps: Literal[30, 60] | None = None,
     duration: Literal[5, 10] | None = None,
     wait_seconds: WaitSeconds = None,
+    new: New = False,
     confirmed: Annotated[ElicitationResult[Confirm], Resolve(confirm_video)] = None,  # type: ignore[assignment]
 ) -> Annotated[CallToolResult, JobResult]:
     """Make a short video from text and/or images; it takes minutes, so may return a task id for get_task."""
@@ -79,11 +81,14 @@ async def generate_video(
         lambda: client.submit_video(request),
         kind="video",
         model=chosen,
-        summary=_summary(prompt, images, given),
+        summary=_summary(
+            prompt, [_identity(ref, sent) for ref, sent in zip(images, image_urls, strict=True)], given
+        ),
         usage=("generate_video", 1, "videos"),
+        new=new,
     )
-    budget = settings.video_wait if wait_seconds is None else wait_seconds
-    return (await await_job(ctx, submitted, budget)).as_result()
+    budget, lowered = wait_budget(ctx, wait_seconds)
+    return (await await_job(ctx, submitted, budget)).noted(lowered).as_result()
 
 
 def _check(
@@ -122,7 +127,17 @@ def _check(
 
 
 def _summary(prompt: str | None, images: list[str], given: dict[str, Any]) -> dict[str, Any]:
-    """What the store keeps of the request: enough to recognise it, never an inlined image."""
-    shown = [f"data URL of {len(ref)} characters" if ref.startswith("data:") else ref for ref in images]
-    kept = {"prompt": prompt, "images": shown} | {k: v for k, v in given.items() if k != "with_audio"}
-    return {key: value for key, value in kept.items() if value}
+    """What the store keeps of the request: enough to recognise it (the duplicate rule compares it),
+    never an inlined image."""
+    kept = {"prompt": prompt, "images": images} | given
+    return {key: value for key, value in kept.items() if value is not None and value != []}
+
+
+def _identity(ref: str, sent: str) -> str:
+    """An image as the summary names it: a URL as given; a file or data URL (inlined) by what it was
+    given as and a digest of the data sent, so that the same picture is recognised and a changed one
+    is not."""
+    if sent == ref:
+        return ref
+    digest = hashlib.sha256(sent.encode()).hexdigest()[:16]
+    return f"{'data URL' if ref.startswith('data:') else ref} (sha256 {digest})"
