@@ -51,7 +51,8 @@ async def transcribe(
         list[str] | None, Field(max_length=100, description="Words to recognise reliably.")
     ] = None,
 ) -> Annotated[CallToolResult, Transcript]:
-    """Transcribe speech in a WAV or MP3 file to text; long audio is split and joined."""
+    """Turn speech in a WAV or MP3 file (a path, data: or http(s) URL) into text; long audio is cut into
+    pieces and joined. Billed per second of audio."""
     settings = app_state(ctx).settings
     chosen = model or settings.asr_model
     _check_model(chosen, settings.platform)

@@ -100,7 +100,10 @@ async def glm_chat(
         Field(max_length=150, description="Images (vision models): paths, file://, http(s) or data: URLs."),
     ] = None,
 ) -> Annotated[CallToolResult, ChatResult]:
-    """Ask a GLM model a question or continue a conversation; it can see images and search the web."""
+    """Ask a GLM model: a second opinion, thinking, images (vision models), a JSON answer, or an answer
+    grounded in a web search with its sources. For pages to read yourself use web_search. Billed per token
+    (glm-4.7-flash and glm-4.6v-flash are free); images are paths, data: or http(s) URLs, e.g. a file
+    generate_image saved."""
     settings = app_state(ctx).settings
     chosen = model or (settings.default_vision_model if images else settings.default_chat_model)
     entry = catalog.find(chosen)

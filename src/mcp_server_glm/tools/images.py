@@ -55,7 +55,9 @@ async def generate_image(
     wait_seconds: WaitSeconds = None,
     new: New = False,
 ) -> Annotated[CallToolResult, ImageResult]:
-    """Generate an image from a prompt; shown and saved. glm-image with wait_seconds may give a task id."""
+    """Create an image from a prompt, saved to a file and shown as a preview. Billed per image. Its path
+    can go to generate_video(image=...) or glm_chat(images=...); glm-image may answer with a task id for
+    get_task."""
     settings = app_state(ctx).settings
     chosen = model or settings.image_model
     listed = catalog.find(chosen)

@@ -45,7 +45,7 @@ def entry(tool: Tool) -> ToolEntry:
     return ToolEntry(
         name=tool.name,
         title=tool.title,
-        description=tool.description,
+        description=" ".join((tool.description or "").split()) or None,  # a docstring's lines, as one
         input_schema=tool.parameters,
         output_schema=tool.fn_metadata.output_schema,
         annotations=tool.annotations,

@@ -73,7 +73,8 @@ async def web_search(
         Literal["medium", "high"] | None, Field(description="BigModel only: summary length.")
     ] = None,
 ) -> Annotated[CallToolResult, SearchResult]:
-    """Search the web and get titles, links and summaries of current pages."""
+    """Search the web: titles, links, dates and summaries of current pages, to read or cite. For an answer
+    written from a search use glm_chat with web_search. Billed per search."""
     settings = app_state(ctx).settings
     chosen = engine or settings.default_search_engine
     check(settings.platform, query, chosen, count, content_size)

@@ -301,7 +301,8 @@ async def get_task(
     ] = None,
     wait_seconds: WaitSeconds = None,
 ) -> Annotated[CallToolResult, TaskReport]:
-    """Check on a video or image job, waiting a while; downloads it when done. No task_id: recent jobs."""
+    """Follow a video or image job by its task_id, waiting up to wait_seconds, and save the result when done;
+    without a task_id, list the recent jobs. Costs nothing."""
     records = await store(ctx)
     if task_id is None:
         return await _recent(ctx, records)

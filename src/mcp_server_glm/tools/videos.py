@@ -49,7 +49,9 @@ async def generate_video(
     new: New = False,
     confirmed: Annotated[ElicitationResult[Confirm], Resolve(confirm_video)] = None,  # type: ignore[assignment]
 ) -> Annotated[CallToolResult, JobResult]:
-    """Make a short video from text and/or images; it takes minutes, so may return a task id for get_task."""
+    """Create a 5-10 s video from a prompt and/or a start image (or first and last frames), saved to a file.
+    Billed per video and takes minutes: submit once; while it is processing follow it with get_task, never
+    by submitting again."""
     require_yes(confirmed)
     settings = app_state(ctx).settings
     images = [image] if isinstance(image, str) else list(image or [])
