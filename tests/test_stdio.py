@@ -212,3 +212,16 @@ async def test_only_capabilities_with_something_behind_them(fake: FakeGLM, tmp_p
         assert "tools" in capabilities
         assert "resources" in capabilities
         assert (await client.list_resources()).resources
+
+
+async def test_descriptions_name_the_configured_defaults(fake: FakeGLM, tmp_path: Path) -> None:
+    env = server_env(fake, GLM_CHAT_MODEL="glm-4.7", GLM_VIDEO_MODEL="cogvideox-3", GLM_MAX_WAIT="40")
+    async with over_stdio(env, tmp_path / "stderr.log") as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    chat_model = tools["glm_chat"].input_schema["properties"]["model"]["description"]
+    assert chat_model.startswith("Default glm-4.7;")
+    for name in ("generate_image", "generate_video", "get_task"):
+        assert "GLM_MAX_WAIT (40 s)" in tools[name].input_schema["properties"]["wait_seconds"]["description"]
+    assert (
+        tools["generate_video"].input_schema["properties"]["model"]["description"] == "Default cogvideox-3."
+    )

@@ -61,9 +61,13 @@ class GLMServer(MCPServer[AppState]):
     """MCPServer whose tools are listed from listing.json and built on first call, and whose tool
     failures always read as one actionable line. Tools added the usual way (`server.tool()`) work too."""
 
-    def __init__(self, *, glm_tools: Sequence[str] = (), **options: Any) -> None:
+    def __init__(
+        self, *, glm_tools: Sequence[str] = (), settings: Settings | None = None, **options: Any
+    ) -> None:
         saved = listing.load()
         self._listed = {name: saved[name] for name in glm_tools}
+        if settings is not None:
+            self._listed = configured(self._listed, settings)
         self._built: dict[str, Tool] = {}
         self.store: LazyStore | None = None  # the one build_server made (its health is /healthz's)
         self._prompts: set[str] = set()
@@ -145,6 +149,33 @@ class GLMServer(MCPServer[AppState]):
         return await super().read_resource(uri, context)
 
 
+def configured(entries: dict[str, ToolEntry], settings: Settings) -> dict[str, ToolEntry]:
+    """The listed tools with the defaults their descriptions name taken from `settings`: a model reads
+    the model and the wait this server will really use."""
+    wait = f"Cut to GLM_MAX_WAIT ({settings.max_wait:g} s): hosts drop calls near 60 s; get_task resumes."
+    texts = {
+        ("glm_chat", "model"): f"Default {settings.default_chat_model}; "
+        f"{settings.default_vision_model} with images.",
+        ("generate_image", "model"): f"Default {settings.image_model}; glm-image is the best (~20 s), "
+        "cogview-4-250304 the fastest.",
+        ("generate_video", "model"): f"Default {settings.video_model}.",
+        ("transcribe", "model"): f"Default {settings.asr_model}.",
+        **{(tool, "wait_seconds"): f"Seconds to wait (0: none). {wait}" for tool in JOB_TOOLS},
+    }
+    shown = dict(entries)
+    for (tool, argument), text in texts.items():
+        entry = shown.get(tool)
+        properties = entry.input_schema.get("properties", {}) if entry is not None else {}
+        if entry is None or argument not in properties:
+            continue
+        changed = {**properties, argument: {**properties[argument], "description": text}}
+        shown[tool] = entry.model_copy(update={"input_schema": {**entry.input_schema, "properties": changed}})
+    return shown
+
+
+JOB_TOOLS = ("generate_image", "generate_video", "get_task")
+
+
 async def _within_cap(state: AppState, name: str) -> None:
     try:
         await caps.check(state, name)
@@ -186,6 +217,7 @@ def build_server(settings: Settings) -> GLMServer:
     enabled = list(dict.fromkeys(names))
     server = GLMServer(
         glm_tools=enabled,
+        settings=settings,
         name="mcp-server-glm",
         title="GLM",
         version=__version__,
