@@ -166,7 +166,7 @@ async def test_media_tools_over_stdio(fake: FakeGLM, tmp_path: Path, isolated_di
         assert not video.is_error
         assert video.structured_content is not None
         assert video.structured_content["status"] == "SUCCESS"
-        assert any(message and "PROCESSING" in message for message in progress)
+        assert any(message and "processing" in message for message in progress)
 
         heard = await client.call_tool("transcribe", {"file": str(audio)})
         assert not heard.is_error
