@@ -105,7 +105,7 @@ async def test_glm_image_with_a_wait_runs_on_the_async_route(fake: FakeGLM) -> N
     [submit] = fake.requests_to("async/images/generations")
     assert submit.json == {"model": "glm-image", "prompt": "a fox", "size": "1280x1280", "quality": "hd"}
     assert len(fake.requests_to(f"async-result/{task_id}")) == 3
-    assert "PROCESSING" in (updates[0] or "")
+    assert "processing" in (updates[0] or "")
     assert len([r for r in fake.requests if r.route.startswith("media/")]) == 1
 
 

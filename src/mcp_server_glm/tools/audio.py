@@ -23,7 +23,7 @@ from ..files import OpenInput
 from ..glm import catalog
 from ..glm.catalog import Platform
 from ..glm.multipart import FilePart
-from .common import app_state, count_usage, glm_client, result, upstream_errors
+from .common import app_state, count_usage, glm_client, result, ticking, upstream_errors
 
 TITLE = "Transcribe speech"
 ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
@@ -85,12 +85,17 @@ async def _transcribe_pieces(
             piece.length,
             piece.chunks,
         )
-        answer = await client.transcribe(
-            upload,
-            model=model,
-            prompt=_context(prompt, texts),
-            hotwords=hotwords,
-        )
+
+        def waiting(seconds: float, number: int = number) -> str:
+            return f"transcribing piece {number} of {len(pieces)}: {seconds:.0f} s"
+
+        async with ticking(ctx, waiting):
+            answer = await client.transcribe(
+                upload,
+                model=model,
+                prompt=_context(prompt, texts),
+                hotwords=hotwords,
+            )
         texts.append(answer.text.strip())
         request_ids.append(answer.request_id or answer.id or "")
         done += piece.seconds

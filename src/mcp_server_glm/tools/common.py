@@ -8,8 +8,8 @@ import base64
 import contextlib
 import logging
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
@@ -78,6 +78,32 @@ class Progress:
 
 
 _progress: ContextVar[Progress | None] = ContextVar("progress", default=None)
+TICK_SECONDS = 4.0  # at most this long without a progress notification while a call waits on the API
+
+
+@asynccontextmanager
+async def ticking(ctx: Context[Any, Any], message: Callable[[float], str]) -> AsyncIterator[None]:
+    """While the body waits (an image being generated, a piece being transcribed), a notification
+    every TICK_SECONDS saying what it waits for and for how long, so hosts and people see it alive."""
+    report = progress(ctx)
+    started = anyio.current_time()
+
+    async def tick() -> None:
+        while True:
+            await anyio.sleep(TICK_SECONDS)
+            waited = anyio.current_time() - started
+            await report(message(waited), waited)
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(tick)
+            try:
+                yield
+            finally:
+                group.cancel_scope.cancel()
+    except BaseExceptionGroup as failed:  # the ticker never fails: what failed is the body, as it was
+        [error] = failed.exceptions
+        raise error from None
 
 
 def progress(ctx: Context[Any, Any]) -> Progress:

@@ -19,7 +19,16 @@ from pydantic import BaseModel, Field
 from ..glm import catalog
 from ..glm.models import AsyncImageRequest, ImageRequest
 from ..settings import Settings
-from .common import app_state, count_usage, glm_client, media_link, result, save_media, upstream_errors
+from .common import (
+    app_state,
+    count_usage,
+    glm_client,
+    media_link,
+    result,
+    save_media,
+    ticking,
+    upstream_errors,
+)
 from .tasks import New, WaitSeconds, await_job, submit_once, wait_budget
 
 TITLE = "Generate an image"
@@ -67,12 +76,17 @@ async def generate_image(
     if listed is not None and _as_job(listed, settings, wait_seconds):
         return await _generate_as_job(ctx, chosen, prompt, size, "hd" if quality else None, wait_seconds, new)
     client = glm_client(ctx)
-    with upstream_errors():
-        response = await client.generate_image(
-            ImageRequest(model=chosen, prompt=prompt, size=size, quality=quality)
-        )
-    url = response.data[0].url
-    saved = await save_media(ctx, url, kind="image", task_id=None)
+
+    def waiting(seconds: float) -> str:
+        return f"generating the image with {chosen}: {seconds:.0f} s"
+
+    async with ticking(ctx, waiting):
+        with upstream_errors():
+            response = await client.generate_image(
+                ImageRequest(model=chosen, prompt=prompt, size=size, quality=quality)
+            )
+        url = response.data[0].url
+        saved = await save_media(ctx, url, kind="image", task_id=None)
     count_usage(ctx, "generate_image", chosen, 1, "images")
     shown = await _image_content(ctx, saved.path)
     text = f"Generated an image with {chosen}; saved to {saved.path} ({saved.size} bytes)."
