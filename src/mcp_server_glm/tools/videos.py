@@ -42,7 +42,12 @@ async def generate_video(
     model: Annotated[str | None, Field(description="Default cogvideox-3.")] = None,
     quality: Literal["speed", "quality"] | None = None,
     with_audio: bool | None = None,
-    size: Annotated[str | None, Field(description="e.g. 1920x1080, 1280x720, 1080x1920, 3840x2160.")] = None,
+    size: Annotated[
+        str | None,
+        Field(
+            description="cogvideox-3: 1280x720, 720x1280, 1024x1024, 1920x1080, 1080x1920, 2048x1080, 3840x2160."
+        ),
+    ] = None,
     fps: Literal[30, 60] | None = None,
     duration: Literal[5, 10] | None = None,
     wait_seconds: WaitSeconds = None,
