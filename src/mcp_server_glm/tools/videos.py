@@ -45,7 +45,8 @@ async def generate_video(
     size: Annotated[
         str | None,
         Field(
-            description="cogvideox-3: 1280x720, 720x1280, 1024x1024, 1920x1080, 1080x1920, 2048x1080, 3840x2160."
+            description="cogvideox-3: 1280x720, 720x1280, 1024x1024, 1920x1080, 1080x1920, 2048x1080, "
+            "3840x2160."
         ),
     ] = None,
     fps: Literal[30, 60] | None = None,
