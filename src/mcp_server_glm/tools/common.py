@@ -8,7 +8,7 @@ import base64
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
@@ -94,14 +94,22 @@ async def ticking(ctx: Context[Any, Any], message: Callable[[float], str]) -> As
             waited = anyio.current_time() - started
             await report(message(waited), waited)
 
+    async with beside(tick):
+        yield
+
+
+@asynccontextmanager
+async def beside(background: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIterator[None]:
+    """Runs `background` (which never fails) while the body runs, and stops it after; the body's
+    exception is raised as it was, not wrapped in a group."""
     try:
         async with anyio.create_task_group() as group:
-            group.start_soon(tick)
+            group.start_soon(background)
             try:
                 yield
             finally:
                 group.cancel_scope.cancel()
-    except BaseExceptionGroup as failed:  # the ticker never fails: what failed is the body, as it was
+    except BaseExceptionGroup as failed:
         [error] = failed.exceptions
         raise error from None
 

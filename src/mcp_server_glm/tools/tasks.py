@@ -15,7 +15,7 @@ import mimetypes
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from ..store import SUBMITTING, Store, StoreError, TaskRecord, UsageRow
 from .common import (
     Progress,
     app_state,
+    beside,
     glm_client,
     link,
     media_link,
@@ -377,7 +378,7 @@ async def wait_and_settle(
         await watch.tell(phase or "failed")
 
     client = glm_client(ctx)
-    async with _beside(watch.keep_telling):
+    async with beside(watch.keep_telling):
         try:
             state = await wait_for(
                 client, task_id, budget=budget, schedule=schedule, age=age, on_poll=on_poll
@@ -424,21 +425,6 @@ class _Watch:
                 await anyio.sleep(wait)
             else:
                 await self.tell()
-
-
-@asynccontextmanager
-async def _beside(background: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIterator[None]:
-    """Runs `background` while the body runs; the body's exception is raised as it was."""
-    try:
-        async with anyio.create_task_group() as group:
-            group.start_soon(background)
-            try:
-                yield
-            finally:
-                group.cancel_scope.cancel()
-    except BaseExceptionGroup as failed:
-        [error] = failed.exceptions
-        raise error from None
 
 
 async def settle(
@@ -524,18 +510,11 @@ async def _claimed(records: Store, task_id: str) -> AsyncIterator[TaskRecord | N
         yield saved
         return
     try:
-        async with anyio.create_task_group() as group:
-            group.start_soon(_renew, records, task_id)
-            try:
-                yield saved
-            finally:
-                group.cancel_scope.cancel()
-                with anyio.CancelScope(shield=True), contextlib.suppress(StoreError):
-                    await records.release_task(task_id, OWNER)
-    except BaseExceptionGroup as failed:
-        # The renewal never fails: what failed is the work done under the claim, raised as it was.
-        [error] = failed.exceptions
-        raise error from None
+        async with beside(lambda: _renew(records, task_id)):
+            yield saved
+    finally:
+        with anyio.CancelScope(shield=True), contextlib.suppress(StoreError):
+            await records.release_task(task_id, OWNER)
 
 
 async def _renew(records: Store, task_id: str) -> None:
