@@ -352,7 +352,8 @@ async def _recent(ctx: Context[Any, Any], records: Store) -> CallToolResult:
         + (f', "{job.prompt}"' if job.prompt else "")
         for job in jobs
     ]
-    text = "\n".join([f"The {len(jobs)} most recent jobs, newest first:", *lines, "", step])
+    heading = f"The {len(jobs)} most recent jobs, newest first:" if len(jobs) > 1 else "The one job recorded:"
+    text = "\n".join([heading, *lines, "", step])
     return result(text, TaskReport(jobs=jobs, next_step=step))
 
 
