@@ -70,6 +70,7 @@ class GLMServer(MCPServer[AppState]):
             self._listed = configured(self._listed, settings)
         self._built: dict[str, Tool] = {}
         self.store: LazyStore | None = None  # the one build_server made (its health is /healthz's)
+        self.state: AppState | None = None  # what every call is handed (see `hosting`)
         self._prompts: set[str] = set()
         super().__init__(**options)
         # The SDK advertises prompts whenever it serves prompts/list, which MCPServer always does; a
@@ -194,15 +195,41 @@ def _describe(error: ValidationError) -> str:
 def _lifespan(state: AppState) -> Callable[[MCPServer[AppState]], AbstractAsyncContextManager[AppState]]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        if state.settings.api_key is None:
-            log.warning("No GLM API key configured: tools will answer with how to set ZAI_API_KEY")
-        async with state.store.serving():
-            try:
-                yield state
-            finally:
-                await state.aclose()
+        if state.hosted:  # one SSE connection of many: the process's owner keeps the state
+            yield state
+            return
+        async with _serving(state):
+            yield state
 
     return lifespan
+
+
+@asynccontextmanager
+async def _serving(state: AppState) -> AsyncIterator[None]:
+    """The state in use: usage written in the background; at the end the store and clients closed."""
+    if state.settings.api_key is None:
+        log.warning("No GLM API key configured: tools will answer with how to set ZAI_API_KEY")
+    async with state.store.serving():
+        try:
+            yield
+        finally:
+            await state.aclose()
+
+
+@asynccontextmanager
+async def hosting(server: GLMServer) -> AsyncIterator[None]:
+    """Serve the server's state once for the whole process, for transports whose SDK app enters the
+    lifespan once per connection (SSE): one client leaving then closes nothing the others use."""
+    state = server.state
+    if state is None:
+        yield
+        return
+    async with _serving(state):
+        state.hosted = True
+        try:
+            yield
+        finally:
+            state.hosted = False
 
 
 def build_server(settings: Settings) -> GLMServer:
@@ -214,6 +241,7 @@ def build_server(settings: Settings) -> GLMServer:
             f"unknown tools in GLM_TOOLS / --tools: {', '.join(unknown)}; valid: {', '.join(listing.MODULES)}"
         )
     store = LazyStore(settings)
+    state = AppState(settings, store)
     enabled = list(dict.fromkeys(names))
     server = GLMServer(
         glm_tools=enabled,
@@ -222,9 +250,10 @@ def build_server(settings: Settings) -> GLMServer:
         title="GLM",
         version=__version__,
         instructions=instructions(enabled),
-        lifespan=_lifespan(AppState(settings, store)),
+        lifespan=_lifespan(state),
         log_level=settings.log_level,
     )
     resources.register(server, settings, store)
     server.store = store
+    server.state = state
     return server

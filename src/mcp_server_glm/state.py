@@ -122,6 +122,9 @@ class AppState:
         self.store = store
         self._glm: GLMClient | None = None
         self._files: Files | None = None
+        # True while one owner serves the state for the whole process (the SSE app's lifespan): the
+        # per-connection lifespans then neither start nor close anything.
+        self.hosted = False
 
     @property
     def glm(self) -> GLMClient | None:

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
 from .http_guard import BACKLOG, ConnectionGuard, GuardedH11Protocol, RateLimit, SessionBudget, connection_cap
-from .server import GLMServer
+from .server import GLMServer, hosting
 from .settings import MB, ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ def http_app(server: GLMServer, settings: Settings) -> ASGIApp:
         app: ASGIApp = server.sse_app(
             max_request_body_size=body_limit, transport_security=security, host=settings.host
         )
+        app = Hosting(app, server)
     else:
         app = server.streamable_http_app(
             max_request_body_size=body_limit,
@@ -151,6 +152,22 @@ def http_app(server: GLMServer, settings: Settings) -> ASGIApp:
     if settings.auth_token is not None:
         app = BearerToken(app, settings.auth_token.get_secret_value())
     return app
+
+
+class Hosting:
+    """The app's lifespan holds the server's state for the process (the SSE app's SDK code enters the
+    server's lifespan once per connection, which would otherwise close it when any client leaves)."""
+
+    def __init__(self, app: ASGIApp, server: GLMServer) -> None:
+        self.app = app
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        async with hosting(self.server):
+            await self.app(scope, receive, send)
 
 
 def check_http_settings(settings: Settings) -> None:
