@@ -21,6 +21,7 @@ from mcp_server_glm import imaging
 from mcp_server_glm.glm import catalog
 from tests.conftest import in_process, installed_server, server_env, settings_for, text_of
 from tests.fake_glm import FakeGLM, Fault
+from tests.test_chat import chat, sent
 
 pytestmark = pytest.mark.anyio
 
@@ -46,17 +47,6 @@ def pixels(data: bytes) -> list[Any]:
     with Image.open(io.BytesIO(data)) as image:
         rgb = image.convert("RGB")
         return [rgb.getpixel((x, y)) for y in range(rgb.height) for x in range(rgb.width)]
-
-
-async def chat(fake: FakeGLM, arguments: dict[str, Any], **settings: Any) -> CallToolResult:
-    async with in_process(fake, **settings) as client:
-        return await client.call_tool("glm_chat", arguments)
-
-
-def sent(fake: FakeGLM) -> dict[str, Any]:
-    [request] = fake.requests_to("chat/completions")
-    body: dict[str, Any] = request.json
-    return body
 
 
 def image_urls(body: dict[str, Any]) -> list[str]:
