@@ -17,7 +17,7 @@ import wave
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
@@ -27,9 +27,6 @@ from mcp.types import CallToolResult, TextContent
 from mcp_server_glm.server import build_server
 from mcp_server_glm.settings import Settings
 from tests.fake_glm import FakeGLM, reference
-
-if TYPE_CHECKING:
-    from tests.local_servers import RunningProxy
 
 OUR_AGENT = "mcp-server-glm"  # how our client's User-Agent starts (the doctor's too)
 
@@ -101,20 +98,6 @@ def fake(fake_server: FakeGLM) -> FakeGLM:
     fake_server.reset()
     fake_server.api_keys = {CANARY_KEY}
     return fake_server
-
-
-@pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[RunningProxy]:
-    """A real HTTP proxy on 127.0.0.1 for the test (tests/local_servers.py, loaded only for it)."""
-    from tests.local_servers import http_proxy
-
-    with http_proxy(tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-def proxy_url(proxy: RunningProxy) -> str:
-    return proxy.url
 
 
 def settings_for(fake: FakeGLM, **overrides: Any) -> Settings:

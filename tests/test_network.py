@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,9 +16,20 @@ import pytest
 
 from tests.conftest import installed_server, over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM
-from tests.local_servers import VIA, RunningProxy, TLSFront, without_proxies
+from tests.local_servers import VIA, RunningProxy, TLSFront, http_proxy, without_proxies
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def proxy(tmp_path: Path) -> Iterator[RunningProxy]:
+    with http_proxy(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def proxy_url(proxy: RunningProxy) -> str:
+    return proxy.url
 
 
 def env_with_proxy(fake: FakeGLM, proxy: str, no_proxy: str = "") -> dict[str, str]:

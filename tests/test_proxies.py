@@ -4,6 +4,7 @@ messages name a proxy without its credentials."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ from mcp_server_glm.glm.errors import ConnectionFailed
 from mcp_server_glm.glm.proxies import Proxy, proxy_for
 from tests.conftest import CANARY_KEY
 from tests.fake_glm import FakeGLM
-from tests.local_servers import RunningProxy, TLSFront
+from tests.local_servers import RunningProxy, TLSFront, http_proxy
 from tests.test_client import HELLO, fake_address
 
 pytestmark = pytest.mark.anyio
@@ -28,6 +29,17 @@ def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+def proxy(tmp_path: Path) -> Iterator[RunningProxy]:
+    with http_proxy(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def proxy_url(proxy: RunningProxy) -> str:
+    return proxy.url
 
 
 def make_files(tmp_path: Path) -> Files:
