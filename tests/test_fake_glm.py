@@ -1141,7 +1141,7 @@ def test_reference_of_the_routes_to_come() -> None:
         ("bigmodel", "tokenizer", {"model": "glm-4.5", "messages": TEXT}, "1211"),
         ("bigmodel", "audio/speech", {"model": "glm-tts", "input": "x" * 1025}, "1210"),
         ("bigmodel", "audio/speech", {"model": "glm-tts", "input": "x", "volume": 0}, "1210"),
-        ("bigmodel", "audio/speech", {"model": "glm-tts", "input": "x", "response_format": "mp3"}, "1210"),
+        ("bigmodel", "audio/speech", {"model": "glm-tts", "input": "x", "response_format": "mp3"}, "1214"),
         ("bigmodel", "embeddings", {"model": "embedding-3", "input": ["a"] * 65}, "1210"),
         ("bigmodel", "embeddings", {"model": "embedding-2", "input": "a", "dimensions": 512}, "1210"),
         ("bigmodel", "rerank", {"model": "rerank", "query": "q" * 4097, "documents": ["a"]}, "1210"),

@@ -18,6 +18,7 @@ from . import reference
 
 if TYPE_CHECKING:
     from .media import Site
+    from .platform import Desk
 
 JSON_TYPE = "application/json; charset=UTF-8"
 SSE_TYPE = "text/event-stream;charset=UTF-8"
@@ -79,6 +80,8 @@ MAX_SEARCH_QUERY = {"bigmodel": 70}
 # The only route of the GLM Coding Plan's endpoint; every other one there answers 1113 (the references
 # leave it open; third-party reports of non-coding use show 1113).
 CODING_ROUTES = frozenset({"chat/completions"})
+# What a Coding Plan key without balance may call outside the coding endpoint: the plan's quota query.
+PLAN_ROUTES = frozenset({"monitor/usage/quota/limit"})
 RECENCY_FILTERS = frozenset({"oneDay", "oneWeek", "oneMonth", "oneYear", "noLimit"})
 
 SAFETY_MESSAGE = (
@@ -232,6 +235,7 @@ def handle(
     site: "Site | None" = None,
     platform: str = "zai",
     coding_keys: frozenset[str] = frozenset(),
+    desk: "Desk | None" = None,
 ) -> Reply:
     """Compute the reply to one request (the fault, if any, was already popped for it), as `platform`
     ("zai" or "bigmodel") would. Without a `site` only the stateless routes (chat, web search) exist."""
@@ -248,6 +252,7 @@ def handle(
         site=site,
         platform=platform,
         coding_keys=coding_keys,
+        desk=desk,
     )
     if fault is not None and fault.retry_after is not None:
         reply = dataclasses.replace(
@@ -270,6 +275,7 @@ def _dispatch(
     site: "Site | None",
     platform: str,
     coding_keys: frozenset[str],
+    desk: "Desk | None",
 ) -> Reply:
     if fault is not None and fault.replaces_response:
         return fault_reply(fault)
@@ -278,12 +284,17 @@ def _dispatch(
     try:
         check_auth(headers.get("authorization"), api_keys, coding_keys)
         check_plan(headers.get("authorization"), route, base, coding_keys)
+        if desk is not None:
+            desk.check_base(route, base)
         if method == "POST" and route in reference.ROUTES:
             check_reference(platform, route, body, form or {}, files or {})
         if site is not None:
             reply = site.route(method, route, body, form or {}, files or {}, fault)
             if reply is not None:
                 return reply
+        key = _bearer(headers.get("authorization") or "")
+        if desk is not None and (reply := desk.route(method, route, base, body, fault, key)) is not None:
+            return reply
         handler = ROUTES.get(route)
         if handler is None:
             raise ApiError(404, "1222", f"The API {route or '/'} does not exist.")
@@ -325,7 +336,7 @@ def check_plan(authorization: str | None, route: str, base: str, coding_keys: fr
     `coding_keys`) works there and nowhere else: the general endpoint bills the empty balance (1113)."""
     if base == "coding" and route not in CODING_ROUTES:
         raise ApiError(429, "1113")
-    if base == "paas" and _bearer(authorization or "") in coding_keys:
+    if base in ("paas", "root") and route not in PLAN_ROUTES and _bearer(authorization or "") in coding_keys:
         raise ApiError(429, "1113")
 
 

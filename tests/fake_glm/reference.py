@@ -588,6 +588,44 @@ RERANK = obj(
     ["model", "query", "documents"],
 )
 
+# The translation agent (ZOAS TranslationAgentRequest; CN agent-api): languages, strategies.
+SOURCE_LANGS = (
+    "auto", "zh-CN", "zh-TW", "wyw", "yue", "en", "ja", "ko", "fr", "de", "es", "ru", "pt", "it", "ar", "hi",
+    "bg", "cs", "da", "el", "et", "fi", "hu", "id", "lt", "lv", "nl", "no", "pl", "ro", "sk", "sl", "sv",
+    "th", "tr", "uk", "vi", "my", "ms", "Pinyin", "IPA",
+)  # fmt: skip
+TARGET_LANGS = (*SOURCE_LANGS[1:6], "en-GB", "en-US", *SOURCE_LANGS[6:])
+STRATEGIES = ("general", "paraphrase", "two_step", "three_step", "reflection")
+
+
+def _translation_agent(platform: str) -> Schema:
+    part = obj({"type": enum("text"), "text": STRING}, ["type", "text"])
+    message = obj({"role": enum("user"), "content": array(part)}, ["role", "content"])
+    variables = obj(
+        {
+            "source_lang": enum(*SOURCE_LANGS),
+            "target_lang": enum(*TARGET_LANGS),
+            "glossary": STRING,
+            "strategy": enum(*STRATEGIES),
+            "strategy_config": obj(
+                {"general": obj({"suggestion": STRING}), "cot": obj({"reason_lang": enum("from", "to")})}
+            ),
+        }
+    )
+    # BigModel's agent body also takes request_id and user_id (glm-api.md §16.1); Z.AI's document lacks them.
+    extra = {"request_id": REQUEST_ID, "user_id": USER_ID} if platform == "bigmodel" else {}
+    return obj(
+        {
+            "agent_id": enum("general_translation"),
+            "stream": BOOLEAN,
+            "messages": array(message),
+            "custom_variables": variables,
+            **extra,
+        },
+        ["agent_id", "messages"],
+    )
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -637,6 +675,7 @@ def _platform(platform: str) -> dict[str, Route]:
         "reader": _single(_reader(platform), None),
         "layout_parsing": _single(LAYOUT_PARSING),
         "tokenizer": _single(_tokenizer(platform)),
+        "v1/agents": _single(_translation_agent(platform), "agent_id"),
     }
     if platform == "zai":
         routes["videos/generations"] = _per_model([_cogvideox_3("zai")])
@@ -658,6 +697,8 @@ FORM_ROUTES = frozenset({"audio/transcriptions"})  # multipart/form-data; every 
 ROUTES = frozenset(route for routes in REFERENCE.values() for route in routes)
 # Messages the real API is known to give for a missing field (glm-api.md §5: measured).
 MISSING_MESSAGES = {("web_search", "search_engine"): "search_engine:The search_engine cannot both be empty."}
+# Values out of an enum the real API refuses with 1214 and its own text, not 1210 (glm-api.md §10.1).
+VALUE_MESSAGES = {("audio/speech", "response_format"): "不支持当前response_format值"}
 
 
 def route(platform: str, name: str) -> Route | None:
@@ -681,7 +722,7 @@ class Violation:
     """One way a request breaks the reference; `message` starts with the field's path."""
 
     path: str
-    kind: str  # route, model, missing, empty, unknown, type, enum, range, format
+    kind: str  # route, model, missing, empty, value, unknown, type, enum, range, format
     message: str
 
     @property
@@ -690,7 +731,8 @@ class Violation:
 
     @property
     def code(self) -> str:
-        return {"route": "1222", "model": "1211", "missing": "1214", "empty": "1214"}.get(self.kind, "1210")
+        codes = {"route": "1222", "model": "1211", "missing": "1214", "empty": "1214", "value": "1214"}
+        return codes.get(self.kind, "1210")
 
 
 @dataclass(frozen=True)
@@ -818,6 +860,9 @@ def _explain(route_name: str, error: ValidationError) -> Iterator[Violation]:
     elif keyword in ("enum", "const"):
         allowed = value if keyword == "enum" else [value]
         kind = "empty" if error.instance in ("", [], {}) else "enum"
+        if (route_name, path) in VALUE_MESSAGES and kind == "enum":
+            yield Violation(path, "value", VALUE_MESSAGES[route_name, path])
+            return
         options = ", ".join(json.dumps(a) if not isinstance(a, str) else a for a in allowed)
         yield Violation(path, kind, f"{path}:The {leaf} must be one of {options}.")
     elif keyword in ("minItems", "minLength") and error.instance in ("", []):

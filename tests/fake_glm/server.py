@@ -19,8 +19,14 @@ import h11
 
 from .api import Fault, Reply, handle
 from .media import MEDIA_SIZE, Site, Task, TaskBook, TaskPlan, parse_form
+from .platform import Desk, PageEntry, Quota
 
-PREFIXES: tuple[tuple[str, str], ...] = (("/api/paas/v4", "paas"), ("/api/coding/paas/v4", "coding"))
+# The host root (/api: agents, the plan's quota query) comes last: the two paas bases are inside it.
+PREFIXES: tuple[tuple[str, str], ...] = (
+    ("/api/paas/v4", "paas"),
+    ("/api/coding/paas/v4", "coding"),
+    ("/api", "root"),
+)
 # Routes ending in an id or a file name; a fault scripted for the collection matches any of them.
 COLLECTIONS = ("async-result", "media")
 READ_SIZE = 65536
@@ -44,7 +50,7 @@ class Recorded:
 
 
 def split_path(path: str) -> tuple[str, str]:
-    """(route, base) of a URL path; outside both bases the route is the path and base is ""."""
+    """(route, base) of a URL path; outside /api the route is the path and base is ""."""
     for prefix, base in PREFIXES:
         if path == prefix or path.startswith(prefix + "/"):
             return path[len(prefix) + 1 :], base
@@ -93,6 +99,16 @@ class FakeGLM:
         self.unknown_task_status = 404
         self.media_size = MEDIA_SIZE
         self.media_png: bytes | None = None  # the image and cover files served, when not the 2x2 PNG
+        # The platform tools (platform.py): pages the reader serves by URL (a `Page`, (title, markdown)
+        # or None for a page that cannot be reached; others get a default page), documents GLM-OCR
+        # reads by URL, cloned voice ids TTS accepts, the plan quota and whether its query exists, and
+        # the (start, end) page range of each document GLM-OCR parsed.
+        self.pages: dict[str, PageEntry] = {}
+        self.documents: dict[str, bytes] = {}
+        self.voices: set[str] = set()
+        self.quota = Quota()
+        self.quota_available = True
+        self.parsed_pages: list[tuple[int, int]] = []
         self._scripts: dict[str, deque[Fault]] = {}
         self._records: list[Recorded] = []
         self._connections = 0
@@ -221,6 +237,19 @@ class FakeGLM:
             self.media_png,
         )
 
+    def _desk(self) -> Desk:
+        return Desk(
+            self.root_url,
+            self.platform,
+            self.pages,
+            self.documents,
+            self.voices,
+            self.quota,
+            self.quota_available,
+            frozenset(self.coding_keys),
+            self.parsed_pages,
+        )
+
     def _record(self, entry: Recorded) -> None:
         with self._lock:
             self._records.append(entry)
@@ -338,6 +367,7 @@ class _Connection:
             site=self.fake._site(),
             platform=self.fake.platform,
             coding_keys=frozenset(self.fake.coding_keys),
+            desk=self.fake._desk(),
         )
         if reply.chunks is not None:
             return await self._send_chunks(reply)
