@@ -62,3 +62,10 @@ MP3_FRAME = mp3()
 MP4 = box(b"ftyp", b"isom\x00\x00\x02\x00isommp41") + box(b"mdat", bytes(32))
 MOV = box(b"ftyp", b"qt  \x00\x00\x00\x00qt  ") + box(b"mdat", bytes(32))
 MOV_ATOM = box(b"wide", b"") + box(b"mdat", bytes(32))
+
+
+def pdf(pages: int = 1) -> bytes:
+    """A small valid PDF of `pages` empty A4 pages (150 pages are about 10 kB)."""
+    from tests.fake_glm.platform import make_pdf
+
+    return make_pdf(pages)
