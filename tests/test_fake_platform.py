@@ -142,12 +142,12 @@ def test_ocr_parses_a_pdf_range_and_records_it(fake: FakeGLM, http: httpx2.Clien
     assert fake.parsed_pages == [(3, 5)]
 
 
-@PLATFORMS
-def test_ocr_page_limit_per_request(fake: FakeGLM, http: httpx2.Client, platform: str) -> None:
+@pytest.mark.parametrize(("platform", "limit"), [("zai", 30), ("bigmodel", 100)])
+def test_ocr_page_limit_per_request(fake: FakeGLM, http: httpx2.Client, platform: str, limit: int) -> None:
     """A 150-page PDF: 30 pages a request on Z.AI, 100 on BigModel; the whole document in one is refused."""
     fake.platform = platform
     document = b64(pdf(150))
-    limit = OCR_PAGES[platform]
+    assert OCR_PAGES[platform] == limit
     assert refused(ocr(http, document)) == (400, "1210")
     assert refused(ocr(http, document, start_page_id=1, end_page_id=limit + 1)) == (400, "1210")
     assert refused(ocr(http, document, start_page_id=9, end_page_id=8)) == (400, "1210")
