@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx2
 import pytest
 
-from mcp_server_glm.glm.client import GLMClient
+from mcp_server_glm.glm.client import ON_RETRY, GLMClient
 from mcp_server_glm.glm.errors import (
     AuthenticationFailed,
     BadResponse,
     ConnectionFailed,
     ContentFiltered,
+    GLMError,
     InvalidRequest,
     QuotaExhausted,
     RateLimited,
@@ -105,6 +108,65 @@ async def test_server_errors_give_up_after_max_retries(glm: GLMClient, fake: Fak
     with pytest.raises(ServerFailed, match="gave up after 4 attempts"):
         await glm.web_search(WebSearchRequest(search_query="x", search_engine="search-prime"))
     assert len(fake.requests_to("web_search")) == 4
+
+
+async def test_giving_up_adds_the_attempts_to_the_message_not_to_the_error(
+    glm: GLMClient, fake: FakeGLM
+) -> None:
+    fake.script("web_search", *[Fault(status=503)] * 5)
+    notices: list[str] = []
+
+    async def on_retry(error: GLMError, seconds: float) -> None:
+        notices.append(str(error))
+
+    token = ON_RETRY.set(on_retry)
+    try:
+        with pytest.raises(ServerFailed) as caught:
+            await glm.web_search(WebSearchRequest(search_query="x", search_engine="search-prime"))
+    finally:
+        ON_RETRY.reset(token)
+    error = caught.value
+    assert error.attempts == 4
+    assert "gave up" not in error.args[0]
+    assert str(error) == f"{error.args[0]} (gave up after 4 attempts)"
+    # The errors shown while a retry is waited for were not given up on: they say nothing of it.
+    assert len(notices) >= 3
+    assert not any("gave up" in notice for notice in notices)
+
+
+WEB_SEARCH_TOOL = {
+    "type": "web_search",
+    "web_search": {"enable": True, "search_engine": "search_pro_jina", "search_result": True},
+}
+
+
+async def test_a_whole_json_answer_reads_as_the_streamed_one(glm: GLMClient, fake: FakeGLM) -> None:
+    request = HELLO.model_copy(update={"tools": [WEB_SEARCH_TOOL]})
+    streamed = await glm.chat(request)
+    # The fake's own non-streamed answer to the same request, sent to a stream request as plain JSON.
+    whole = httpx2.post(
+        f"{fake.base_url}/chat/completions",
+        json=request.model_copy(update={"stream": False, "request_id": "whole-1"}).body(),
+        headers={"Authorization": f"Bearer {CANARY_KEY}", "User-Agent": "mcp-server-glm"},
+    ).json()
+    assert whole["choices"][0]["message"]["reasoning_content"]
+    fake.script(
+        "chat/completions", Fault(status=200, body=json.dumps(whole), content_type="application/json")
+    )
+    read = await glm.chat(request)
+    for completion in (streamed, read):
+        assert completion.content.startswith("Fake GLM answer to: hello there")
+        assert completion.reasoning == "Thinking about: hello there"
+        assert completion.finish_reason == "stop"
+        assert completion.complete
+        assert len(completion.web_search) == 2
+    assert (read.content, read.reasoning, read.usage, read.web_search) == (
+        streamed.content,
+        streamed.reasoning,
+        streamed.usage,
+        streamed.web_search,
+    )
+    assert read.request_id == "whole-1"
 
 
 async def test_retry_after_past_the_deadline_is_not_waited_for(fake: FakeGLM) -> None:

@@ -1,4 +1,5 @@
-"""Typed failures of the GLM API, decided by business code before HTTP status.
+"""Typed failures of the GLM API, decided by business code before HTTP status, and the mapping of an
+HTTP response or a transport failure to one of them.
 
 Every message is one line a model can act on: what happened, the HTTP status and business code,
 the request id, and what to do. The API key never appears in any of them.
@@ -7,6 +8,7 @@ the request id, and what to do. The API key never appears in any of them.
      +-- ConnectionFailed       the API could not be reached, or stopped answering (timeout, reset)
      +-- BadResponse            the API answered with something that is not the documented shape
      +-- StreamBroken           a streamed answer broke off before any content arrived
+     |    +-- BrokeAfterReasoning    ... after the model's reasoning, before any answer text
      +-- APIError               the API answered with an error envelope
           +-- AuthenticationFailed   401, codes 1000-1004: the key was refused
           +-- QuotaExhausted         no balance, plan limits, fair-use restriction: not worth retrying
@@ -19,7 +21,16 @@ the request id, and what to do. The API key never appears in any of them.
 
 from __future__ import annotations
 
+import email.utils
 import re
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # httpx2 is imported where a transport failure is mapped: reading errors needs none
+    import httpx2
+
+    from .proxies import Proxy
+    from .redact import Redactor
 
 RETRYABLE_CODES = frozenset({"1302", "1303", "1305", "1312", "1701"})
 # The Web Search API's own failures: no engine could take the search, or the one that did found nothing.
@@ -71,10 +82,30 @@ class GLMError(Exception):
     """Anything that went wrong talking to the GLM API."""
 
     retryable: bool = False
+    # How the retry loop ended, set by it (GLMClient._with_retries) and added to the message by __str__:
+    # the attempts made, whether a request that may have reached the API was held back, and the
+    # (seconds to the next retry, deadline) that stopped it.
+    attempts: int = 1
+    held_back: bool = False
+    deadline: tuple[float, float] | None = None
 
     def __init__(self, message: str, *, request_id: str | None = None) -> None:
         self.request_id = request_id
         super().__init__(one_line(message, limit=600))
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.held_back:
+            text += " (not re-sent: the API may have accepted it already)"
+        if self.deadline is not None:
+            delay, deadline = self.deadline
+            text += (
+                f" (gave up after {self.attempts} attempts: the next retry, in {delay:.0f} s, would pass "
+                f"the {deadline:.0f} s deadline)"
+            )
+        elif self.attempts > 1:
+            text += f" (gave up after {self.attempts} attempts)"
+        return text
 
 
 class ConnectionFailed(GLMError):
@@ -100,6 +131,11 @@ class StreamBroken(GLMError):
     """A streamed answer broke off before any content arrived."""
 
     retryable = True
+
+
+class BrokeAfterReasoning(StreamBroken):
+    """A streamed answer broke off after the model's reasoning but before any answer text: nothing a
+    caller can use arrived, so it is a failure (retried once), not an incomplete answer."""
 
 
 class APIError(GLMError):
@@ -177,3 +213,205 @@ def classify(status: int, code: str | None) -> type[APIError]:
     if status >= 500 or status == 408 or code in {"1230", "1234", "500"}:
         return ServerFailed
     return InvalidRequest
+
+
+# -- from a response or a transport failure to an error --------------------------------------------
+# `endpoint` is the base URL messages name, `redact` hides the key from everything read upstream.
+
+
+def read_json(
+    response: httpx2.Response,
+    request_id: str,
+    redact: Redactor,
+    endpoint: str,
+    *,
+    error_key_fails: bool = True,
+) -> dict[str, Any]:
+    """A successful response's body as a JSON object (redacted); any other body is a BadResponse, and an
+    error envelope (which some failures send with HTTP 200) its APIError, unless `error_key_fails` is
+    False (a failed task's `error` is data)."""
+    status = response.status_code
+    if not response.content:
+        raise BadResponse(
+            f"GLM API returned an empty body (HTTP {status})", status=status, request_id=request_id
+        )
+    try:
+        data = redact.scrub(response.json())
+    except ValueError:
+        raise BadResponse(
+            f"GLM API returned a body that is not JSON (HTTP {status}, {_describe_body(response)})",
+            status=status,
+            request_id=request_id,
+        ) from None
+    if not isinstance(data, dict):
+        raise BadResponse(
+            f"GLM API returned JSON that is not an object (HTTP {status})",
+            status=status,
+            request_id=request_id,
+        )
+    if error_key_fails and isinstance(data.get("error"), dict):
+        raise envelope_error(status, data, request_id, redact, endpoint, retry_after=None)
+    return data
+
+
+def api_error(response: httpx2.Response, request_id: str, redact: Redactor, endpoint: str) -> APIError:
+    """The error an HTTP error response stands for, by its envelope's business code when it has one."""
+    retry_after = _retry_after_seconds(response.headers.get("retry-after"))
+    try:
+        data = redact.scrub(response.json())
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and (isinstance(data.get("error"), dict) or "code" in data):
+        return envelope_error(
+            response.status_code, data, request_id, redact, endpoint, retry_after=retry_after
+        )
+    error_type = classify(response.status_code, None)
+    return error_type(
+        status=response.status_code,
+        code=None,
+        message=f"the API answered with {_describe_body(response)} instead of an error envelope",
+        request_id=request_id,
+        retry_after=retry_after,
+    )
+
+
+def envelope_error(
+    status: int,
+    data: dict[str, Any],
+    request_id: str,
+    redact: Redactor,
+    endpoint: str,
+    *,
+    retry_after: float | None,
+) -> APIError:
+    """The error an error envelope stands for (`data` already scrubbed)."""
+    # The documented form is {"error": {"code": "1113", "message": ...}}; the OpenAPI spec has the
+    # fields at top level, and some codes arrive as numbers.
+    envelope = data["error"] if isinstance(data.get("error"), dict) else data
+    code = _code(envelope.get("code"))
+    message = redact(str(envelope.get("message") or ""))
+    error_type = classify(status, code)
+    hint = None
+    if error_type is AuthenticationFailed:
+        hint = (
+            f"the API key was refused by {endpoint}: a key works only on its own platform "
+            "(api.z.ai or open.bigmodel.cn) and endpoint (general or Coding Plan)"
+        )
+    return error_type(
+        status=status,
+        code=code,
+        message=message,
+        request_id=request_id,
+        retry_after=retry_after,
+        hint=hint,
+    )
+
+
+def connection_failed(
+    exc: httpx2.TransportError,
+    request_id: str,
+    redact: Redactor,
+    endpoint: str,
+    *,
+    proxy: Proxy | None,
+    timeout: float,
+) -> ConnectionFailed:
+    """The error a transport failure stands for; `proxy` is the one the environment names, if any."""
+    import httpx2
+
+    # A proxy's refusal comes in answer to CONNECT, before the request itself is sent.
+    never_sent = httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout | httpx2.ProxyError
+    reached = not isinstance(exc, never_sent)
+    via = f" through {proxy}" if proxy is not None else ""
+    named = str(proxy) if proxy is not None else "any proxy setting (HTTPS_PROXY)"
+    check = f"Check ZAI_BASE_URL, the network and {named}, or run `mcp-server-glm doctor`"
+    # Only at connect time: TLS errors later (an EOF mid-answer) are dropped connections.
+    tls = _tls_failure(exc) if isinstance(exc, httpx2.ConnectError) else None
+    if tls is not None:
+        failure = ConnectionFailed(
+            f"{tls} connecting to {endpoint}{via}; not retried. {_TLS_ADVICE}",
+            request_id=request_id,
+            reached=False,
+        )
+        failure.retryable = False  # a certificate does not fix itself between retries
+        return failure
+    text = redact(str(exc)) or type(exc).__name__
+    if isinstance(exc, httpx2.ReadTimeout):
+        what = f"no data from the GLM API for {timeout:g} s (read timeout)"
+    elif isinstance(exc, httpx2.ConnectTimeout):
+        what = f"could not connect to {endpoint}{via} in time (connect timeout). {check}"
+    elif isinstance(exc, httpx2.ProxyError):
+        what = (
+            f"{proxy or 'the proxy'} refused the connection to {endpoint}: "
+            f"{text}. Check the proxy and its credentials, or exempt the host in NO_PROXY"
+        )
+    elif isinstance(exc, httpx2.ConnectError):
+        what = f"could not connect to {endpoint}{via}: {_os_reason(exc) or text}. {check}"
+    else:
+        what = f"the connection to the GLM API failed: {text}"
+    return ConnectionFailed(what, request_id=request_id, reached=reached)
+
+
+_TLS_ADVICE = (
+    "Check that ZAI_BASE_URL names the API's own host and scheme and that the system clock is right; "
+    "behind a TLS-inspecting proxy or a private CA, set SSL_CERT_FILE to its CA bundle"
+)
+
+
+def _tls_failure(exc: BaseException) -> str | None:
+    """What failed in a TLS handshake ("the TLS certificate was refused (self-signed certificate)"), or
+    None when the failure was not TLS."""
+    import ssl
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            reason = seen.verify_message or seen.reason or "not trusted"
+            return f"the server's TLS certificate was refused ({reason})"
+        if isinstance(seen, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            return None  # the peer went away mid-handshake: worth retrying like any dropped connection
+        if isinstance(seen, ssl.SSLError):
+            return f"the TLS handshake failed ({seen.reason or seen})"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _os_reason(exc: BaseException) -> str | None:
+    """The system's reason under a connect error ("connection refused: nothing listens there"), which
+    httpx words as "All connection attempts failed"."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused: nothing listens there"
+        if isinstance(seen, OSError) and seen.strerror:
+            return str(seen.strerror).lower()
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _code(value: object) -> str | None:
+    """A business code as text: a number or a short string; anything else is no code."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
+        return None
+    return one_line(str(value), limit=40)
+
+
+def _describe_body(response: httpx2.Response) -> str:
+    content_type = response.headers.get("content-type", "").partition(";")[0].strip() or "no content type"
+    kind = "an HTML page" if "html" in content_type else f"a body of type {content_type}"
+    return f"{kind} of {len(response.content)} bytes"
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header, given as seconds or as an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

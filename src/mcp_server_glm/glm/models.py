@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import BadResponse
 
 
 class RequestBody(BaseModel):
@@ -326,3 +328,22 @@ class Transcription(BaseModel):
 
     _names = field_validator("model", mode="before")(_name)
     _ids = field_validator("id", "request_id", mode="before")(_ident)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], data: object, request_id: str | None, what: str | None = None) -> M:
+    """Upstream data read as `model`; a field of the wrong type is a BadResponse naming the field and
+    what was expected, never showing the value (which is logged nowhere either)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the body"
+        raise BadResponse(
+            f"GLM API returned {what or 'a ' + model.__name__} of an unexpected shape ({where}: "
+            f"{first['msg']})",
+            status=200,
+            request_id=request_id,
+        ) from None
