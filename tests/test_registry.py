@@ -146,3 +146,12 @@ async def test_an_opt_in_tool_is_listed_only_when_glm_tools_names_it(fake: FakeG
         named = [tool.name for tool in (await client.list_tools()).tools]
     assert "registry_echo" not in unnamed
     assert named == ["registry_echo"]
+
+
+def test_the_sdk_finds_a_listed_tools_schema_before_its_first_call() -> None:
+    # What the Streamable HTTP transport checks Mcp-Param-* headers against (GLMServer._tool_input_schema).
+    server = build_server(Settings(api_key=None))  # type: ignore[arg-type]
+    lookup = server._lowlevel_server.get_tool_input_schema
+    assert lookup is not None
+    assert lookup("glm_chat") == REGISTERED["glm_chat"].entry.input_schema
+    assert lookup("no_such_tool") is None
