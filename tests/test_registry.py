@@ -76,6 +76,12 @@ def test_a_listing_made_with_other_versions_is_rebuilt_and_saved(tmp_path: Path,
     assert [path.name for path in saved.parent.iterdir()] == ["listing.json"]  # no temporary file left
 
 
+def test_a_missing_listing_is_rebuilt(tmp_path: Path) -> None:
+    saved = tmp_path / "listing.json"
+    assert listing.load(saved) == REGISTERED
+    assert saved.read_text(encoding="utf-8") == listing.render()
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes a read-only directory")
 def test_a_rebuilt_listing_that_cannot_be_saved_still_serves(tmp_path: Path) -> None:
     saved = stamped(tmp_path, {"mcp": "0.0.1", "pydantic": "0.0.1"})

@@ -123,8 +123,12 @@ def defaults(tools: Mapping[str, Listed], platform: str | None = None) -> list[s
 
 
 def load(path: Path = LISTING) -> dict[str, Listed]:
-    """The saved listing; rebuilt from the tool modules when made with other mcp or pydantic versions."""
-    text = path.read_text(encoding="utf-8")
+    """The saved listing; rebuilt from the tool modules when made with other mcp or pydantic versions
+    (or missing)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = "{}"
     made_with = json.loads(text).get("made_with")
     if made_with != versions():
         log.info("Tool listing made with %s, installed %s: rebuilding it", made_with, versions())
