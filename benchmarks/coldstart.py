@@ -21,7 +21,7 @@ from .common import Row, bare_command, data_dirs, fake_api, median, server_comma
 RUNS = 20
 RATIO_TARGET = 1.10
 RSS_TARGET_MIB = 75.0
-TOOLS_LIST_TARGET = 10752  # the six tools within about 10 KB: descriptions written for a model
+TOOLS_LIST_TARGET = 10752  # the default tools within about 10 KB: descriptions written for a model
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ import subprocess
 
 import pytest
 
+from mcp_server_glm.tools import listing
 from tests.conftest import CANARY_KEY, installed_server, server_env
 from tests.fake_glm import FakeGLM, Fault
 
-ALL_TOOLS = ("glm_chat", "web_search", "generate_image", "generate_video", "get_task", "transcribe")
+ALL_TOOLS = listing.defaults(listing.load(), "zai")  # the fake plays Z.AI
 CODING_KEY = "coding-plan-key-without-balance-7d41"
 
 

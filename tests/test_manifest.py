@@ -25,6 +25,7 @@ from mcp_server_glm import __version__
 from mcp_server_glm.cli import SECRET_FLAGS, load_settings
 from mcp_server_glm.server import build_server
 from mcp_server_glm.settings import Settings, environment_names
+from mcp_server_glm.tools import listing
 from tests.conftest import installed_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,12 +131,22 @@ def setting_of(variable: str) -> str:
     return field
 
 
-async def test_manifest_lists_exactly_the_server_tools(clean_env: None) -> None:
-    async with Client(build_server(Settings(api_key=None))) as client:  # type: ignore[arg-type]
-        listed = await client.list_tools()
-    assert sorted(tool["name"] for tool in MANIFEST["tools"]) == sorted(tool.name for tool in listed.tools)
+@pytest.mark.parametrize("platform", ["zai", "bigmodel"])
+async def test_manifest_lists_the_registered_tools_the_server_lists(clean_env: None, platform: str) -> None:
+    registered = listing.load()
+    settings = Settings(api_key=None, platform=platform)  # type: ignore[arg-type]
+    async with Client(build_server(settings)) as client:
+        listed = [tool.name for tool in (await client.list_tools()).tools]
+    shown = [tool["name"] for tool in MANIFEST["tools"]]
+    assert shown == listing.defaults(registered)  # the tools of either platform, opt-in ones left out
+    assert listed == listing.defaults(registered, platform)
     assert all(tool["description"].strip() for tool in MANIFEST["tools"])
     assert MANIFEST["tools_generated"] is False
+
+
+def test_manifest_variables_are_real_settings() -> None:
+    known = help_variables()
+    assert set(MANIFEST["server"]["mcp_config"]["env"]) <= known
 
 
 def test_versions_match_the_package() -> None:

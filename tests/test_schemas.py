@@ -90,7 +90,7 @@ async def test_a_listed_tool_is_built_on_its_first_call_and_validates_like_one(f
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
         bad = await client.call_tool("glm_chat", {"prompt": "hi", "temperature": 7})
         good = await client.call_tool("glm_chat", {"prompt": "hi"})
-    assert listed["glm_chat"].input_schema == listing.load()["glm_chat"].input_schema
+    assert listed["glm_chat"].input_schema == listing.load()["glm_chat"].entry.input_schema
     assert bad.is_error
     assert text_of(bad) == (
         "Error executing tool glm_chat: invalid arguments: "

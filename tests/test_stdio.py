@@ -13,13 +13,14 @@ import pytest
 from mcp.shared.exceptions import MCPError
 from mcp.types import BlobResourceContents, ResourceLink, TextContent
 
+from mcp_server_glm.tools import listing
 from tests.conftest import CANARY_KEY, RawSession, installed_server, over_stdio, server_env, wav_file
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
 
 pytestmark = pytest.mark.anyio
 
-ALL_TOOLS = ("glm_chat", "web_search", "generate_image", "generate_video", "get_task", "transcribe")
-READ_ONLY = ("glm_chat", "web_search", "transcribe")
+REGISTERED = listing.load()
+ALL_TOOLS = listing.defaults(REGISTERED, "zai")  # the fake plays Z.AI
 ERAS = [pytest.param("legacy", id="2025-11-25"), pytest.param("auto", id="2026-07-28")]
 
 
@@ -41,12 +42,13 @@ async def test_tools_over_stdio(fake: FakeGLM, tmp_path: Path, mode: str) -> Non
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert set(listed) == set(ALL_TOOLS)
         for name, tool in listed.items():
-            assert tool.title
+            spec = REGISTERED[name].spec
+            assert tool.title == spec.title
             assert tool.output_schema is not None
-            assert tool.annotations is not None
-            assert tool.annotations.read_only_hint is (name in READ_ONLY)
+            assert tool.annotations == spec.annotations
             assert tool.annotations.open_world_hint is True
-            if name in ("generate_image", "generate_video"):
+            if spec.job:  # a paid job: neither read-only nor idempotent, and it deletes nothing
+                assert tool.annotations.read_only_hint is False
                 assert tool.annotations.destructive_hint is False
                 assert tool.annotations.idempotent_hint is False
 
@@ -192,8 +194,9 @@ async def test_instructions_name_only_the_enabled_tools(fake: FakeGLM, tmp_path:
         text = client.instructions
     assert text is not None
     assert "glm_chat" in text and "web_search" in text
-    for hidden in ("generate_image", "generate_video", "get_task", "transcribe"):
-        assert hidden not in text
+    for hidden in ALL_TOOLS:
+        if hidden not in ("glm_chat", "web_search"):
+            assert hidden not in text
 
 
 async def test_instructions_state_the_job_workflow_with_the_job_tools(fake: FakeGLM, tmp_path: Path) -> None:
@@ -201,7 +204,7 @@ async def test_instructions_state_the_job_workflow_with_the_job_tools(fake: Fake
         text = client.instructions
     assert text is not None
     assert "never submit the same job again" in text
-    assert all(name in text for name in ("glm_chat", "generate_video", "get_task", "transcribe"))
+    assert all(name in text for name in ALL_TOOLS)
 
 
 @pytest.mark.parametrize("mode", ERAS)
@@ -220,7 +223,9 @@ async def test_descriptions_name_the_configured_defaults(fake: FakeGLM, tmp_path
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     chat_model = tools["glm_chat"].input_schema["properties"]["model"]["description"]
     assert chat_model.startswith("Default glm-4.7;")
-    for name in ("generate_image", "generate_video", "get_task"):
+    waiting = [name for name in ALL_TOOLS if "wait_seconds" in REGISTERED[name].spec.argument_texts]
+    assert waiting
+    for name in waiting:
         assert "GLM_MAX_WAIT (40 s)" in tools[name].input_schema["properties"]["wait_seconds"]["description"]
     assert (
         tools["generate_video"].input_schema["properties"]["model"]["description"] == "Default cogvideox-3."

@@ -27,7 +27,7 @@ from .glm.errors import (
 )
 from .glm.models import ChatRequest
 from .settings import API_ROOTS, KEY_VARIABLES, Platform, Settings
-from .tools.listing import MODULES
+from .tools.listing import defaults, load
 
 FREE_MODEL = "glm-4.7-flash"
 PAID_MODEL = "glm-4.7"  # the balance check's model: only account balance pays for it
@@ -82,8 +82,9 @@ def run_doctor(settings: Settings) -> int:
 
 def check_tools(settings: Settings, key: str) -> None:
     """Say which tools the key can use: the ones beside chat need the general endpoint and balance."""
-    chosen = settings.tools or list(MODULES)
-    others = [name for name in MODULES if name != "glm_chat" and name in chosen]
+    registered = load()
+    chosen = settings.tools or defaults(registered, settings.platform)
+    others = [name for name in registered if name != "glm_chat" and name in chosen]
     if not others:
         return
     model = PAID_MODEL  # a paid model whose thinking can be switched off: one token, a known price

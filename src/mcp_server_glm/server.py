@@ -7,7 +7,7 @@ state (GLM client, files, store: each made on first use) and closes it at the en
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from urllib.parse import unquote
@@ -28,46 +28,45 @@ from .errors import Refusal
 from .settings import ConfigError, Settings
 from .state import AppState, LazyStore
 from .tools import listing
+from .tools.spec import PLATFORM_NAMES, ToolSpec
 
 log = logging.getLogger(__name__)
 
-# What each tool is for, in the server's instructions: only the enabled tools are named.
-TOOL_PURPOSES: dict[str, str] = {
-    "glm_chat": "glm_chat asks a GLM model (a second opinion, thinking, images, JSON output, an answer "
-    "grounded in a web search)",
-    "web_search": "web_search returns current web results with links",
-    "generate_image": "generate_image creates an image and saves it to a file (billed per image)",
-    "generate_video": "generate_video creates a short video, a paid job that takes minutes",
-    "get_task": "get_task picks up a video or image job by its task_id",
-    "transcribe": "transcribe turns WAV or MP3 speech into text",
-}
 JOB_WORKFLOW = (
     "A job is submitted once and billed once: when a result says it is still processing, call get_task "
     "with its task_id (nothing is lost meanwhile) and never submit the same job again."
 )
 
 
-def instructions(tools: Sequence[str]) -> str:
+def instructions(tools: Sequence[ToolSpec]) -> str:
     """The server's instructions for the enabled `tools`: what each is for, and how jobs are followed
     when a job tool and get_task are both there."""
-    purposes = [TOOL_PURPOSES[name] for name in tools if name in TOOL_PURPOSES]
-    text = "Tools of the GLM platform (Z.AI / BigModel): " + "; ".join(purposes) + "."
-    if "get_task" in tools and {"generate_video", "generate_image"} & set(tools):
+    text = "Tools of the GLM platform (Z.AI / BigModel): " + "; ".join(spec.purpose for spec in tools) + "."
+    if "get_task" in {spec.name for spec in tools} and any(spec.job for spec in tools):
         text += " " + JOB_WORKFLOW
     return text
 
 
 class GLMServer(MCPServer[AppState]):
     """MCPServer whose tools are listed from listing.json and built on first call, and whose tool
-    failures always read as one actionable line. Tools added the usual way (`server.tool()`) work too."""
+    failures always read as one actionable line. Tools added the usual way (`server.tool()`) work too.
+    `elsewhere`: registered tools of another platform, not listed; a call says where they are."""
 
     def __init__(
-        self, *, glm_tools: Sequence[str] = (), settings: Settings | None = None, **options: Any
+        self,
+        *,
+        glm_tools: Sequence[listing.Listed] = (),
+        elsewhere: Sequence[ToolSpec] = (),
+        settings: Settings | None = None,
+        **options: Any,
     ) -> None:
-        saved = listing.load()
-        self._listed = {name: saved[name] for name in glm_tools}
-        if settings is not None:
-            self._listed = configured(self._listed, settings)
+        self._specs = {listed.spec.name: listed.spec for listed in glm_tools}
+        self._listed = {
+            listed.spec.name: listed.entry if settings is None else configured(listed, settings)
+            for listed in glm_tools
+        }
+        self._elsewhere = {spec.name: spec for spec in elsewhere}
+        self._platform = settings.platform if settings is not None else None
         self._built: dict[str, Tool] = {}
         self.store: LazyStore | None = None  # the one build_server made (its health is /healthz's)
         self.state: AppState | None = None  # what every call is handed (see `hosting`)
@@ -96,6 +95,13 @@ class GLMServer(MCPServer[AppState]):
     async def list_tools(self) -> list[ToolEntry]:
         return [*self._listed.values(), *await super().list_tools()]
 
+    # The SDK's Streamable HTTP transport (2026-07-28 era) checks a tools/call's Mcp-Param-* headers
+    # against the called tool's input schema, which MCPServer looks up with this method before any
+    # middleware runs; its own finds only the tools in its tool manager, so it would skip ours (listed
+    # from listing.json, built on first call). MCPServer hands this bound method to its low-level server
+    # in __init__ and has no public parameter or hook for the lookup, hence the override. No tool of ours
+    # declares an x-mcp-header yet, so today it changes nothing a client sees; it keeps a tool that will
+    # from being waved through unchecked.
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         listed = self._listed.get(name)
         return listed.input_schema if listed is not None else super()._tool_input_schema(name)
@@ -104,11 +110,13 @@ class GLMServer(MCPServer[AppState]):
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         try:
+            if name in self._elsewhere:
+                raise ToolError(_elsewhere(self._elsewhere[name], self._platform))
             if name not in self._listed:
                 return await super().call_tool(name, arguments, context)
             tool = self._built.get(name)
             if tool is None:  # built in one go, without awaiting: concurrent first calls cannot race
-                tool = self._built[name] = listing.build(name)
+                tool = self._built[name] = listing.build(self._specs[name])
             if context is not None and name in caps.CAPS:
                 await _within_cap(context.request_context.lifespan_context, name)
             result: CallToolResult | InputRequiredResult = await tool.run(
@@ -150,31 +158,45 @@ class GLMServer(MCPServer[AppState]):
         return await super().read_resource(uri, context)
 
 
-def configured(entries: dict[str, ToolEntry], settings: Settings) -> dict[str, ToolEntry]:
-    """The listed tools with the defaults their descriptions name taken from `settings`: a model reads
-    the model and the wait this server will really use."""
-    wait = f"Cut to GLM_MAX_WAIT ({settings.max_wait:g} s): hosts drop calls near 60 s; get_task resumes."
+def configured(listed: listing.Listed, settings: Settings) -> ToolEntry:
+    """The tool's entry with the defaults its descriptions name taken from `settings` (its spec's
+    `argument_texts`): a model reads the model and the wait this server will really use."""
+    entry = listed.entry
+    properties: dict[str, Any] = entry.input_schema.get("properties", {})
+    values = _Attributes(settings)
     texts = {
-        ("glm_chat", "model"): f"Default {settings.default_chat_model}; "
-        f"{settings.default_vision_model} with images.",
-        ("generate_image", "model"): f"Default {settings.image_model}; glm-image is the best (~20 s), "
-        "cogview-4-250304 the fastest.",
-        ("generate_video", "model"): f"Default {settings.video_model}.",
-        ("transcribe", "model"): f"Default {settings.asr_model}.",
-        **{(tool, "wait_seconds"): f"Seconds to wait (0: none). {wait}" for tool in JOB_TOOLS},
+        argument: template.format_map(values)
+        for argument, template in listed.spec.argument_texts.items()
+        if argument in properties
     }
-    shown = dict(entries)
-    for (tool, argument), text in texts.items():
-        entry = shown.get(tool)
-        properties = entry.input_schema.get("properties", {}) if entry is not None else {}
-        if entry is None or argument not in properties:
-            continue
-        changed = {**properties, argument: {**properties[argument], "description": text}}
-        shown[tool] = entry.model_copy(update={"input_schema": {**entry.input_schema, "properties": changed}})
-    return shown
+    if not texts:
+        return entry
+    changed = {
+        **properties,
+        **{name: {**properties[name], "description": text} for name, text in texts.items()},
+    }
+    return entry.model_copy(update={"input_schema": {**entry.input_schema, "properties": changed}})
 
 
-JOB_TOOLS = ("generate_image", "generate_video", "get_task")
+class _Attributes(dict[str, Any]):
+    """The settings' attributes (fields and properties) as a mapping, to fill description templates."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def __missing__(self, key: str) -> Any:
+        return getattr(self.settings, key)
+
+
+def _elsewhere(spec: ToolSpec, platform: str | None) -> str:
+    where = " or ".join(PLATFORM_NAMES.get(name, name) for name in spec.platforms)
+    setting = " or ".join(f"GLM_PLATFORM={name}" for name in spec.platforms)
+    here = PLATFORM_NAMES.get(platform or "", platform or "another platform")
+    return (
+        f"{spec.name} is a tool of {where} only and this server is set up for {here}: "
+        f"start it with {setting} and a key of that platform to use {spec.name}."
+    )
 
 
 async def _within_cap(state: AppState, name: str) -> None:
@@ -232,24 +254,29 @@ async def hosting(server: GLMServer) -> AsyncIterator[None]:
             state.hosted = False
 
 
-def build_server(settings: Settings) -> GLMServer:
-    """The MCP server with the tools `settings` selects (all by default) and every resource."""
-    names = settings.tools or list(listing.MODULES)
-    unknown = [name for name in names if name not in listing.MODULES]
+def build_server(settings: Settings, registered: Mapping[str, listing.Listed] | None = None) -> GLMServer:
+    """The MCP server with the tools `settings` selects (the default ones unless GLM_TOOLS names
+    others) and every resource. `registered`: the tools to choose from (default: the registry's)."""
+    tools = listing.load() if registered is None else registered
+    names = settings.tools or listing.defaults(tools)
+    unknown = [name for name in names if name not in tools]
     if unknown:
         raise ConfigError(
-            f"unknown tools in GLM_TOOLS / --tools: {', '.join(unknown)}; valid: {', '.join(listing.MODULES)}"
+            f"unknown tools in GLM_TOOLS / --tools: {', '.join(unknown)}; valid: {', '.join(tools)}"
         )
+    chosen = [tools[name] for name in dict.fromkeys(names)]
+    enabled = [listed for listed in chosen if settings.platform in listed.spec.platforms]
+    elsewhere = [listed.spec for listed in chosen if settings.platform not in listed.spec.platforms]
     store = LazyStore(settings)
     state = AppState(settings, store)
-    enabled = list(dict.fromkeys(names))
     server = GLMServer(
         glm_tools=enabled,
+        elsewhere=elsewhere,
         settings=settings,
         name="mcp-server-glm",
         title="GLM",
         version=__version__,
-        instructions=instructions(enabled),
+        instructions=instructions([listed.spec for listed in enabled]),
         lifespan=_lifespan(state),
         log_level=settings.log_level,
     )

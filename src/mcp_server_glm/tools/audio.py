@@ -24,9 +24,17 @@ from ..glm import catalog
 from ..glm.catalog import Platform
 from ..glm.multipart import FilePart
 from .common import app_state, count_usage, glm_client, result, ticking, upstream_errors
+from .spec import ToolSpec
 
-TITLE = "Transcribe speech"
-ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
+SPEC = ToolSpec(
+    name="transcribe",
+    title="Transcribe speech",
+    annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
+    purpose="transcribe turns WAV or MP3 speech into text",
+    summary="Turn speech (WAV or MP3, any length) into text with GLM-ASR.",
+    settings=("asr_model", "max_audio_mb", "max_speech_seconds_per_day"),
+    argument_texts={"model": "Default {asr_model}."},
+)
 
 
 class Transcript(BaseModel):

@@ -17,10 +17,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..glm import catalog
 from ..glm.models import ChatCompletion, ChatRequest, WebSearchOptions
 from .common import app_state, chat_image, count_usage, glm_client, result, upstream_errors
+from .spec import ToolSpec
 
-TITLE = "Ask a GLM model"
 MB = 1024 * 1024
-ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
+SPEC = ToolSpec(
+    name="glm_chat",
+    title="Ask a GLM model",
+    annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
+    purpose="glm_chat asks a GLM model (a second opinion, thinking, images, JSON output, an answer "
+    "grounded in a web search)",
+    summary="Ask a GLM model: a second opinion, a long answer with thinking, a look at images (vision "
+    "models), a JSON answer, or an answer grounded in a web search with its sources.",
+    settings=("chat_model", "vision_model", "chat_search_engine", "max_inline_mb", "max_tokens_per_day"),
+    argument_texts={"model": "Default {default_chat_model}; {default_vision_model} with images."},
+)
 PROGRESS_INTERVAL = 0.25  # seconds between progress notifications while an answer streams
 
 

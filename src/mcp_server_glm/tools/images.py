@@ -29,11 +29,23 @@ from .common import (
     ticking,
     upstream_errors,
 )
+from .spec import WAIT_TEXT, ToolSpec
 from .tasks import New, WaitSeconds, await_job, submit_once, wait_budget
 
-TITLE = "Generate an image"
-ANNOTATIONS = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+SPEC = ToolSpec(
+    name="generate_image",
+    title="Generate an image",
+    annotations=ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+    ),
+    purpose="generate_image creates an image and saves it to a file (billed per image)",
+    summary="Create an image (CogView-4, GLM-Image), shown in the client and saved to a file.",
+    settings=("image_model", "timeout", "max_wait", "inline_previews", "output_dir", "max_images_per_day"),
+    job=True,
+    argument_texts={
+        "model": "Default {image_model}; glm-image is the best (~20 s), cogview-4-250304 the fastest.",
+        "wait_seconds": WAIT_TEXT,
+    },
 )
 # The sync route holds one request open for the whole generation: it is used only while the read
 # timeout is at least this many times the model's usual generation time.

@@ -19,9 +19,16 @@ from ..glm.errors import NO_SEARCH_DATA, SearchUnavailable
 from ..glm.models import SearchItem, WebSearchRequest, WebSearchResponse
 from ..settings import SEARCH_ENGINES, Platform
 from .common import app_state, count_usage, glm_client, result, upstream_errors
+from .spec import ToolSpec
 
-TITLE = "Search the web"
-ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
+SPEC = ToolSpec(
+    name="web_search",
+    title="Search the web",
+    annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
+    purpose="web_search returns current web results with links",
+    summary="Search the web through GLM's Web Search API and get titles, links and summaries.",
+    settings=("search_engine", "max_searches_per_day"),
+)
 
 PLATFORM_NAMES: dict[Platform, str] = {"zai": "Z.AI", "bigmodel": "BigModel"}
 MAX_QUERY: dict[Platform, int] = {"bigmodel": 70}  # characters of search_query (BigModel's reference)

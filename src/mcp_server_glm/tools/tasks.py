@@ -45,6 +45,7 @@ from .common import (
     store,
     upstream_errors,
 )
+from .spec import WAIT_TEXT, ToolSpec
 
 log = logging.getLogger(__name__)
 _saving: dict[str, tuple[anyio.Lock, int]] = {}  # task id: (its lock, calls holding or awaiting it)
@@ -53,9 +54,16 @@ OWNER = f"{os.getpid()}-{secrets.token_hex(4)}"  # this process, as it signs its
 CLAIM_SECONDS = 60.0  # a claim on saving a job's media lasts this long unless renewed (every third)
 CLAIM_POLL = 0.5  # seconds between looks at a job another process is saving
 
-TITLE = "Get an async job"
-ANNOTATIONS = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+SPEC = ToolSpec(
+    name="get_task",
+    title="Get an async job",
+    annotations=ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+    ),
+    purpose="get_task picks up a video or image job by its task_id",
+    summary="Pick up a video (or image) job by id, even after the server was restarted.",
+    settings=("video_wait", "max_wait", "poll_interval", "poll_max_interval", "output_dir"),
+    argument_texts={"wait_seconds": WAIT_TEXT},
 )
 
 

@@ -19,11 +19,21 @@ from ..glm import catalog
 from ..glm.models import VideoRequest
 from .common import app_state, glm_client, video_image_for_api
 from .confirm import Confirm, confirm_video, require_yes
+from .spec import WAIT_TEXT, ToolSpec
 from .tasks import JobResult, New, WaitSeconds, await_job, submit_once, wait_budget
 
-TITLE = "Generate a video"
-ANNOTATIONS = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+SPEC = ToolSpec(
+    name="generate_video",
+    title="Generate a video",
+    annotations=ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+    ),
+    purpose="generate_video creates a short video, a paid job that takes minutes",
+    summary="Create a short video (CogVideoX-3) from text or images; it takes minutes, so the call waits "
+    "within a budget with progress, and otherwise hands back a task id.",
+    settings=("video_model", "video_wait", "max_wait", "confirm_videos", "output_dir", "max_videos_per_day"),
+    job=True,
+    argument_texts={"model": "Default {video_model}.", "wait_seconds": WAIT_TEXT},
 )
 # Models whose image_url is an array in the references even for one image; the others take one image as
 # a string (and two frames as an array).

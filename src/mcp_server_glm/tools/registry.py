@@ -1,0 +1,6 @@
+"""The tools this server has: the one place a tool is registered, by its module (which declares `SPEC`).
+
+The order is the order of tools/list, of the instructions and of every generated list of tools.
+"""
+
+MODULES = ("chat", "search", "images", "videos", "tasks", "audio")
