@@ -12,6 +12,7 @@ import pytest
 
 from mcp_server_glm import formats
 from mcp_server_glm.audio_chunks import mp3_seconds
+from mcp_server_glm.files import mpeg
 from tests.samples import GIF, JPEG, MOV, MOV_ATOM, MP3, MP3_FRAME, MP4, PNG, WAV, WEBP, mp3, png, png_chunk
 
 TEXT = b"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n" * 20  # 1.3 KB of text
@@ -151,8 +152,8 @@ def test_the_duration_of_an_mp3_comes_from_the_same_frame_parser() -> None:
     data = mp3(frames=100, id3=True)
     seconds = mp3_seconds(io.BytesIO(data), len(data))
     assert seconds == pytest.approx(100 * 417 * 8 / 128_000)
-    frame = formats.mpeg_frame(data[10:14])
-    assert frame == formats.MpegFrame(kbps=128, sample_rate=44100, length=417)
+    frame = mpeg.mpeg_frame(data[10:14])
+    assert frame == mpeg.MpegFrame(kbps=128, sample_rate=44100, length=417)
 
 
 @pytest.mark.parametrize(
@@ -168,4 +169,4 @@ def test_the_duration_of_an_mp3_comes_from_the_same_frame_parser() -> None:
     ],
 )
 def test_not_an_mpeg_layer_iii_header(header: bytes) -> None:
-    assert formats.mpeg_frame(header) is None
+    assert mpeg.mpeg_frame(header) is None
