@@ -1005,3 +1005,52 @@ def test_output_stem() -> None:
     assert re.fullmatch(r"video-\d{8}-\d{6}-abcrm-rfx{32}", stem), stem
     assert re.fullmatch(r"image-\d{8}-\d{6}-[0-9a-f]{8}", Files.output_stem("image", None))
     assert re.fullmatch(r"audio-\d{8}-\d{6}-[0-9a-f]{8}", Files.output_stem("audio", "../"))
+
+
+# -- saved files read back, temporary files ---------------------------------------------------------
+
+
+async def test_a_saved_file_is_read_back_and_measured_only_in_the_output_directory(
+    files: Files, server: Server, out: Path, tmp_path: Path
+) -> None:
+    server.routes["/a"] = body(PNG)
+    saved = await files.download(server.url("/a"), kind="image", stem="a")
+    with files.open_saved(saved.path) as file:
+        assert file.read() == PNG
+    assert await files.saved_size(saved.path) == len(PNG)
+    assert await files.saved_size(str(saved.path)) == len(PNG)
+    outside = write(tmp_path / "elsewhere" / "a.png", PNG)
+    (out / "link.png").symlink_to(outside)
+    (out / "sub").mkdir()
+    below = write(out / "sub" / "b.png", PNG)
+    for path in (outside, out / "link.png", below, out / "gone.png", out):
+        assert await files.saved_size(path) is None, path
+        with pytest.raises(FileRefused, match=r"is no longer a file in the output directory \("):
+            files.open_saved(path)
+
+
+async def test_temporary_files_are_unnamed_in_the_data_directory(
+    root: Path, out: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data" / "deeper"
+    async with make_files(root, out, temp_dir=data) as files:
+        with files.temporary_file() as file:
+            file.write(b"decoded audio")
+            file.seek(0)
+            assert file.read() == b"decoded audio"
+            assert data.is_dir() and listing(data) == []  # made private, and the file has no name there
+            assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        async with files.open_input(
+            f"data:audio/wav;base64,{base64.b64encode(WAV).decode()}", "audio"
+        ) as got:
+            assert got.size == len(WAV)
+            assert listing(data) == []
+
+
+async def test_a_temporary_file_that_cannot_be_made_is_one_refusal(
+    root: Path, out: Path, tmp_path: Path
+) -> None:
+    blocked = write(tmp_path / "a-file", b"")
+    async with make_files(root, out, temp_dir=blocked / "tmp") as files:
+        with pytest.raises(FileRefused, match=r"^no temporary file could be made in .*a-file/tmp: "):
+            files.temporary_file()
