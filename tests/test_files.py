@@ -27,8 +27,8 @@ import anyio
 import httpx2
 import pytest
 
-from mcp_server_glm import files as files_module
-from mcp_server_glm.files import FileRefused, Files, MediaKind
+from mcp_server_glm.errors import InputRefused
+from mcp_server_glm.files import FileRefused, Files, MediaKind, local, outputs
 from tests.samples import GIF, JPEG, MOV, MOV_ATOM, MP3, MP3_FRAME, MP4, PNG, WAV, WEBP
 
 pytestmark = pytest.mark.anyio
@@ -316,15 +316,15 @@ async def test_a_directory_swapped_for_a_link_after_the_check_is_not_followed(
 ) -> None:
     """The check passes on the real directory; the open then finds a link there and refuses, by the
     component-by-component walk or (where the system has no openat) by the opened file's real path."""
-    monkeypatch.setattr(files_module, "OPENAT", openat)
-    checked = files._resolve_input(str(write(root / "sub" / "a.png", PNG)))
+    monkeypatch.setattr(local, "OPENAT", openat)
+    checked = files.local.resolve_input(str(write(root / "sub" / "a.png", PNG)))
     write(tmp_path / "outside" / "a.png", PNG)
     swap_for_link(root / "sub", tmp_path / "outside")
-    with pytest.raises(files_module._Refused, match="a link appeared on its path while it was being opened"):
-        files._open_checked(checked, MB)
+    with pytest.raises(InputRefused, match="a link appeared on its path while it was being opened"):
+        files.local.open_checked(checked, MB)
     (root / "sub").unlink()
     (root / "sub-moved").rename(root / "sub")
-    file, size = files._open_checked(checked, MB)  # the control: unswapped, it opens
+    file, size = files.local.open_checked(checked, MB)  # the control: unswapped, it opens
     with file:
         assert size == len(PNG)
 
@@ -510,7 +510,7 @@ async def test_a_file_that_grows_after_the_check_is_cut_off(
                 file.write(bytes(2 * MB))
         return measured
 
-    monkeypatch.setattr(files_module.os, "fstat", measure_then_grow)
+    monkeypatch.setattr(os, "fstat", measure_then_grow)
     assert "grew past the 1 MiB limit" in await refused(files.read_input(str(path), "image"))
 
 
@@ -526,7 +526,7 @@ async def test_a_file_that_grows_before_it_is_opened_is_measured_open(
                 file.write(bytes(2 * MB))
         return real_open(target, flags, *args, **kwargs)
 
-    monkeypatch.setattr(files_module.os, "open", grow_then_open)
+    monkeypatch.setattr(os, "open", grow_then_open)
     assert "more than the 1 MiB limit" in await refused(files.read_input(str(path), "image"))
     async with contextlib.AsyncExitStack() as stack:
         message = await refused(stack.enter_async_context(files.open_input(str(path), "image")))
@@ -715,7 +715,7 @@ async def test_open_input_says_when_no_temporary_file_can_be_written(
     def disk_full(*args: Any, **kwargs: Any) -> IO[bytes]:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(files_module.tempfile, "TemporaryFile", disk_full)
+    monkeypatch.setattr(outputs.tempfile, "TemporaryFile", disk_full)
     data_url = f"data:audio/wav;base64,{base64.b64encode(WAV).decode()}"
     async with contextlib.AsyncExitStack() as stack:
         message = await refused(stack.enter_async_context(files.open_input(data_url, "audio")))
@@ -839,7 +839,7 @@ async def test_download_without_hard_links_publishes_by_rename(
     def no_link(*args: Any, **kwargs: Any) -> None:
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    monkeypatch.setattr(files_module.os, "link", no_link)
+    monkeypatch.setattr(os, "link", no_link)
     server.routes["/a"] = body(GIF)
     first = await files.download(server.url("/a"), kind="image", stem="g")
     second = await files.download(server.url("/a"), kind="image", stem="g")
@@ -951,7 +951,7 @@ async def test_output_directory_that_cannot_exist(root: Path, tmp_path: Path, se
 async def test_disk_full_mid_download_leaves_nothing(
     files: Files, server: Server, out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_create = files_module._create_temp
+    real_create = outputs.create_temp
 
     class FullDisk:
         def __init__(self, file: IO[bytes]) -> None:
@@ -970,7 +970,7 @@ async def test_disk_full_mid_download_leaves_nothing(
         temp, file = real_create(directory, stem)
         return temp, FullDisk(file)
 
-    monkeypatch.setattr(files_module, "_create_temp", create)
+    monkeypatch.setattr(outputs, "create_temp", create)
     server.routes["/big"] = chunks(bytes(MB), 4)
     message = await refused(files.download(server.url("/big"), kind="video", stem="a"))
     assert message == f"cannot write to {out}: No space left on device"
@@ -1005,3 +1005,52 @@ def test_output_stem() -> None:
     assert re.fullmatch(r"video-\d{8}-\d{6}-abcrm-rfx{32}", stem), stem
     assert re.fullmatch(r"image-\d{8}-\d{6}-[0-9a-f]{8}", Files.output_stem("image", None))
     assert re.fullmatch(r"audio-\d{8}-\d{6}-[0-9a-f]{8}", Files.output_stem("audio", "../"))
+
+
+# -- saved files read back, temporary files ---------------------------------------------------------
+
+
+async def test_a_saved_file_is_read_back_and_measured_only_in_the_output_directory(
+    files: Files, server: Server, out: Path, tmp_path: Path
+) -> None:
+    server.routes["/a"] = body(PNG)
+    saved = await files.download(server.url("/a"), kind="image", stem="a")
+    with files.open_saved(saved.path) as file:
+        assert file.read() == PNG
+    assert await files.saved_size(saved.path) == len(PNG)
+    assert await files.saved_size(str(saved.path)) == len(PNG)
+    outside = write(tmp_path / "elsewhere" / "a.png", PNG)
+    (out / "link.png").symlink_to(outside)
+    (out / "sub").mkdir()
+    below = write(out / "sub" / "b.png", PNG)
+    for path in (outside, out / "link.png", below, out / "gone.png", out):
+        assert await files.saved_size(path) is None, path
+        with pytest.raises(FileRefused, match=r"is no longer a file in the output directory \("):
+            files.open_saved(path)
+
+
+async def test_temporary_files_are_unnamed_in_the_data_directory(
+    root: Path, out: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data" / "deeper"
+    async with make_files(root, out, temp_dir=data) as files:
+        with files.temporary_file() as file:
+            file.write(b"decoded audio")
+            file.seek(0)
+            assert file.read() == b"decoded audio"
+            assert data.is_dir() and listing(data) == []  # made private, and the file has no name there
+            assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        async with files.open_input(
+            f"data:audio/wav;base64,{base64.b64encode(WAV).decode()}", "audio"
+        ) as got:
+            assert got.size == len(WAV)
+            assert listing(data) == []
+
+
+async def test_a_temporary_file_that_cannot_be_made_is_one_refusal(
+    root: Path, out: Path, tmp_path: Path
+) -> None:
+    blocked = write(tmp_path / "a-file", b"")
+    async with make_files(root, out, temp_dir=blocked / "tmp") as files:
+        with pytest.raises(FileRefused, match=r"^no temporary file could be made in .*a-file/tmp: "):
+            files.temporary_file()

@@ -12,6 +12,7 @@ import pytest
 
 from mcp_server_glm import formats
 from mcp_server_glm.audio_chunks import mp3_seconds
+from mcp_server_glm.files import mpeg
 from tests.samples import GIF, JPEG, MOV, MOV_ATOM, MP3, MP3_FRAME, MP4, PNG, WAV, WEBP, mp3, png, png_chunk
 
 TEXT = b"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n" * 20  # 1.3 KB of text
@@ -151,8 +152,8 @@ def test_the_duration_of_an_mp3_comes_from_the_same_frame_parser() -> None:
     data = mp3(frames=100, id3=True)
     seconds = mp3_seconds(io.BytesIO(data), len(data))
     assert seconds == pytest.approx(100 * 417 * 8 / 128_000)
-    frame = formats.mpeg_frame(data[10:14])
-    assert frame == formats.MpegFrame(kbps=128, sample_rate=44100, length=417)
+    frame = mpeg.mpeg_frame(data[10:14])
+    assert frame == mpeg.MpegFrame(kbps=128, sample_rate=44100, length=417)
 
 
 @pytest.mark.parametrize(
@@ -168,4 +169,34 @@ def test_the_duration_of_an_mp3_comes_from_the_same_frame_parser() -> None:
     ],
 )
 def test_not_an_mpeg_layer_iii_header(header: bytes) -> None:
-    assert formats.mpeg_frame(header) is None
+    assert mpeg.mpeg_frame(header) is None
+
+
+def test_one_mpeg_parser_serves_the_sniff_the_check_and_the_audio_cutter() -> None:
+    """files/mpeg.py is the only MPEG parser: the whole-file check walks its frames with it, the sniff
+    recognises a bare frame by it, and the cutter's duration counts from the frame it finds."""
+    from mcp_server_glm import audio_chunks
+    from mcp_server_glm.files import sniff
+
+    assert formats.mpeg is mpeg and audio_chunks.mpeg is mpeg
+    data = mp3(frames=100, id3=True) + b"TAG" + bytes(125)
+    walked = mpeg.walk(io.BytesIO(data), len(data))
+    start = mpeg.id3_size(data[:10])
+    assert (walked.start, walked.end, walked.frames) == (start, len(data) - 128, 100)
+    assert walked.stop == walked.end == start + 100 * 417
+    assert mpeg.trailing_tags(io.BytesIO(data), len(data)) == 128
+    assert sniff(mp3(frames=1)) == ("audio", ".mp3")
+    assert sniff(b"\xff\xfeh\x00i\x00") is None  # sync bits alone (a UTF-16 BOM) are not a frame
+    bare = mp3(frames=10)
+    assert mpeg.duration(io.BytesIO(bare), len(bare)) == pytest.approx(10 * 417 * 8 / 128_000)
+
+
+def test_an_mp3_without_a_frame_has_no_duration() -> None:
+    from mcp_server_glm.audio_chunks import AudioError
+
+    junk = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 4096
+    assert mpeg.duration(io.BytesIO(junk), len(junk)) is None
+    with pytest.raises(AudioError, match="no MPEG audio frame found"):
+        mp3_seconds(io.BytesIO(junk), len(junk))
+    walked = mpeg.walk(io.BytesIO(junk), len(junk))
+    assert walked.frames == 0 and walked.stop == 10

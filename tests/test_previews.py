@@ -238,3 +238,22 @@ async def test_an_image_no_preview_can_be_made_of_is_still_saved_and_linked(
     notes = [block.text for block in result.content if isinstance(block, TextContent)]
     assert any(note.startswith("No preview: the image is 8000x8000 pixels") for note in notes), notes
     assert not after.is_error
+
+
+@pytest.mark.anyio
+async def test_previews_read_the_saved_image_through_files_only_in_the_output_directory(
+    tmp_path: Path,
+) -> None:
+    from mcp_server_glm.files import Files
+
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    async with Files(allowed_dirs=[], output_dir=out, input_limits={}, max_download_bytes=1024) as files:
+        inside = written(out, PNG)
+        assert make_preview(inside, files.open_saved).data == PNG
+        outside = written(elsewhere, PNG)
+        with pytest.raises(
+            PreviewRefused, match=r"^the image cannot be read \(.* no longer a file in the output"
+        ):
+            make_preview(outside, files.open_saved)

@@ -1,8 +1,8 @@
 """Cutting audio into pieces the speech-to-text API accepts (at most 30 s and 25 MB per request).
 
 A WAV file is cut into ranges of the file, each read only as it is sent; an MP3 is measured from its frame
-headers and, when too long, decoded by `ffmpeg` (if installed) into a WAV file. All of it works on open
-files and blocks: call it in a worker thread.
+headers (files/mpeg.py, the parser the file check uses) and, when too long, decoded by `ffmpeg` (if
+installed) into a WAV file. All of it works on open files and blocks: call it in a worker thread.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from .errors import Refusal
-from .formats import id3_size, mpeg_frame
+from .files import mpeg
 
 MAX_SECONDS = 30.0
 MAX_BYTES = 25 * 1024 * 1024
@@ -113,15 +113,10 @@ def _wav_header(channels: int, width: int, rate: int, size: int) -> bytes:
 
 def mp3_seconds(source: BinaryIO, size: int) -> float:
     """Duration of an MP3, from its first frame's bitrate (exact for constant bitrate; an estimate else)."""
-    source.seek(0)
-    start = id3_size(source.read(10))
-    source.seek(start)
-    data = source.read(64 * 1024 + 4)
-    for offset in range(len(data) - 4):
-        frame = mpeg_frame(data[offset : offset + 4])
-        if frame is not None:
-            return (size - start - offset) * 8 / (frame.kbps * 1000)
-    raise AudioError("no MPEG audio frame found: the MP3 file is damaged or not an MP3")
+    seconds = mpeg.duration(source, size)
+    if seconds is None:
+        raise AudioError("no MPEG audio frame found: the MP3 file is damaged or not an MP3")
+    return seconds
 
 
 def ffmpeg_available() -> bool:

@@ -1,7 +1,7 @@
 """Whether an input really is the media its first bytes announce, checked by walking its structure from
 an open file a block at a time (large audio is never held whole): PNG chunks with their CRCs to IEND,
 JPEG segments to EOI, GIF blocks to the trailer, RIFF chunk sizes (WAV, WEBP), MP4/MOV boxes, and MPEG
-audio frames, whose header parser the audio cutter shares.
+audio frames (their parser is files/mpeg.py, which the audio cutter shares).
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import BinaryIO
+
+from .files import mpeg
 
 BLOCK = 1024 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -18,51 +19,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers
 JPEG_STANDALONE = frozenset((0x01, *range(0xD0, 0xD8)))  # markers without a length
-ID3V1_BYTES = 128
-APE_FOOTER_BYTES = 32
-
-# MPEG audio layer III frame header tables (bitrates in kbit/s), indexed by the header's 4-bit field,
-# and sample rates by version (3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5).
-_BITRATES = {
-    1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0),  # MPEG-1
-    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0),  # MPEG-2 and 2.5
-}
-_SAMPLE_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 
 
 class Damaged(Exception):
     """Why bytes that start like a format are not that format: "its chunk IDAT has a bad CRC"."""
-
-
-@dataclass(frozen=True, slots=True)
-class MpegFrame:
-    kbps: int
-    sample_rate: int
-    length: int  # bytes, the header included
-
-
-def mpeg_frame(header: bytes) -> MpegFrame | None:
-    """The MPEG layer III frame a 4-byte header starts, or None if it is not a valid one: not just the
-    sync bits (a UTF-16 byte order mark, FF FE, must not pass for audio), no free-format bitrate and
-    no reserved field."""
-    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
-        return None
-    version, layer = (header[1] >> 3) & 3, (header[1] >> 1) & 3
-    rate_index, frequency, padding = header[2] >> 4, (header[2] >> 2) & 3, (header[2] >> 1) & 1
-    if version == 1 or layer != 1 or rate_index in (0, 15) or frequency == 3 or header[3] & 3 == 2:
-        return None
-    kbps = _BITRATES[1 if version == 3 else 2][rate_index]
-    sample_rate = _SAMPLE_RATES[version][frequency]
-    length = (144 if version == 3 else 72) * kbps * 1000 // sample_rate + padding
-    return MpegFrame(kbps, sample_rate, length)
-
-
-def id3_size(head: bytes) -> int:
-    """Bytes an ID3v2 tag at the start of `head` takes (header and footer included), or 0."""
-    if len(head) < 10 or head[:3] != b"ID3":
-        return 0
-    size = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F)
-    return 10 + size + (10 if head[5] & 0x10 else 0)
 
 
 def check(ext: str, file: BinaryIO, size: int) -> None:
@@ -282,49 +242,13 @@ def _iso_boxes(reader: _Reader) -> None:
 
 
 def _mp3(reader: _Reader) -> None:
-    file, size = reader.file, reader.size
-    start = id3_size(file.read(10))
-    end = size - _trailing_tags(file, size)
-    if start > end:
+    walked = mpeg.walk(reader.file, reader.size)
+    if walked.start > walked.end:
         raise Damaged("its ID3 tag is larger than the file")
-    frames = 0
-    offset = start
-    base, block = start, b""
-    lengths: dict[bytes, int] = {}  # frame length by header: a file has few distinct headers
-    while offset + 4 <= end:
-        if offset + 4 > base + len(block):
-            file.seek(offset)
-            base, block = offset, file.read(min(BLOCK, end - offset))
-        header = block[offset - base : offset - base + 4]
-        length = lengths.get(header)
-        if length is None:
-            frame = mpeg_frame(header)
-            if frame is None:
-                break
-            length = lengths[header] = frame.length
-        offset += length
-        if offset <= end:
-            frames += 1
-    if not frames:
+    if not walked.frames:
         raise Damaged("it holds no whole MPEG audio frame")
-    if offset < end:
-        raise Damaged(f"its MPEG audio frames stop at byte {offset} of {size}")
-
-
-def _trailing_tags(file: BinaryIO, size: int) -> int:
-    """Bytes that ID3v1 and APEv2 tags take at the end of an MP3."""
-    tags = 0
-    if size >= ID3V1_BYTES:
-        file.seek(size - ID3V1_BYTES)
-        if file.read(3) == b"TAG":
-            tags = ID3V1_BYTES
-    if size - tags >= APE_FOOTER_BYTES:
-        file.seek(size - tags - APE_FOOTER_BYTES)
-        footer = file.read(APE_FOOTER_BYTES)
-        if footer[:8] == b"APETAGEX":
-            length, flags = struct.unpack("<I4xI", footer[12:24])
-            tags += length + (APE_FOOTER_BYTES if flags & 0x80000000 else 0)
-    return min(tags, size)
+    if walked.stop < walked.end:
+        raise Damaged(f"its MPEG audio frames stop at byte {walked.stop} of {reader.size}")
 
 
 CHECKERS: dict[str, Callable[[_Reader], None]] = {

@@ -9,9 +9,10 @@ import io
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import anyio
 from mcp.types import ContentBlock, ImageContent, TextContent
@@ -49,14 +50,17 @@ class Preview:
     whole: bool = False  # the file itself, sent unchanged
 
 
-async def preview_blocks(settings: Settings, path: Path) -> list[ContentBlock]:
+async def preview_blocks(
+    settings: Settings, path: Path, open_file: Callable[[Path], BinaryIO] | None = None
+) -> list[ContentBlock]:
     """The content blocks that show the saved image at `path` inline: its preview, with a line saying
     it is one when it is smaller than the file; nothing when previews are off (GLM_INLINE_PREVIEWS);
-    a line saying why when no preview can be made (the file is saved all the same)."""
+    a line saying why when no preview can be made (the file is saved all the same). The server reads
+    the file through `open_file` (`Files.open_saved`, confined to the output directory)."""
     if not settings.inline_previews:
         return []
     try:
-        preview = await anyio.to_thread.run_sync(make_preview, path)
+        preview = await anyio.to_thread.run_sync(make_preview, path, open_file)
     except PreviewRefused as exc:
         log.warning("No preview of %s: %s", path, exc)
         return [TextContent(type="text", text=f"No preview: {exc}. The full image is saved at {path}.")]
@@ -74,14 +78,20 @@ async def preview_blocks(settings: Settings, path: Path) -> list[ContentBlock]:
     return blocks
 
 
-def make_preview(path: Path) -> Preview:
+def make_preview(path: Path, open_file: Callable[[Path], BinaryIO] | None = None) -> Preview:
     """A preview of the image file at `path` of at most MAX_PREVIEW_BYTES: the file itself when it is a
     PNG, JPEG or WEBP that small and at most MAX_SIDE a side, else a JPEG downscaled to fit in
-    MAX_SIDE (aspect ratio kept) at the best quality that fits, smaller still if it must."""
+    MAX_SIDE (aspect ratio kept) at the best quality that fits, smaller still if it must. The file is
+    opened by `open_file` (by its path when None)."""
     from PIL import Image
 
     try:
-        with warnings.catch_warnings(), path.open("rb") as file:
+        opened = open_file(path) if open_file is not None else path.open("rb")
+    except (Refusal, OSError) as exc:
+        raise PreviewRefused(f"the image cannot be read ({exc})") from None
+
+    try:
+        with warnings.catch_warnings(), opened as file:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(file) as image:
                 width, height = image.size

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -116,16 +117,19 @@ async def read_media(settings: Settings, lazy_store: LazyStore, name: str) -> tu
         raise ResourceError(str(exc)) from exc
     if record is None:
         raise ResourceNotFoundError(f"No media named {name!r} was saved by this server")
-    path = anyio.Path(record.path)
+    from .files.outputs import open_saved
+
     media_dir = await anyio.Path(settings.media_dir).resolve()
-    if not await path.is_file() or (await path.resolve()).parent != media_dir:
+    opened = await anyio.to_thread.run_sync(open_saved, Path(media_dir), record.path)  # Files' confinement
+    if opened is None:
         raise ResourceNotFoundError(f"Media {name!r} is no longer in the output directory ({media_dir})")
-    size = (await path.stat()).st_size
-    if size > MAX_RESOURCE_BYTES:
-        raise ResourceError(
-            f"{path} is {size // MB} MiB, too large to send as a resource: open the file instead"
-        )
-    return await path.read_bytes(), record.mime_type
+    file, size = opened
+    with file:
+        if size > MAX_RESOURCE_BYTES:
+            raise ResourceError(
+                f"{record.path} is {size // MB} MiB, too large to send as a resource: open the file instead"
+            )
+        return await anyio.to_thread.run_sync(file.read), record.mime_type
 
 
 def _task(record: TaskRecord) -> dict[str, Any]:

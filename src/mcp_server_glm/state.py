@@ -161,6 +161,7 @@ class AppState:
                 connect_timeout=settings.connect_timeout,
                 read_timeout=settings.timeout,
                 allow_hard_links=settings.allow_hard_links,
+                temp_dir=settings.store_dir,
             )
         return self._files
 

@@ -274,3 +274,17 @@ async def test_get_task_refuses_ids_that_are_not_plain_names(fake: FakeGLM, task
         text = refusal("get_task", await call(client, "get_task", {"task_id": task_id, "wait_seconds": 0}))
         assert text.startswith("Error executing tool get_task: invalid arguments: task_id: String "), text
     assert fake.requests == []
+
+
+def test_the_guard_is_installed_on_httpx2s_private_pool() -> None:
+    """The guard rides on httpx2's private `_pool` (files/ssrf.py): if httpx2 renames it or stops sending
+    through it, this fails here, by name, rather than the guard silently not being on the path."""
+    import httpx2
+
+    from mcp_server_glm.files import ssrf
+
+    transport = ssrf.guarded_transport()
+    assert ssrf.guard_installed(transport)
+    assert isinstance(vars(transport)["_pool"]._network_backend, ssrf._GuardedNetwork)
+    assert "_pool" in httpx2.AsyncHTTPTransport.handle_async_request.__code__.co_names
+    assert not ssrf.guard_installed(httpx2.AsyncHTTPTransport())  # the control: httpx2's own pool

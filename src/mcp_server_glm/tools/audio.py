@@ -7,7 +7,6 @@ progress, and joined.
 
 from __future__ import annotations
 
-import tempfile
 from contextlib import ExitStack
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from .. import audio_chunks
 from ..audio_chunks import MAX_BYTES, MAX_SECONDS, Piece
-from ..files import OpenInput
+from ..files import Files, OpenInput
 from ..glm import catalog
 from ..glm.catalog import Platform
 from ..glm.multipart import FilePart
@@ -66,7 +65,7 @@ async def transcribe(
     _check_model(chosen, settings.platform)
     with upstream_errors(), ExitStack() as stack:
         async with app_state(ctx).files.open_input(file, "audio") as audio:
-            pieces, extension = await anyio.to_thread.run_sync(_pieces, audio, stack)
+            pieces, extension = await anyio.to_thread.run_sync(_pieces, audio, stack, app_state(ctx).files)
             return await _transcribe_pieces(ctx, pieces, extension, chosen, prompt, hotwords or [])
 
 
@@ -134,9 +133,9 @@ def _check_model(name: str, platform: Platform) -> None:
     raise ToolError(f"{name} is a legacy model name that neither platform documents any more: use {use}")
 
 
-def _pieces(audio: OpenInput, stack: ExitStack) -> tuple[list[Piece], str]:
+def _pieces(audio: OpenInput, stack: ExitStack, files: Files) -> tuple[list[Piece], str]:
     """Request-sized pieces of the audio, and the format they are in; a decoded MP3 is kept in a
-    temporary file that `stack` closes."""
+    temporary file (`files.temporary_file`, in the data directory) that `stack` closes."""
     if audio.mime_type == "audio/wav":
         return audio_chunks.wav_pieces(audio.file, audio.size), "wav"
     seconds = audio_chunks.mp3_seconds(audio.file, audio.size)
@@ -147,7 +146,7 @@ def _pieces(audio: OpenInput, stack: ExitStack) -> tuple[list[Piece], str]:
             f"{audio.source} is an MP3 of about {seconds:.0f} s; the API takes 30 s per request, and cutting "
             "an MP3 needs ffmpeg on PATH. Install ffmpeg, or convert the file to WAV."
         )
-    decoded = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+    decoded = stack.enter_context(files.temporary_file())
     size = audio_chunks.mp3_to_wav(audio.file, decoded)
     return audio_chunks.wav_pieces(decoded, size), "wav"
 

@@ -179,4 +179,5 @@ async def _image_content(ctx: Context[Any, Any], path: Path) -> list[ContentBloc
     """The saved image shown inline as a preview that fits any host's result (none if previews are off)."""
     from ..previews import preview_blocks
 
-    return await preview_blocks(app_state(ctx).settings, path)
+    state = app_state(ctx)
+    return await preview_blocks(state.settings, path, state.files.open_saved)

@@ -324,7 +324,7 @@ async def get_task(
             "unknown, so it cannot be followed. Check the platform console before submitting it again."
         )
     if record is not None and record.status != "PROCESSING":
-        return _report_recorded(record).as_result()
+        return (await _report_recorded(ctx, record)).as_result()
     budget, lowered = wait_budget(ctx, wait_seconds)
     unrecorded = _unrecorded.get(task_id) if record is None else None
     if unrecorded is not None:
@@ -484,7 +484,7 @@ async def _settle(
     async with _one_at_a_time(task_id), _claimed(records, task_id) as saved:
         # A call that waited here finds the job saved by the one before it, in this process or another.
         if saved is not None and saved.status == "SUCCESS":
-            return _report_recorded(saved)
+            return await _report_recorded(ctx, saved)
         try:
             job, links = await _complete(ctx, task_id, record.kind, model, state)
         except ToolError as exc:
@@ -586,10 +586,11 @@ async def _cover_preview(ctx: Context[Any, Any], path: Path) -> list[ContentBloc
     """A video's cover shown inline as a preview that fits any host's result (none if previews are off)."""
     from ..previews import preview_blocks
 
-    return await preview_blocks(app_state(ctx).settings, path)
+    state = app_state(ctx)
+    return await preview_blocks(state.settings, path, state.files.open_saved)
 
 
-def _report_recorded(record: TaskRecord) -> Outcome:
+async def _report_recorded(ctx: Context[Any, Any], record: TaskRecord) -> Outcome:
     """A job the store already knows to be finished: no API call, no second download."""
     if record.status == "FAIL":
         raise ToolError(_failed_text(record.kind, record.id, record.error or "no reason given"))
@@ -599,7 +600,8 @@ def _report_recorded(record: TaskRecord) -> Outcome:
         | {"elapsed_seconds": _age(record)}
     )
     paths = [Path(path) for path in (job.path, job.cover_path) if path]
-    if not all(path.exists() for path in paths):
+    sizes = [await app_state(ctx).files.saved_size(path) for path in paths]  # off the loop, in the output dir
+    if None in sizes:
         job.next_step = (
             "Its saved files were removed: the URL may still work for a while. Submit again only if the user "
             "wants it made (and billed) again."
@@ -608,7 +610,9 @@ def _report_recorded(record: TaskRecord) -> Outcome:
         return Outcome(f"{text} {job.next_step}", job)
     job.next_step = _next_for(record.kind, job)
     links: list[ContentBlock] = [
-        link(path.name, mimetypes.guess_type(path.name)[0], path.stat().st_size) for path in paths
+        link(path.name, mimetypes.guess_type(path.name)[0], size)
+        for path, size in zip(paths, sizes, strict=True)
+        if size is not None
     ]
     return Outcome(_success_text(record.kind, job), job, links)
 
