@@ -6,8 +6,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
+import threading
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -215,12 +218,58 @@ async def test_speech_cap_is_enforced_and_not_retried(glm: GLMClient, fake: Fake
         await glm.speech(SpeechRequest(input="long enough " * 10), max_bytes=100_000)
     assert "\n" not in str(caught.value)
     assert len(fake.requests_to("audio/speech")) == 1
-    # Audio of a scripted body past the cap (the fake always sends a Content-Length: the check while
-    # reading, for a chunked answer, is not reached by these tests).
+    # A scripted body past the cap (the fake sends a Content-Length, refused before reading).
     big = b"RIFF" + bytes(200_000)
     fake.script("audio/speech", Fault(body=big, content_type="audio/wav"))
     with pytest.raises(BadResponse, match="100000 bytes"):
         await glm.speech(SpeechRequest(input="hi"), max_bytes=100_000)
+
+
+@contextmanager
+def chunked_audio(total: int) -> Iterator[str]:
+    """A loopback HTTP server answering one request with `total` bytes of audio in 64 KB chunks, with
+    no Content-Length (Transfer-Encoding: chunked); yields its base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        peer, _ = listener.accept()
+        with peer, suppress(OSError):
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += peer.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            while len(body) < length:
+                body += peer.recv(65536)
+            peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nTransfer-Encoding: chunked\r\n\r\n")
+            chunk = bytes(65536)
+            for _ in range(total // len(chunk)):
+                peer.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            peer.sendall(b"0\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/api/paas/v4"
+    finally:
+        listener.close()
+        thread.join(timeout=10)
+
+
+async def test_speech_cap_holds_while_reading_a_chunked_answer() -> None:
+    with chunked_audio(4 * 1024 * 1024) as base:
+        async with GLMClient(CANARY_KEY, base, max_retries=0, timeout=10) as glm:
+            with pytest.raises(BadResponse, match="more than 1 MB of audio"):
+                await glm.speech(SpeechRequest(input="hi"), max_bytes=1024 * 1024)
+    with chunked_audio(512 * 1024) as base:
+        async with GLMClient(CANARY_KEY, base, max_retries=0, timeout=10) as glm:
+            speech = await glm.speech(SpeechRequest(input="hi"), max_bytes=1024 * 1024)
+    assert (len(speech.audio), speech.content_type) == (512 * 1024, "audio/wav")
 
 
 async def test_speech_errors_map_to_the_error_tree(probe: GLMClient, fake: FakeGLM) -> None:
