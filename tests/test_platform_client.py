@@ -4,12 +4,13 @@ how answers are read, which error each refusal becomes, and what is (not) re-sen
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
 import socket
 import threading
 import wave
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -214,21 +215,26 @@ async def test_speech_pcm_and_the_longest_input(glm: GLMClient, fake: FakeGLM) -
 
 async def test_speech_cap_is_enforced_and_not_retried(glm: GLMClient, fake: FakeGLM) -> None:
     fake.platform = "bigmodel"
-    with pytest.raises(BadResponse, match="more than 0 MB of audio \\(100000 bytes\\)") as caught:
+    with pytest.raises(
+        BadResponse,
+        match="more than 100000 bytes of audio, the most read into memory: ask for a shorter text",
+    ) as caught:
         await glm.speech(SpeechRequest(input="long enough " * 10), max_bytes=100_000)
     assert "\n" not in str(caught.value)
     assert len(fake.requests_to("audio/speech")) == 1
     # A scripted body past the cap (the fake sends a Content-Length, refused before reading).
     big = b"RIFF" + bytes(200_000)
     fake.script("audio/speech", Fault(body=big, content_type="audio/wav"))
-    with pytest.raises(BadResponse, match="100000 bytes"):
+    with pytest.raises(BadResponse, match="more than 100000 bytes of audio"):
         await glm.speech(SpeechRequest(input="hi"), max_bytes=100_000)
 
 
 @contextmanager
-def chunked_audio(total: int) -> Iterator[str]:
-    """A loopback HTTP server answering one request with `total` bytes of audio in 64 KB chunks, with
-    no Content-Length (Transfer-Encoding: chunked); yields its base URL."""
+def chunked_answer(
+    chunks: Iterable[bytes], head: bytes = b"200 OK\r\nContent-Type: audio/wav"
+) -> Iterator[str]:
+    """A loopback HTTP server answering one request with `head` (status line and headers) and the
+    `chunks` without a Content-Length (Transfer-Encoding: chunked); yields its base URL."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
 
@@ -238,17 +244,16 @@ def chunked_audio(total: int) -> Iterator[str]:
             request = b""
             while b"\r\n\r\n" not in request:
                 request += peer.recv(65536)
-            head, _, body = request.partition(b"\r\n\r\n")
+            request_head, _, body = request.partition(b"\r\n\r\n")
             length = next(
                 int(line.split(b":", 1)[1])
-                for line in head.split(b"\r\n")
+                for line in request_head.split(b"\r\n")
                 if line.lower().startswith(b"content-length:")
             )
             while len(body) < length:
                 body += peer.recv(65536)
-            peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nTransfer-Encoding: chunked\r\n\r\n")
-            chunk = bytes(65536)
-            for _ in range(total // len(chunk)):
+            peer.sendall(b"HTTP/1.1 " + head + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for chunk in chunks:
                 peer.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             peer.sendall(b"0\r\n\r\n")
 
@@ -261,15 +266,33 @@ def chunked_audio(total: int) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def audio(total: int) -> Iterator[bytes]:
+    return (bytes(65536) for _ in range(total // 65536))
+
+
 async def test_speech_cap_holds_while_reading_a_chunked_answer() -> None:
-    with chunked_audio(4 * 1024 * 1024) as base:
+    with chunked_answer(audio(4 * 1024 * 1024)) as base:
         async with GLMClient(CANARY_KEY, base, max_retries=0, timeout=10) as glm:
             with pytest.raises(BadResponse, match="more than 1 MB of audio"):
                 await glm.speech(SpeechRequest(input="hi"), max_bytes=1024 * 1024)
-    with chunked_audio(512 * 1024) as base:
+    with chunked_answer(audio(512 * 1024)) as base:
         async with GLMClient(CANARY_KEY, base, max_retries=0, timeout=10) as glm:
             speech = await glm.speech(SpeechRequest(input="hi"), max_bytes=1024 * 1024)
     assert (len(speech.audio), speech.content_type) == (512 * 1024, "audio/wav")
+
+
+async def test_speech_reads_a_gzipped_error_envelope() -> None:
+    envelope = gzip.compress(json.dumps({"error": {"code": "1305", "message": "busy"}}).encode())
+    head = b"503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Encoding: gzip"
+    with chunked_answer([envelope[:10], envelope[10:]], head) as base:
+        async with GLMClient(CANARY_KEY, base, max_retries=0, timeout=10) as glm:
+            with pytest.raises(RateLimited, match="HTTP 503, code 1305"):
+                await glm.speech(SpeechRequest(input="hi"))
+    broken = b"200 OK\r\nContent-Type: audio/wav\r\nContent-Encoding: gzip"
+    with chunked_answer([b"RIFF not gzip"], broken) as base:
+        async with GLMClient(CANARY_KEY, base, max_retries=0, timeout=10) as glm:
+            with pytest.raises(BadResponse, match="does not decode"):
+                await glm.speech(SpeechRequest(input="hi"))
 
 
 async def test_speech_errors_map_to_the_error_tree(probe: GLMClient, fake: FakeGLM) -> None:

@@ -304,7 +304,7 @@ class GLMClient:
         async def attempt(request_id: str) -> Speech:
             body = request.model_copy(update={"request_id": request_id}).body()
             audio, content_type = await self._send_binary(
-                "audio/speech", self._url("audio/speech"), request_id, max_bytes, json=body
+                "audio/speech", request_id, max_bytes, "audio", "ask for a shorter text", json=body
             )
             return Speech(audio=audio, content_type=content_type, request_id=request_id)
 
@@ -410,30 +410,37 @@ class GLMClient:
             raise self._on_general_route(error, path) from None
 
     async def _send_binary(
-        self, path: str, url: str, request_id: str, max_bytes: int, **options: Any
+        self, path: str, request_id: str, max_bytes: int, what: str, advice: str, **options: Any
     ) -> tuple[bytes, str]:
-        """A POST answered with binary data: (its bytes, its content type). An error status or a JSON
-        answer (an error envelope, even with HTTP 200) maps to the error tree; more than `max_bytes` is
-        refused without being read."""
+        """A POST answered with binary data (`what`: "audio"): its bytes and content type. An error status
+        or a JSON answer (an error envelope, even with HTTP 200) maps to the error tree; an answer past
+        `max_bytes` is refused (with `advice`) without being read whole."""
         try:
-            async with self._http.stream("POST", url, **options) as response:
+            async with self._http.stream("POST", self._url(path), **options) as response:
                 content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
                 if response.is_error or content_type == "application/json":
+                    body = await self._read_capped(response, MAX_ERROR_BYTES, request_id, "an error body")
+                    # The body read is already decoded: the copy drops the headers that describe the wire.
+                    wire = {"content-encoding", "content-length", "transfer-encoding"}
+                    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in wire]
                     read = httpx2.Response(
-                        response.status_code,
-                        headers=response.headers,
-                        content=await self._read_capped(response, MAX_ERROR_BYTES, request_id),
-                        request=response.request,
+                        response.status_code, headers=headers, content=body, request=response.request
                     )
                     if read.is_error:
                         raise self._api_error(read, request_id)
                     self._json(read, request_id)
                     raise BadResponse(
-                        "GLM API answered with JSON instead of audio",
+                        f"GLM API answered with JSON instead of {what}",
                         status=read.status_code,
                         request_id=request_id,
                     )
-                data = await self._read_capped(response, max_bytes, request_id)
+                data = await self._read_capped(response, max_bytes, request_id, what, advice)
+        except httpx2.DecodingError:
+            raise BadResponse(
+                "GLM API returned a body that does not decode as its Content-Encoding says",
+                status=200,
+                request_id=request_id,
+            ) from None
         except httpx2.TransportError as exc:
             raise self._connection_failed(exc, request_id) from exc
         except APIError as error:
@@ -442,12 +449,15 @@ class GLMClient:
             raise BadResponse("GLM API returned an empty body (HTTP 200)", status=200, request_id=request_id)
         return data, content_type or "application/octet-stream"
 
-    async def _read_capped(self, response: httpx2.Response, max_bytes: int, request_id: str) -> bytes:
+    async def _read_capped(
+        self, response: httpx2.Response, max_bytes: int, request_id: str, what: str, advice: str = ""
+    ) -> bytes:
         """The body of a streamed response, refused (BadResponse, not retried) past `max_bytes`."""
         declared = response.headers.get("content-length", "")
+        most = f"{max_bytes / MB:g} MB" if max_bytes >= MB else f"{max_bytes} bytes"
         too_big = BadResponse(
-            f"GLM API returned more than {max_bytes // MB} MB of audio ({max_bytes} bytes), the most read "
-            "into memory: ask for shorter text",
+            f"GLM API returned more than {most} of {what}, the most read into memory"
+            + (f": {advice}" if advice else ""),
             status=response.status_code,
             request_id=request_id,
         )
