@@ -35,6 +35,7 @@ from mcp_server_glm.glm.platform_models import (
     RerankRequest,
     SpeechRequest,
     TokenizerRequest,
+    Translation,
     TranslationRequest,
 )
 from tests.conftest import CANARY_KEY
@@ -454,6 +455,22 @@ async def test_translate_refusals_and_no_resend(probe: GLMClient, fake: FakeGLM)
     with pytest.raises(ServerFailed):
         await probe.translate(TranslationRequest.from_text("hi"))
     assert len(fake.requests_to("v1/agents")) == 3
+    fake.script("v1/agents", Fault(body=json.dumps({"status": "failed", "choices": []})))
+    with pytest.raises(BadResponse, match="status failed"):
+        await probe.translate(TranslationRequest.from_text("hi"))
+    fake.script("v1/agents", Fault(body=json.dumps({"status": "success", "choices": [{"index": 0}]})))
+    with pytest.raises(BadResponse, match="without text"):
+        await probe.translate(TranslationRequest.from_text("hi"))
+
+
+def test_translation_text_is_read_from_each_documented_shape() -> None:
+    shapes = [
+        {"messages": {"role": "assistant", "content": {"type": "text", "text": "a"}}},
+        {"message": [{"role": "assistant", "content": [{"type": "text", "text": "a"}]}]},
+        {"messages": [{"role": "assistant", "content": "a"}]},
+    ]
+    for choice in shapes:
+        assert Translation.model_validate({"choices": [choice]}).text == "a"
 
 
 async def test_translate_on_a_plan_without_balance_names_the_general_endpoint(fake: FakeGLM) -> None:

@@ -354,6 +354,8 @@ class GLMClient:
         translation = await self._with_retries(attempt, resend=False)
         if translation.status == "failed":
             raise BadResponse("GLM API reported the translation as failed (status failed)", status=200)
+        if not translation.text:
+            raise BadResponse("GLM API returned a translation without text", status=200)
         return translation
 
     async def plan_quota(self) -> PlanQuota | None:
