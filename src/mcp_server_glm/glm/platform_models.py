@@ -49,14 +49,15 @@ class ReaderResult(_Answer):
     @field_validator("links", "images", "metadata", mode="before")
     @classmethod
     def _mapping(cls, value: object) -> object:
+        """An object keyed by text; in links and images, entries whose URL is not a string are dropped."""
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
+
+    @field_validator("links", "images", mode="before")
+    @classmethod
+    def _urls(cls, value: object) -> object:
         if not isinstance(value, dict):
             return {}
-        return {str(k): v if not isinstance(v, int | float) else str(v) for k, v in value.items()}
-
-    @field_validator("links", "images", mode="after")
-    @classmethod
-    def _strings(cls, value: dict[str, Any]) -> dict[str, str]:
-        return {k: v for k, v in value.items() if isinstance(v, str)}
+        return {str(k): v for k, v in value.items() if isinstance(v, str)}
 
     @field_validator("published_time", mode="before")
     @classmethod
