@@ -274,6 +274,10 @@ KIND_ROUTES = {
     "image": ("images/generations", None),
     "video": ("videos/generations", None),
     "asr": ("audio/transcriptions", None),
+    "ocr": ("layout_parsing", None),
+    "tts": ("audio/speech", None),
+    "embedding": ("embeddings", None),
+    "rerank": ("rerank", None),
 }
 
 
@@ -320,6 +324,12 @@ def test_catalogue_lists_only_models_its_platforms_accept() -> None:
         if (why := _unaccepted(platform, model.name, model.kind)) is not None
     ]
     assert wrong == []
+
+
+def test_catalogue_tokenizer_models_are_the_references() -> None:
+    for platform in reference.PLATFORMS:
+        listed = {m.name for m in catalog.MODELS if m.tokenizer and m.on(platform)}
+        assert listed == set(reference.schema(platform, "tokenizer")["properties"]["model"]["enum"])
 
 
 # ---------------------------------------------------------------- the encoding itself

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["chat", "vision", "image", "video", "asr"]
+Kind = Literal["chat", "vision", "image", "video", "asr", "ocr", "tts", "embedding", "rerank"]
 Platform = Literal["zai", "bigmodel"]
 # How a chat model thinks: "none" never; "auto" decides itself when enabled; "forced" always thinks when
 # enabled (it can be disabled); "only" cannot be disabled at all (glm-5.3 family).
@@ -62,6 +62,15 @@ GLM_IMAGE_RULE = SizeRule(1024, 2048, 32, 2**22)
 COGVIEW_RULE = SizeRule(512, 2048, 16, 2**21)
 COGVIDEOX_FIELDS = ("quality", "with_audio", "size", "fps", "duration")
 VIDU_FIELDS = ("with_audio", "size", "duration")
+# How a chat file part is written on each platform (glm-api.md §22 row 9): Z.AI's
+# {type: "file", file: {file_id | file_url | file_data, filename}}, BigModel's {type: "file_url",
+# file_url: {url}} (URLs only, no base64). `file_data` is a full data: URL; `file_id` (Z.AI's file upload)
+# only for the glm-5.3-flash family (`Model.file_ids`).
+FILE_PARTS: dict[Platform, str] = {"zai": "file", "bigmodel": "file_url"}
+FILE_DATA_PLATFORMS: tuple[Platform, ...] = ZAI
+MAX_FILE_BYTES = 50 * MB  # one chat file part (Z.AI)
+MAX_VIDEO_BYTES = 200 * MB  # one chat video part (mp4, mkv, mov)
+TTS_VOICES = ("tongtong", "chuichui", "xiaochen", "jam", "kazi", "douji", "luodo")  # or a cloned voice's id
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +90,12 @@ class Model:
     base64_images: bool = True  # inline images allowed (glm-4v-flash takes URLs only)
     max_videos: int = 0  # video_url parts per request
     files: bool = False  # file parts (PDF, Word, ...) per request
-    # image, video
+    # Where `files` holds (None: on all its platforms), and whether a file part may name an uploaded file
+    # (file_id); the part's form per platform is FILE_PARTS'.
+    file_platforms: tuple[Platform, ...] | None = None
+    file_ids: bool = False
+    tokenizer: bool = False  # POST /tokenizer counts this model's prompts
+    # image, video; tts (the input text), rerank (the query)
     max_prompt: int | None = None  # characters
     image_formats: tuple[str, ...] = CHAT_IMAGE_FORMATS  # MIME types of input images
     # Image and video request fields, per model: `fields` names the optional ones it takes (of quality,
@@ -96,9 +110,36 @@ class Model:
     size_rule: SizeRule | None = None  # image models: custom sizes beside the documented `sizes`
     seconds: float | None = None
     async_route: bool = False
+    # ocr (layout_parsing): pages parsed per request on each platform ((platform, pages), ...), and the
+    # largest image and PDF. embedding, rerank: inputs (texts, documents) per request, and each input's
+    # most tokens or characters; embedding: the vector sizes it takes (the first is its default).
+    # tts: the voices, and the speed and volume ranges ((low, high); volume's low is exclusive).
+    max_pages: tuple[tuple[Platform, int], ...] = ()
+    max_image_bytes: int | None = None
+    max_pdf_bytes: int | None = None
+    max_inputs: int | None = None
+    max_input_tokens: int | None = None
+    max_input_chars: int | None = None
+    dimensions: tuple[int, ...] = ()
+    voices: tuple[str, ...] = ()
+    speeds: tuple[float, float] | None = None
+    volumes: tuple[float, float] | None = None
 
     def on(self, platform: str) -> bool:
         return platform in self.platforms
+
+    def pages_on(self, platform: str) -> int | None:
+        """Pages an OCR model parses per request on `platform` (None: not listed)."""
+        return next((pages for where, pages in self.max_pages if where == platform), None)
+
+    def file_part(self, platform: str) -> str | None:
+        """The chat part type that carries a file to this model on `platform` ("file" or "file_url"),
+        or None when it takes no files there."""
+        if not self.files or not self.on(platform):
+            return None
+        if self.file_platforms is not None and platform not in self.file_platforms:
+            return None
+        return next((part for where, part in FILE_PARTS.items() if where == platform), None)
 
     def as_dict(self) -> dict[str, object]:
         entry: dict[str, object] = {
@@ -134,6 +175,31 @@ class Model:
             )
         if self.kind == "video":
             entry["image_formats"] = list(self.image_formats)
+        if self.kind == "ocr":
+            entry.update(
+                max_pages=dict(self.max_pages),
+                max_image_bytes=self.max_image_bytes,
+                max_pdf_bytes=self.max_pdf_bytes,
+            )
+        if self.kind == "tts":
+            entry.update(
+                max_input_characters=self.max_prompt,
+                voices=list(self.voices),
+                speed=list(self.speeds or ()) or None,
+                volume=list(self.volumes or ()) or None,
+            )
+        if self.kind in ("embedding", "rerank"):
+            entry.update(
+                max_inputs=self.max_inputs,
+                max_input_tokens=self.max_input_tokens,
+                max_input_characters=self.max_input_chars,
+            )
+        if self.kind == "embedding":
+            entry["dimensions"] = list(self.dimensions)
+        if self.kind == "rerank":
+            entry["max_query_characters"] = self.max_prompt
+        if self.tokenizer:
+            entry["tokenizer"] = True
         return entry
 
 
@@ -193,8 +259,8 @@ MODELS: tuple[Model, ...] = (
     _chat("glm-4.7", "strong at coding", 200 * K, 128 * K, thinking="forced"),
     _chat("glm-4.7-flashx", "cheap", 200 * K, 128 * K, thinking="auto"),
     _chat("glm-4.7-flash", "", 200 * K, 128 * K, free=True, thinking="auto"),
-    _chat("glm-4.6", "", 200 * K, 128 * K, thinking="auto"),
-    _chat("glm-4.5", "", 128 * K, 96 * K, platforms=ZAI, thinking="auto"),
+    _chat("glm-4.6", "", 200 * K, 128 * K, thinking="auto", tokenizer=True),
+    _chat("glm-4.5", "", 128 * K, 96 * K, platforms=ZAI, thinking="auto", tokenizer=True),
     _chat("glm-4.5-x", "fast", 128 * K, 96 * K, platforms=ZAI, thinking="auto"),
     _chat("glm-4.5-air", "light", 128 * K, 96 * K, thinking="auto"),
     _chat("glm-4.5-airx", "light and fast", 128 * K, 96 * K, thinking="auto"),
@@ -215,6 +281,8 @@ MODELS: tuple[Model, ...] = (
         max_images=150,
         max_videos=2,
         files=True,
+        file_platforms=ZAI,
+        file_ids=True,
     ),
     _vision(
         "glm-5.3-flash",
@@ -226,6 +294,8 @@ MODELS: tuple[Model, ...] = (
         max_images=150,
         max_videos=2,
         files=True,
+        file_platforms=ZAI,
+        file_ids=True,
     ),
     _vision(
         "glm-5v-turbo",
@@ -247,6 +317,7 @@ MODELS: tuple[Model, ...] = (
         max_images=150,
         max_videos=2,
         files=True,
+        tokenizer=True,
     ),
     _vision("glm-4.6v-flashx", "cheap", 128 * K, 32 * K, thinking="auto", max_images=150, max_videos=2),
     _vision("glm-4.6v-flash", "", 128 * K, 32 * K, free=True, thinking="auto", max_images=150, max_videos=2),
@@ -359,6 +430,51 @@ MODELS: tuple[Model, ...] = (
     _vidu("vidu2-start-end", "Vidu 2, first and last frames, 720p 4 s", ("1280x720", "480x360"), 4),
     _vidu("vidu2-reference", "Vidu 2, 1-3 reference images, 720p 4 s", ("1280x720",), 4),
     Model("glm-asr-2512", "asr", "speech to text; wav/mp3, 25 MB and 30 s per request"),
+    Model(
+        "glm-ocr",
+        "ocr",
+        "layout parsing of PDF, JPG and PNG to markdown",
+        max_pages=(("zai", 30), ("bigmodel", 100)),
+        max_image_bytes=10 * MB,
+        max_pdf_bytes=50 * MB,
+    ),
+    Model(
+        "glm-tts",
+        "tts",
+        "text to speech, 24 kHz wav or pcm",
+        platforms=CN,
+        max_prompt=1024,
+        voices=TTS_VOICES,
+        speeds=(0.5, 2.0),
+        volumes=(0.0, 10.0),
+    ),
+    Model(
+        "embedding-3",
+        "embedding",
+        "text embeddings",
+        platforms=CN,
+        max_inputs=64,
+        max_input_tokens=3072,
+        dimensions=(2048, 1024, 512, 256),
+    ),
+    Model(
+        "embedding-2",
+        "embedding",
+        "text embeddings, older",
+        platforms=CN,
+        legacy=True,
+        max_input_tokens=512,
+        dimensions=(1024,),
+    ),
+    Model(
+        "rerank",
+        "rerank",
+        "scores documents against a query",
+        platforms=CN,
+        max_prompt=4096,
+        max_inputs=128,
+        max_input_chars=4096,
+    ),
     # Retired: no platform takes it any more; listed so that an old configuration gets a clear answer.
     Model("glm-asr", "asr", "retired name: use glm-asr-2512", platforms=(), legacy=True),
 )
@@ -371,6 +487,7 @@ DEFAULTS: dict[Platform, dict[Kind, str]] = {
         "image": "cogview-4-250304",
         "video": "cogvideox-3",
         "asr": "glm-asr-2512",
+        "ocr": "glm-ocr",
     },
     "bigmodel": {
         "chat": "glm-5.3",
@@ -378,6 +495,10 @@ DEFAULTS: dict[Platform, dict[Kind, str]] = {
         "image": "cogview-4-250304",
         "video": "cogvideox-3",
         "asr": "glm-asr-2512",
+        "ocr": "glm-ocr",
+        "tts": "glm-tts",
+        "embedding": "embedding-3",
+        "rerank": "rerank",
     },
 }
 

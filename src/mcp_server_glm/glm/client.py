@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import anyio
 import httpx2
@@ -53,6 +53,24 @@ from .models import (
     parse,
 )
 from .multipart import FilePart, MultipartBody
+from .platform_models import (
+    EmbeddingRequest,
+    EmbeddingResponse,
+    LayoutRequest,
+    LayoutResponse,
+    PlanQuota,
+    ReaderRequest,
+    ReaderResponse,
+    RerankRequest,
+    RerankResponse,
+    Speech,
+    SpeechRequest,
+    TokenCount,
+    TokenizerRequest,
+    TokenizerResponse,
+    Translation,
+    TranslationRequest,
+)
 from .proxies import proxy_for
 from .redact import Redactor
 from .streaming import OnDelta, broken_off, finish, read_answer
@@ -63,6 +81,11 @@ OnRetry = Callable[[GLMError, float], Awaitable[None]]  # (the error, seconds un
 # Who is told of retries in the current context (a tool call sets it; unset: nobody).
 ON_RETRY: contextvars.ContextVar[OnRetry | None] = contextvars.ContextVar("on_retry", default=None)
 RETRY_NOTICE_EVERY = 4.0  # seconds between two notices while a retry is waited for
+MB = 1024 * 1024
+# The most audio read into memory from one speech answer (1024 characters of 24 kHz speech is ~2.5 MB),
+# and the most of a binary route's error body read.
+MAX_AUDIO_BYTES = 32 * MB
+MAX_ERROR_BYTES = 1 * MB
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -255,6 +278,200 @@ class GLMClient:
             return parse(Transcription, data, request_id)
 
         return await self._with_retries(attempt, resend=True)
+
+    # -- platform tools: reader, GLM-OCR, speech, embeddings, rerank, tokenizer, agents, plan quota --
+
+    async def read_page(self, request: ReaderRequest) -> ReaderResponse:
+        """A web page read as markdown or text. Billed per call: never re-sent once it may have reached
+        the API. The route defines no request_id; the id only names the attempt."""
+
+        async def attempt(request_id: str) -> ReaderResponse:
+            data = await self._send("POST", "reader", request_id, json=request.body())
+            return _parse(ReaderResponse, data, request_id)
+
+        return await self._with_retries(attempt, resend=False)
+
+    async def parse_layout(self, request: LayoutRequest) -> LayoutResponse:
+        """A document's layout and text (GLM-OCR). Paid: never re-sent once it may have reached the API."""
+        return await self._post_model("layout_parsing", request, LayoutResponse, resend=False)
+
+    async def speech(self, request: SpeechRequest, *, max_bytes: int = MAX_AUDIO_BYTES) -> Speech:
+        """Text to speech (GLM-TTS, BigModel): the audio bytes, at most `max_bytes` of them read. Paid:
+        never re-sent once it may have reached the API."""
+
+        async def attempt(request_id: str) -> Speech:
+            body = request.model_copy(update={"request_id": request_id}).body()
+            audio, content_type = await self._send_binary(
+                "audio/speech", request_id, max_bytes, "audio", "ask for a shorter text", json=body
+            )
+            return Speech(audio=audio, content_type=content_type, request_id=request_id)
+
+        return await self._with_retries(attempt, resend=False)
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Embedding vectors of one text or a batch. Paid: never re-sent once it may have reached the API.
+        The route defines no request_id."""
+
+        async def attempt(request_id: str) -> EmbeddingResponse:
+            data = await self._send("POST", "embeddings", request_id, json=request.body())
+            return _parse(EmbeddingResponse, data, request_id)
+
+        response = await self._with_retries(attempt, resend=False)
+        given = 1 if isinstance(request.input, str) else len(request.input)
+        if len(response.data) != given:
+            raise BadResponse(
+                f"GLM API returned {len(response.data)} embeddings for {given} inputs", status=200
+            )
+        return response
+
+    async def rerank(self, request: RerankRequest) -> RerankResponse:
+        """Documents scored against a query, best first. Paid: never re-sent once it may have reached the
+        API. The route refuses a request_id: none is sent."""
+
+        async def attempt(request_id: str) -> RerankResponse:
+            data = await self._send("POST", "rerank", request_id, json=request.body())
+            return _parse(RerankResponse, data, request_id)
+
+        return await self._with_retries(attempt, resend=False)
+
+    async def count_tokens(self, request: TokenizerRequest) -> TokenCount:
+        """The prompt tokens a chat request would use (text, images, videos). Only counts: safe to repeat."""
+        response = await self._post_model("tokenizer", request, TokenizerResponse, resend=True)
+        return response.usage
+
+    async def translate(self, request: TranslationRequest) -> Translation:
+        """Text through the general_translation agent, posted to the host root's /v1/agents as
+        documented. Paid: never re-sent once it may have reached the API."""
+
+        async def attempt(request_id: str) -> Translation:
+            data = await self._send_to(
+                "POST", "v1/agents", self._root_url("v1/agents"), request_id, json=request.body()
+            )
+            return _parse(Translation, data, request_id, "a translation")
+
+        translation = await self._with_retries(attempt, resend=False)
+        if translation.status == "failed":
+            raise BadResponse("GLM API reported the translation as failed (status failed)", status=200)
+        if not translation.text:
+            raise BadResponse("GLM API returned a translation without text", status=200)
+        return translation
+
+    async def plan_quota(self) -> PlanQuota | None:
+        """The GLM Coding Plan's quota (5-hour token window, monthly tool calls) from the host root's
+        undocumented /monitor/usage/quota/limit; None when the query does not exist there (404) or its
+        answer cannot be read. Other failures (a refused key, a platform down) raise. Safe to repeat."""
+        route = "monitor/usage/quota/limit"
+
+        async def attempt(request_id: str) -> PlanQuota | None:
+            try:
+                data = await self._send_to(
+                    "GET", route, self._root_url(route), request_id, error_key_fails=False
+                )
+            except BadResponse:
+                return None
+            except APIError as error:
+                if error.status == 404:
+                    return None
+                raise
+            quota = PlanQuota.read(data)
+            return quota if quota is not None and (quota.tokens or quota.calls) else None
+
+        return await self._with_retries(attempt, resend=True)
+
+    def _root_url(self, path: str) -> str:
+        """A route at the host root (/api/v1/agents, /api/monitor/...): the general URL without its
+        /paas/v4 tail, else its origin's /api."""
+        base = self.general_url
+        if base.endswith("/paas/v4"):
+            return f"{base.removesuffix('/paas/v4')}/{path}"
+        parts = urlsplit(base)
+        return f"{parts.scheme}://{parts.netloc}/api/{path}"
+
+    async def _send_to(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        request_id: str,
+        *,
+        error_key_fails: bool = True,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """`_send` to an absolute URL (`path` names the route in errors)."""
+        try:
+            response = await self._http.request(method, url, **options)
+        except httpx2.TransportError as exc:
+            raise self._connection_failed(exc, request_id) from exc
+        try:
+            if response.is_error:
+                raise self._api_error(response, request_id)
+            return self._json(response, request_id, error_key_fails=error_key_fails)
+        except APIError as error:
+            raise self._on_general_route(error, path) from None
+
+    async def _send_binary(
+        self, path: str, request_id: str, max_bytes: int, what: str, advice: str, **options: Any
+    ) -> tuple[bytes, str]:
+        """A POST answered with binary data (`what`: "audio"): its bytes and content type. An error status
+        or a JSON answer (an error envelope, even with HTTP 200) maps to the error tree; an answer past
+        `max_bytes` is refused (with `advice`) without being read whole."""
+        try:
+            async with self._http.stream("POST", self._url(path), **options) as response:
+                content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+                if response.is_error or content_type == "application/json":
+                    body = await self._read_capped(response, MAX_ERROR_BYTES, request_id, "an error body")
+                    # The body read is already decoded: the copy drops the headers that describe the wire.
+                    wire = {"content-encoding", "content-length", "transfer-encoding"}
+                    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in wire]
+                    read = httpx2.Response(
+                        response.status_code, headers=headers, content=body, request=response.request
+                    )
+                    if read.is_error:
+                        raise self._api_error(read, request_id)
+                    self._json(read, request_id)
+                    raise BadResponse(
+                        f"GLM API answered with JSON instead of {what}",
+                        status=read.status_code,
+                        request_id=request_id,
+                    )
+                data = await self._read_capped(response, max_bytes, request_id, what, advice)
+        except httpx2.DecodingError:
+            raise BadResponse(
+                "GLM API returned a body that does not decode as its Content-Encoding says",
+                status=200,
+                request_id=request_id,
+            ) from None
+        except httpx2.TransportError as exc:
+            raise self._connection_failed(exc, request_id) from exc
+        except APIError as error:
+            raise self._on_general_route(error, path) from None
+        if not data:
+            raise BadResponse("GLM API returned an empty body (HTTP 200)", status=200, request_id=request_id)
+        return data, content_type or "application/octet-stream"
+
+    async def _read_capped(
+        self, response: httpx2.Response, max_bytes: int, request_id: str, what: str, advice: str = ""
+    ) -> bytes:
+        """The body of a streamed response, refused (BadResponse, not retried) past `max_bytes`."""
+        declared = response.headers.get("content-length", "")
+        most = f"{max_bytes / MB:g} MB" if max_bytes >= MB else f"{max_bytes} bytes"
+        too_big = BadResponse(
+            f"GLM API returned more than {most} of {what}, the most read into memory"
+            + (f": {advice}" if advice else ""),
+            status=response.status_code,
+            request_id=request_id,
+        )
+        too_big.retryable = False
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise too_big
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     # -- retries ---------------------------------------------------------------------------------
 
