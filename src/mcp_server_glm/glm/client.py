@@ -102,6 +102,12 @@ ROUTE_NAMES = {
     "async-result": "reading job results",
     "audio/transcriptions": "transcription",
     "audio/speech": "speech",
+    "reader": "reading web pages",
+    "layout_parsing": "document parsing",
+    "embeddings": "embeddings",
+    "rerank": "reranking",
+    "tokenizer": "token counting",
+    "v1/agents": "translation",
 }
 
 
@@ -287,7 +293,7 @@ class GLMClient:
 
         async def attempt(request_id: str) -> ReaderResponse:
             data = await self._send("POST", "reader", request_id, json=request.body())
-            return _parse(ReaderResponse, data, request_id)
+            return parse(ReaderResponse, data, request_id)
 
         return await self._with_retries(attempt, resend=False)
 
@@ -314,7 +320,7 @@ class GLMClient:
 
         async def attempt(request_id: str) -> EmbeddingResponse:
             data = await self._send("POST", "embeddings", request_id, json=request.body())
-            return _parse(EmbeddingResponse, data, request_id)
+            return parse(EmbeddingResponse, data, request_id)
 
         response = await self._with_retries(attempt, resend=False)
         given = 1 if isinstance(request.input, str) else len(request.input)
@@ -330,7 +336,7 @@ class GLMClient:
 
         async def attempt(request_id: str) -> RerankResponse:
             data = await self._send("POST", "rerank", request_id, json=request.body())
-            return _parse(RerankResponse, data, request_id)
+            return parse(RerankResponse, data, request_id)
 
         return await self._with_retries(attempt, resend=False)
 
@@ -347,7 +353,7 @@ class GLMClient:
             data = await self._send_to(
                 "POST", "v1/agents", self._root_url("v1/agents"), request_id, json=request.body()
             )
-            return _parse(Translation, data, request_id, "a translation")
+            return parse(Translation, data, request_id, "a translation")
 
         translation = await self._with_retries(attempt, resend=False)
         if translation.status == "failed":
@@ -405,7 +411,9 @@ class GLMClient:
         try:
             if response.is_error:
                 raise self._api_error(response, request_id)
-            return self._json(response, request_id, error_key_fails=error_key_fails)
+            return read_json(
+                response, request_id, self._redact, self.base_url, error_key_fails=error_key_fails
+            )
         except APIError as error:
             raise self._on_general_route(error, path) from None
 
@@ -428,7 +436,7 @@ class GLMClient:
                     )
                     if read.is_error:
                         raise self._api_error(read, request_id)
-                    self._json(read, request_id)
+                    read_json(read, request_id, self._redact, self.base_url)
                     raise BadResponse(
                         f"GLM API answered with JSON instead of {what}",
                         status=read.status_code,
