@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mcp_server_glm.glm.client import GLMClient
-from mcp_server_glm.glm.errors import (
+from mcp_server_glm.errors import (
     AuthenticationFailed,
     BadResponse,
     ConnectionFailed,
@@ -21,6 +20,7 @@ from mcp_server_glm.glm.errors import (
     ServerFailed,
     StreamBroken,
 )
+from mcp_server_glm.glm.client import GLMClient
 from mcp_server_glm.glm.models import ChatCompletion, ChatRequest, WebSearchRequest
 from tests.conftest import CANARY_KEY
 from tests.fake_glm import FakeGLM, Fault

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from .errors import Damaged as Damaged  # noqa: PLC0414 - re-exported: files.py catches formats.Damaged
+
 BLOCK = 1024 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # PNG colour type: the bit depths it allows.
@@ -28,10 +30,6 @@ _BITRATES = {
     2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0),  # MPEG-2 and 2.5
 }
 _SAMPLE_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
-
-
-class Damaged(Exception):
-    """Why bytes that start like a format are not that format: "its chunk IDAT has a bad CRC"."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
 
     async def open_store(*, counted: bool = False) -> Store:
         """The store; with `counted`, once the usage counted so far is written to it."""
-        from .store import StoreError
+        from .errors import StoreError
 
         try:
             if counted:
@@ -108,7 +108,7 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
 
 async def read_media(settings: Settings, lazy_store: LazyStore, name: str) -> tuple[bytes, str]:
     """A saved file's bytes and MIME type, only if the store knows it and it is in the output directory."""
-    from .store import StoreError
+    from .errors import StoreError
 
     try:
         record = await (await lazy_store.get()).get_media(name)

@@ -25,20 +25,21 @@ import anyio
 import httpx2
 from pydantic import BaseModel, ValidationError
 
-from .body import JSONBody
-from .errors import (
+from ..errors import (
     APIError,
     AuthenticationFailed,
     BadResponse,
+    BrokeAfterReasoning,
     ConnectionFailed,
     ContentFiltered,
     GLMError,
     QuotaExhausted,
     RateLimited,
     StreamBroken,
-    classify,
     one_line,
 )
+from .body import JSONBody
+from .errors import HINTS, classify
 from .models import (
     AsyncImageRequest,
     ChatCompletion,
@@ -507,7 +508,7 @@ class GLMClient:
         code = _code(envelope.get("code"))
         message = self._redact(str(envelope.get("message") or ""))
         error_type = classify(status, code)
-        hint = None
+        hint = HINTS.get(code or "")
         if error_type is AuthenticationFailed:
             hint = (
                 f"the API key was refused by {self.base_url}: a key works only on its own platform "
@@ -655,11 +656,6 @@ async def _drain(events: AsyncIterator[object]) -> None:
     with anyio.move_on_after(DRAIN_SECONDS):
         async for _ in events:
             pass
-
-
-class BrokeAfterReasoning(StreamBroken):
-    """A streamed answer broke off after the model's reasoning but before any answer text: nothing a
-    caller can use arrived, so it is a failure (retried once), not an incomplete answer."""
 
 
 def _after_reasoning(completion: ChatCompletion) -> str:

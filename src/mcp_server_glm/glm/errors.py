@@ -1,25 +1,21 @@
-"""Typed failures of the GLM API, decided by business code before HTTP status.
+"""The mapping from the GLM API's answers to errors: business codes first, then HTTP status.
 
-Every message is one line a model can act on: what happened, the HTTP status and business code,
-the request id, and what to do. The API key never appears in any of them.
-
-    GLMError                    anything that went wrong talking to the GLM API
-     +-- ConnectionFailed       the API could not be reached, or stopped answering (timeout, reset)
-     +-- BadResponse            the API answered with something that is not the documented shape
-     +-- StreamBroken           a streamed answer broke off before any content arrived
-     +-- APIError               the API answered with an error envelope
-          +-- AuthenticationFailed   401, codes 1000-1004: the key was refused
-          +-- QuotaExhausted         no balance, plan limits, fair-use restriction: not worth retrying
-          +-- RateLimited            1302/1303/1305/1312, 1701 (searches): busy, worth retrying later
-          +-- ContentFiltered        1301, or a stream stopped with finish_reason "sensitive"
-          +-- InvalidRequest         a parameter, model name or prompt was refused
-          +-- SearchUnavailable      1702 no search engine available, 1703 the engine returned no data
-          +-- ServerFailed           5xx: the platform failed
+The error classes themselves, and the tree they form, are in `mcp_server_glm.errors`; here are the codes
+each kind stands for, what to do about each code (`HINTS`), and `classify`.
 """
 
 from __future__ import annotations
 
-import re
+from ..errors import (
+    APIError,
+    AuthenticationFailed,
+    ContentFiltered,
+    InvalidRequest,
+    QuotaExhausted,
+    RateLimited,
+    SearchUnavailable,
+    ServerFailed,
+)
 
 RETRYABLE_CODES = frozenset({"1302", "1303", "1305", "1312", "1701"})
 # The Web Search API's own failures: no engine could take the search, or the one that did found nothing.
@@ -59,106 +55,6 @@ HINTS: dict[str, str] = {
     "1702": "no search engine is available for this search now: try another engine, or again later",
     "1703": "the search engine returned no data: broaden or rephrase the query",
 }
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """Collapse whitespace so a message stays on one line, and cap its length."""
-    flat = re.sub(r"\s+", " ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-class GLMError(Exception):
-    """Anything that went wrong talking to the GLM API."""
-
-    retryable: bool = False
-
-    def __init__(self, message: str, *, request_id: str | None = None) -> None:
-        self.request_id = request_id
-        super().__init__(one_line(message, limit=600))
-
-
-class ConnectionFailed(GLMError):
-    """The API could not be reached, or stopped answering."""
-
-    retryable = True
-
-    def __init__(self, message: str, *, request_id: str | None = None, reached: bool = True) -> None:
-        # A connect error certainly did not reach the API; anything later may have.
-        self.reached = reached
-        super().__init__(message, request_id=request_id)
-
-
-class BadResponse(GLMError):
-    """The API answered with something that is not the documented shape."""
-
-    def __init__(self, message: str, *, status: int, request_id: str | None = None) -> None:
-        self.status = status
-        super().__init__(message, request_id=request_id)
-
-
-class StreamBroken(GLMError):
-    """A streamed answer broke off before any content arrived."""
-
-    retryable = True
-
-
-class APIError(GLMError):
-    """The API answered with an error envelope."""
-
-    def __init__(
-        self,
-        *,
-        status: int,
-        code: str | None,
-        message: str,
-        request_id: str | None = None,
-        retry_after: float | None = None,
-        hint: str | None = None,
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.api_message = one_line(message)
-        self.retry_after = retry_after
-        self.hint = hint or HINTS.get(code or "", "")
-        where = f"HTTP {status}, code {code}" if code else f"HTTP {status}"
-        text = f"GLM API error ({where}): {self.api_message or 'no message'}"
-        if request_id:
-            text += f" [request {request_id}]"
-        if self.hint:
-            text += f". {self.hint[0].upper()}{self.hint[1:]}."
-        super().__init__(text, request_id=request_id)
-
-
-class AuthenticationFailed(APIError):
-    """The API key was refused."""
-
-
-class QuotaExhausted(APIError):
-    """No balance, a plan limit or a fair-use restriction: retrying now does not help."""
-
-
-class RateLimited(APIError):
-    """The platform is busy or the account's concurrency is used up: worth retrying later."""
-
-    retryable = True
-
-
-class ContentFiltered(APIError):
-    """The platform's content filter stopped the input or the output."""
-
-
-class InvalidRequest(APIError):
-    """A parameter, model name or prompt was refused."""
-
-
-class SearchUnavailable(APIError):
-    """The Web Search API had no engine for the search (1702), or its engine returned no data (1703)."""
-
-
-class ServerFailed(APIError):
-    """The platform failed (5xx)."""
-
-    retryable = True
 
 
 def classify(status: int, code: str | None) -> type[APIError]:
