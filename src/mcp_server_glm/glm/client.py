@@ -423,6 +423,7 @@ class GLMClient:
                 code="1301",
                 message="the answer was stopped by the content filter (finish_reason sensitive)",
                 request_id=completion.request_id,
+                hint=HINTS["1301"],
             )
         if completion.finish_reason == "network_error" and completion.interruption is None:
             completion.interruption = (
