@@ -14,6 +14,7 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
+from .errors import StoreError
 from .glm import catalog
 from .settings import Settings
 from .state import AppState, LazyStore
@@ -32,8 +33,6 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
 
     async def open_store(*, counted: bool = False) -> Store:
         """The store; with `counted`, once the usage counted so far is written to it."""
-        from .errors import StoreError
-
         try:
             if counted:
                 await lazy_store.write_usage()
@@ -108,8 +107,6 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
 
 async def read_media(settings: Settings, lazy_store: LazyStore, name: str) -> tuple[bytes, str]:
     """A saved file's bytes and MIME type, only if the store knows it and it is in the output directory."""
-    from .errors import StoreError
-
     try:
         record = await (await lazy_store.get()).get_media(name)
     except StoreError as exc:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from . import __version__
+from .errors import StoreError
 from .settings import MB, Settings
 
 if TYPE_CHECKING:
@@ -78,8 +79,6 @@ class LazyStore:
         """Write the queued usage rows after `delay`; a failure is logged (nobody is waiting for it) and
         never escapes: it would end the server's task group, and with it the server."""
         await anyio.sleep(delay)
-        from .errors import StoreError
-
         try:
             await self.write_usage()
         except StoreError as exc:
