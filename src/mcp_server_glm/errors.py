@@ -207,11 +207,32 @@ class JobCutShort(JobError):
 
 
 class JobUnchecked(JobError):
-    """The API could not be asked how the job stands (the GLMError is the cause), or does not know it."""
+    """The API could not be asked how the job stands (`cause`), or does not know it; the message says
+    whether the task is still recorded to follow later."""
+
+    def __init__(self, task_id: str, cause: GLMError, *, recorded: bool) -> None:
+        self.task_id = task_id
+        if isinstance(cause, InvalidRequest) and not recorded:
+            text = (
+                f"No task {task_id}: this server never submitted it and the GLM API does not know it "
+                f"({cause})"
+            )
+        elif isinstance(cause, InvalidRequest):
+            text = f"Task {task_id} could not be checked: {cause}"
+        else:
+            later = f" The task is still recorded: call get_task with task_id {task_id} later."
+            later = later if recorded else ""
+            text = f"Task {task_id} could not be checked: {str(cause).rstrip('.')}.{later}"
+        super().__init__(text)
 
 
 class JobUnsaved(JobError):
-    """The job succeeded but its media could not be saved or recorded; get_task tries again."""
+    """The job succeeded but its media could not be saved (`why`); get_task tries again."""
+
+    def __init__(self, task_id: str, why: str) -> None:
+        self.task_id = task_id
+        retry = f"The job itself succeeded: call get_task with task_id {task_id} to try saving it again."
+        super().__init__(f"{why.rstrip('.')}. {retry}")
 
 
 # -- start-up and files --------------------------------------------------------------------------

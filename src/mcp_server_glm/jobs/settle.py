@@ -83,7 +83,7 @@ async def _settle(
         try:
             job, links = await _complete(ctx, task_id, record.kind, model, state)
         except (GLMError, Refusal) as exc:
-            raise JobUnsaved(_save_again(task_id, str(exc))) from exc
+            raise JobUnsaved(task_id, str(exc)) from exc
         note = None
         try:
             await records.update_task(task_id, status="SUCCESS", result=job.model_dump(exclude_none=True))
@@ -94,11 +94,6 @@ async def _settle(
             note = f"the store could not record the finished job ({exc}); the files above are saved."
     job.elapsed_seconds, job.next_step = age(record), _next_for(record.kind, job)
     return Outcome(_success_text(record.kind, job), job, links).noted(note)
-
-
-def _save_again(task_id: str, why: str) -> str:
-    retry = f"The job itself succeeded: call get_task with task_id {task_id} to try saving it again."
-    return f"{why.rstrip('.')}. {retry}"
 
 
 @asynccontextmanager
@@ -145,7 +140,7 @@ async def _complete(
     media = state.video_result or state.image_result
     if not media or not media[0].url:
         why = f"The {kind} task {task_id} succeeded but the API gave no media URL."
-        raise JobUnsaved(_save_again(task_id, why))
+        raise JobUnsaved(task_id, why)
     first = media[0]
     if state.video_result:
         video = await save_media(ctx, first.url, kind="video", task_id=task_id)

@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 from mcp.server.mcpserver import Context
 
-from ..errors import GLMError, InvalidRequest, JobUnchecked
+from ..errors import GLMError, JobUnchecked
 from ..glm.jobs import PollSchedule, wait_for
 from ..glm.models import TaskResult
 from ..store import TaskRecord
@@ -67,18 +67,8 @@ async def wait_and_settle(
             state = await wait_for(
                 client, task_id, budget=budget, schedule=schedule, age=known_age, on_poll=on_poll
             )
-        except InvalidRequest as exc:
-            if record is None:
-                raise JobUnchecked(
-                    f"No task {task_id}: this server never submitted it and the GLM API does not know it "
-                    f"({exc})"
-                ) from exc
-            raise JobUnchecked(f"Task {task_id} could not be checked: {exc}") from exc
         except GLMError as exc:
-            hint = (
-                f" The task is still recorded: call get_task with task_id {task_id} later." if record else ""
-            )
-            raise JobUnchecked(f"Task {task_id} could not be checked: {str(exc).rstrip('.')}.{hint}") from exc
+            raise JobUnchecked(task_id, exc, recorded=record is not None) from exc
         outcome = await settle(ctx, task_id, record, state, submitted)
     if outcome.job.status == "SUCCESS":
         await watch.tell("saved", done=True)
