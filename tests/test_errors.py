@@ -12,7 +12,7 @@ import pytest
 
 from mcp_server_glm import errors
 from tests.conftest import in_process, text_of
-from tests.fake_glm import FakeGLM
+from tests.fake_glm import FakeGLM, Fault
 
 pytestmark = pytest.mark.anyio
 
@@ -109,3 +109,33 @@ async def test_a_missing_key_is_the_tools_one_line(fake: FakeGLM) -> None:
         "in the server's environment to a key from the Z.AI or BigModel console, then restart the server."
     )
     assert fake.requests == []
+
+
+async def test_a_job_the_api_cannot_be_asked_about_is_one_line_saying_what_to_do(fake: FakeGLM) -> None:
+    async with in_process(fake) as client:
+        handle = await client.call_tool("generate_video", {"prompt": "a cat", "wait_seconds": 0})
+        task_id = (handle.structured_content or {})["task_id"]
+        fake.script("async-result", *[Fault(status=500, code="500", message="busy")] * 10)
+        failing = await client.call_tool("get_task", {"task_id": task_id, "wait_seconds": 5})
+        fake.reset()
+        fake.script("async-result", Fault(status=400, code="1214", message="bad id"))
+        refused = await client.call_tool("get_task", {"task_id": task_id, "wait_seconds": 5})
+    assert failing.is_error and refused.is_error
+    text = text_of(failing)
+    checked = f"Error executing tool get_task: Task {task_id} could not be checked: GLM API error"
+    assert text.startswith(f"{checked} (HTTP 500, code 500): busy [request "), text
+    assert text.endswith(f"). The task is still recorded: call get_task with task_id {task_id} later."), text
+    # A refused id is not worth asking about again later: no such advice.
+    assert re.fullmatch(
+        re.escape(f"{checked} (HTTP 400, code 1214): bad id [request ")
+        + r"[^]]+\]\. The API refused a parameter value: check the arguments\.",
+        text_of(refused),
+    ), text_of(refused)
+
+
+def test_a_job_whose_media_cannot_be_saved_says_get_task_saves_it_again() -> None:
+    unsaved = errors.JobUnsaved("42", "The video task 42 succeeded but the API gave no media URL.")
+    assert str(unsaved) == (
+        "The video task 42 succeeded but the API gave no media URL. The job itself succeeded: call get_task "
+        "with task_id 42 to try saving it again."
+    )
