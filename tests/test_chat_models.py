@@ -18,6 +18,7 @@ from mcp.types import CallToolResult
 from PIL import Image
 
 from mcp_server_glm import imaging
+from mcp_server_glm.errors import ImageRefused
 from mcp_server_glm.glm import catalog
 from tests.conftest import in_process, installed_server, server_env, settings_for, text_of
 from tests.fake_glm import FakeGLM, Fault
@@ -172,7 +173,7 @@ def test_the_converter_refuses_more_than_6000_pixels_a_side() -> None:
     out = io.BytesIO()
     Image.new("L", (6001, 2)).save(out, format="WEBP", lossless=True)
     with pytest.raises(
-        imaging.ImageRefused,
+        ImageRefused,
         match=r'image "wide.webp" is 6001x2 pixels, over the chat API\'s 6000x6000 limit',
     ):
         imaging.to_png(out.getvalue(), '"wide.webp"')

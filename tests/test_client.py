@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 import httpx2
 import pytest
 
-from mcp_server_glm.glm.client import ON_RETRY, GLMClient
-from mcp_server_glm.glm.errors import (
+from mcp_server_glm.errors import (
     AuthenticationFailed,
     BadResponse,
     ConnectionFailed,
@@ -24,6 +23,7 @@ from mcp_server_glm.glm.errors import (
     ServerFailed,
     StreamBroken,
 )
+from mcp_server_glm.glm.client import ON_RETRY, GLMClient
 from mcp_server_glm.glm.models import ChatCompletion, ChatRequest, WebSearchRequest
 from tests.conftest import CANARY_KEY
 from tests.fake_glm import FakeGLM, Fault

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from mcp_server_glm.errors import QuotaExhausted
 from mcp_server_glm.glm.client import GLMClient
-from mcp_server_glm.glm.errors import QuotaExhausted
 from mcp_server_glm.glm.models import ChatRequest, ImageRequest, VideoRequest, WebSearchRequest
 from mcp_server_glm.glm.multipart import FilePart
 from mcp_server_glm.settings import Settings

@@ -12,6 +12,7 @@ import pytest
 
 from mcp_server_glm import formats
 from mcp_server_glm.audio_chunks import mp3_seconds
+from mcp_server_glm.errors import Damaged
 from mcp_server_glm.files import mpeg
 from tests.samples import GIF, JPEG, MOV, MOV_ATOM, MP3, MP3_FRAME, MP4, PNG, WAV, WEBP, mp3, png, png_chunk
 
@@ -23,7 +24,7 @@ def check(ext: str, data: bytes) -> None:
 
 
 def damaged(ext: str, data: bytes) -> str:
-    with pytest.raises(formats.Damaged) as caught:
+    with pytest.raises(Damaged) as caught:
         check(ext, data)
     return str(caught.value)
 

@@ -12,7 +12,7 @@ import pytest
 from mcp.types import CallToolResult
 
 from mcp_server_glm.glm import client as glm_client_module
-from mcp_server_glm.tools import tasks
+from mcp_server_glm.jobs import wait
 from tests.conftest import in_process, text_of
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
 from tests.fake_glm.media import PNG
@@ -196,7 +196,7 @@ async def test_waits_are_capped_and_the_default_wait_is_at_most_the_cap(fake: Fa
 async def test_progress_keeps_coming_between_sparse_polls(
     fake: FakeGLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tasks, "PROGRESS_EVERY", 0.05)
+    monkeypatch.setattr(wait, "PROGRESS_EVERY", 0.05)
     fake.task_plan = TaskPlan(seconds=1.0)
     seen = Progress()
     async with in_process(fake, poll_interval=0.5, poll_max_interval=0.5) as client:
@@ -216,7 +216,7 @@ async def test_progress_keeps_coming_between_sparse_polls(
 
 
 def test_notifications_are_at_most_five_seconds_apart_by_construction() -> None:
-    assert tasks.PROGRESS_EVERY <= 5
+    assert wait.PROGRESS_EVERY <= 5
     assert glm_client_module.RETRY_NOTICE_EVERY <= 5
 
 

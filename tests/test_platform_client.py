@@ -17,9 +17,7 @@ from typing import Any
 
 import pytest
 
-from mcp_server_glm.glm import catalog
-from mcp_server_glm.glm.client import GLMClient
-from mcp_server_glm.glm.errors import (
+from mcp_server_glm.errors import (
     AuthenticationFailed,
     BadResponse,
     GLMError,
@@ -28,6 +26,8 @@ from mcp_server_glm.glm.errors import (
     RateLimited,
     ServerFailed,
 )
+from mcp_server_glm.glm import catalog
+from mcp_server_glm.glm.client import GLMClient
 from mcp_server_glm.glm.platform_models import (
     EmbeddingRequest,
     LayoutRequest,

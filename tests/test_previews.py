@@ -17,7 +17,8 @@ import pytest
 from mcp.types import ImageContent, ResourceLink, TextContent
 from PIL import Image
 
-from mcp_server_glm.previews import MAX_PREVIEW_BYTES, MAX_SIDE, PreviewRefused, make_preview
+from mcp_server_glm.errors import PreviewRefused
+from mcp_server_glm.previews import MAX_PREVIEW_BYTES, MAX_SIDE, make_preview
 from tests.conftest import RawSession, over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM, TaskPlan
 from tests.fake_glm.media import PNG

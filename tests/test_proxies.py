@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from mcp_server_glm.errors import ConnectionFailed
 from mcp_server_glm.files import FileRefused, Files
 from mcp_server_glm.glm.client import GLMClient
-from mcp_server_glm.glm.errors import ConnectionFailed
 from mcp_server_glm.glm.proxies import Proxy, proxy_for
 from tests.conftest import CANARY_KEY
 from tests.fake_glm import FakeGLM

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from mcp_server_glm.errors import ConfigError
 from mcp_server_glm.server import build_server, configured
-from mcp_server_glm.settings import ConfigError, Settings
+from mcp_server_glm.settings import Settings
 from mcp_server_glm.tools import artefacts, listing, registry
 from mcp_server_glm.tools.spec import PLATFORMS
 from tests.conftest import settings_for, text_of

@@ -21,13 +21,13 @@ import anyio.lowlevel
 import pytest
 
 from mcp_server_glm import store as store_module
+from mcp_server_glm.errors import StoreError
 from mcp_server_glm.store import (
     DB_NAME,
     MIGRATIONS,
     SCHEMA_VERSION,
     MediaRecord,
     Store,
-    StoreError,
     TaskRecord,
     UsageTotal,
 )

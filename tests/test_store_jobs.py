@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server_glm.store import JOURNAL_NAME, SUBMITTING, Store, StoreError, TaskRecord, UsageTotal
+from mcp_server_glm.errors import StoreError
+from mcp_server_glm.store import JOURNAL_NAME, SUBMITTING, Store, TaskRecord, UsageTotal
 
 pytestmark = pytest.mark.anyio
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server_glm import audio_chunks
+from mcp_server_glm.errors import AudioError
 from mcp_server_glm.glm.client import GLMClient
 from mcp_server_glm.glm.multipart import FilePart
 from tests.conftest import CANARY_KEY, in_process, text_of, wav_file
@@ -205,7 +206,7 @@ def test_wav_pieces_are_ranges_of_the_file_read_as_they_are_sent(tmp_path: Path)
             writer.write(b"\x01\x02")
         os.truncate(path, pieces[2].offset + 10)
         first, second = (b"".join(piece.chunks(1000)) for piece in pieces[:2])
-        with pytest.raises(audio_chunks.AudioError, match="changed while it was being read"):
+        with pytest.raises(AudioError, match="changed while it was being read"):
             b"".join(pieces[2].chunks())
     frames = frames_of(data)
     at = pieces[1].offset - (len(data) - len(frames))
@@ -315,11 +316,11 @@ async def test_a_file_that_shrinks_mid_upload_fails_cleanly(fake: FakeGLM, tmp_p
                 yield from chunks
 
             upload = FilePart("audio-1.wav", "audio/wav", piece.length, cut_after_one_chunk)
-            with pytest.raises(audio_chunks.AudioError, match="changed while it was being read"):
+            with pytest.raises(AudioError, match="changed while it was being read"):
                 await glm.transcribe(upload, model="glm-asr-2512", prompt=None, hotwords=[])
             assert fake.requests == []  # the body was never completed: the API saw no request
             whole = FilePart("audio-1.wav", "audio/wav", piece.length, piece.chunks)
-            with pytest.raises(audio_chunks.AudioError):
+            with pytest.raises(AudioError):
                 await glm.transcribe(whole, model="glm-asr-2512", prompt=None, hotwords=[])
         path.write_bytes(data)
         with path.open("rb") as source:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .errors import Refusal
+from .errors import AudioError
 from .files import mpeg
 
 MAX_SECONDS = 30.0
@@ -24,10 +24,6 @@ MAX_BYTES = 25 * 1024 * 1024
 PIECE_SECONDS = 29.5
 WAV_HEADER_BYTES = 44
 CHUNK = 256 * 1024  # bytes read from disk at a time as a piece is sent
-
-
-class AudioError(Refusal):
-    """Audio that cannot be measured or cut; the message says what to do."""
 
 
 @dataclass(frozen=True, slots=True)

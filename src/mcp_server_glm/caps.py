@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .errors import Refusal
+from .errors import CapReached
 
 if TYPE_CHECKING:
     from .state import AppState
@@ -21,10 +21,6 @@ CAPS: dict[str, tuple[str, str, str]] = {
     "glm_chat": ("max_tokens_per_day", "tokens", "GLM_MAX_TOKENS_PER_DAY"),
 }
 DAY = 86400
-
-
-class CapReached(Refusal):
-    """A tool's daily cap is used up; the message says when it resets."""
 
 
 async def check(state: AppState, tool: str) -> None:

@@ -15,7 +15,8 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from . import __version__
-from .settings import ConfigError, Settings, environment_names
+from .errors import ConfigError
+from .settings import Settings, environment_names
 
 log = logging.getLogger("mcp_server_glm")
 

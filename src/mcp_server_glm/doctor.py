@@ -15,9 +15,7 @@ from pathlib import Path
 import anyio
 
 from . import __version__
-from .glm import catalog
-from .glm.client import GLMClient
-from .glm.errors import (
+from .errors import (
     AuthenticationFailed,
     ConnectionFailed,
     GLMError,
@@ -25,6 +23,8 @@ from .glm.errors import (
     QuotaExhausted,
     RateLimited,
 )
+from .glm import catalog
+from .glm.client import GLMClient
 from .glm.models import ChatRequest
 from .settings import API_ROOTS, KEY_VARIABLES, Platform, Settings
 from .tools.listing import defaults, load

@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Callable
 from typing import BinaryIO
 
+from .errors import Damaged
 from .files import mpeg
 
 BLOCK = 1024 * 1024
@@ -19,10 +20,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers
 JPEG_STANDALONE = frozenset((0x01, *range(0xD0, 0xD8)))  # markers without a length
-
-
-class Damaged(Exception):
-    """Why bytes that start like a format are not that format: "its chunk IDAT has a bad CRC"."""
 
 
 def check(ext: str, file: BinaryIO, size: int) -> None:

@@ -9,15 +9,11 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
-from .errors import Refusal
+from .errors import ImageRefused
 
 MB = 1024 * 1024
 MAX_BYTES = 5 * MB  # the chat API's limit per image
 MAX_SIDE = 6000  # pixels, per side (the API's 6000x6000)
-
-
-class ImageRefused(Refusal):
-    """An image the chat API would not take and that cannot be made fit; str() is one line."""
 
 
 def to_png(data: bytes, source: str, accepted: str = "PNG or JPEG") -> bytes:

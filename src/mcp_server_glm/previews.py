@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import anyio
 from mcp.types import ContentBlock, ImageContent, TextContent
 
-from .errors import Refusal
+from .errors import PreviewRefused, Refusal
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -34,10 +34,6 @@ MIN_SIDE = 64  # never shrunk below this (a JPEG of 64x64 is a few KB whatever i
 MAX_PIXELS = 50_000_000  # a larger canvas is refused from its header, before any pixel is decoded
 QUALITIES = (85, 70, 55, 40)  # JPEG qualities tried in turn at each size
 AS_IS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}  # sent unchanged when small
-
-
-class PreviewRefused(Refusal):
-    """An image no preview can be made of (unreadable, or too large a canvas); str() is one line."""
 
 
 @dataclass(frozen=True, slots=True)

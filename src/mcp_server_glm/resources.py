@@ -15,6 +15,7 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
+from .errors import StoreError
 from .glm import catalog
 from .settings import Settings
 from .state import AppState, LazyStore
@@ -33,8 +34,6 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
 
     async def open_store(*, counted: bool = False) -> Store:
         """The store; with `counted`, once the usage counted so far is written to it."""
-        from .store import StoreError
-
         try:
             if counted:
                 await lazy_store.write_usage()
@@ -109,8 +108,6 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
 
 async def read_media(settings: Settings, lazy_store: LazyStore, name: str) -> tuple[bytes, str]:
     """A saved file's bytes and MIME type, only if the store knows it and it is in the output directory."""
-    from .store import StoreError
-
     try:
         record = await (await lazy_store.get()).get_media(name)
     except StoreError as exc:

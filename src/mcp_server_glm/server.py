@@ -24,8 +24,8 @@ from mcp_types import INVALID_PARAMS
 from pydantic import AnyUrl, ValidationError
 
 from . import __version__, caps, resources
-from .errors import Refusal
-from .settings import ConfigError, Settings
+from .errors import AuthenticationFailed, ConfigError, GLMError, JobError, Refusal
+from .settings import Settings
 from .state import AppState, LazyStore
 from .tools import listing
 from .tools.spec import PLATFORM_NAMES, ToolSpec
@@ -118,12 +118,19 @@ class GLMServer(MCPServer[AppState]):
             if tool is None:  # built in one go, without awaiting: concurrent first calls cannot race
                 tool = self._built[name] = listing.build(self._specs[name])
             if context is not None and name in caps.CAPS:
-                await _within_cap(context.request_context.lifespan_context, name)
+                # Refused before the tool runs: the cap's line as it is, without the tool's prefix.
+                await caps.check(context.request_context.lifespan_context, name)
             result: CallToolResult | InputRequiredResult = await tool.run(
                 arguments, context or Context(mcp_server=self), convert_result=True
             )
             return result
+        except (GLMError, Refusal, JobError) as exc:  # a daily cap, or the store that counts it
+            raise ToolError(one_line(exc)) from exc
         except UnexpectedToolError as exc:
+            # The SDK wraps whatever a tool raised that is not a ToolError: a failure of the error tree
+            # is the tool's one line; anything else a crash.
+            if isinstance(failure := exc.__cause__, GLMError | Refusal | JobError):
+                raise ToolError(f"Error executing tool {name}: {one_line(failure)}") from failure
             log.error("Tool %r crashed", name, exc_info=exc.__cause__)
             raise ToolError(
                 f"Error executing tool {name}: internal error in mcp-server-glm "
@@ -199,11 +206,15 @@ def _elsewhere(spec: ToolSpec, platform: str | None) -> str:
     )
 
 
-async def _within_cap(state: AppState, name: str) -> None:
-    try:
-        await caps.check(state, name)
-    except Refusal as exc:  # the cap is used up, or the store that counts it cannot be read
-        raise ToolError(str(exc)) from exc
+SETTINGS_TO_CHECK = "Settings to check: the key, GLM_PLATFORM (zai or bigmodel) and GLM_CODING_PLAN."
+
+
+def one_line(failure: GLMError | Refusal | JobError) -> str:
+    """The line a user reads for a failure of the error tree (errors.py): its message, and for a
+    refused key the settings that decide which key goes where."""
+    if isinstance(failure, AuthenticationFailed):
+        return f"{failure} {SETTINGS_TO_CHECK}"
+    return str(failure)
 
 
 def _describe(error: ValidationError) -> str:

@@ -49,10 +49,6 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "mcp-server-glm"
 
 
-class ConfigError(Exception):
-    """A configuration the server refuses to start with; the message says what to change."""
-
-
 class Settings(BaseSettings):
     """What the server needs to reach the GLM platform and how it behaves."""
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from . import __version__
+from .errors import StoreError
 from .settings import MB, Settings
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from .files import Files, MediaKind
     from .glm.client import GLMClient
+    from .jobs.submit import Submitted
     from .store import Store, UsageRow
 
 log = logging.getLogger(__name__)
@@ -77,8 +79,6 @@ class LazyStore:
         """Write the queued usage rows after `delay`; a failure is logged (nobody is waiting for it) and
         never escapes: it would end the server's task group, and with it the server."""
         await anyio.sleep(delay)
-        from .store import StoreError
-
         try:
             await self.write_usage()
         except StoreError as exc:
@@ -122,6 +122,11 @@ class AppState:
         self.store = store
         self._glm: GLMClient | None = None
         self._files: Files | None = None
+        # This process's per-job state: a lock per job being saved or request being submitted, with the
+        # number of calls holding or awaiting it (jobs.outcome.one_at_a_time); and the jobs the API
+        # accepted that the store could not take yet, by task id (jobs.submit).
+        self.job_locks: dict[str, tuple[anyio.Lock, int]] = {}
+        self.unrecorded: dict[str, Submitted] = {}
         # True while one owner serves the state for the whole process (the SSE app's lifespan): the
         # per-connection lifespans then neither start nor close anything.
         self.hosted = False

@@ -24,7 +24,7 @@ from typing import Any, Self, TypeVar
 
 import anyio
 
-from .errors import Refusal
+from .errors import StoreError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -129,10 +129,6 @@ class UsageTotal:
 
 # tool, model, units, unit, and when (unix seconds); a plain tuple, so counting needs no import of this module
 UsageRow = tuple[str, str, int, str, float]
-
-
-class StoreError(Refusal):
-    """The store could not be opened, read or written; the message names the database file and why."""
 
 
 class Store:

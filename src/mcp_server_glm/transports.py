@@ -30,9 +30,10 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__
+from .errors import ConfigError
 from .http_guard import BACKLOG, ConnectionGuard, GuardedH11Protocol, RateLimit, SessionBudget, connection_cap
 from .server import GLMServer, hosting
-from .settings import MB, ConfigError, Settings
+from .settings import MB, Settings
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import re
 from typing import BinaryIO
 
 from .. import formats
-from ..errors import InputRefused
+from ..errors import Damaged, InputRefused
 from .mpeg import mpeg_frame
 from .types import MediaKind
 
@@ -74,7 +74,7 @@ def whole(kind: MediaKind, file: BinaryIO, size: int, head: bytes) -> str:
     ext = extension(head)
     try:
         formats.check(ext, file, size)
-    except formats.Damaged as exc:
+    except Damaged as exc:
         raise InputRefused(f"it starts like {FORMATS[ext][1]} but is not one: {exc}") from None
     return mime_type
 

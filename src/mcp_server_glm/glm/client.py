@@ -22,8 +22,7 @@ import anyio
 import httpx2
 from pydantic import BaseModel
 
-from .body import JSONBody
-from .errors import (
+from ..errors import (
     APIError,
     AuthenticationFailed,
     BadResponse,
@@ -32,12 +31,10 @@ from .errors import (
     GLMError,
     QuotaExhausted,
     RateLimited,
-    api_error,
-    connection_failed,
-    envelope_error,
     one_line,
-    read_json,
 )
+from .body import JSONBody
+from .errors import api_error, connection_failed, envelope_error, read_json
 from .models import (
     AsyncImageRequest,
     ChatCompletion,

@@ -1,30 +1,29 @@
-"""Typed failures of the GLM API, decided by business code before HTTP status, and the mapping of an
-HTTP response or a transport failure to one of them.
+"""The mapping from the GLM API's answers to errors: business codes first, then HTTP status.
 
-Every message is one line a model can act on: what happened, the HTTP status and business code,
-the request id, and what to do. The API key never appears in any of them.
-
-    GLMError                    anything that went wrong talking to the GLM API
-     +-- ConnectionFailed       the API could not be reached, or stopped answering (timeout, reset)
-     +-- BadResponse            the API answered with something that is not the documented shape
-     +-- StreamBroken           a streamed answer broke off before any content arrived
-     |    +-- BrokeAfterReasoning    ... after the model's reasoning, before any answer text
-     +-- APIError               the API answered with an error envelope
-          +-- AuthenticationFailed   401, codes 1000-1004: the key was refused
-          +-- QuotaExhausted         no balance, plan limits, fair-use restriction: not worth retrying
-          +-- RateLimited            1302/1303/1305/1312, 1701 (searches): busy, worth retrying later
-          +-- ContentFiltered        1301, or a stream stopped with finish_reason "sensitive"
-          +-- InvalidRequest         a parameter, model name or prompt was refused
-          +-- SearchUnavailable      1702 no search engine available, 1703 the engine returned no data
-          +-- ServerFailed           5xx: the platform failed
+The error classes themselves, and the tree they form, are in `mcp_server_glm.errors`; here are the codes
+each kind stands for, what to do about each code (`HINTS`), `classify`, and the functions that turn a
+response or a transport failure into its error.
 """
 
 from __future__ import annotations
 
 import email.utils
-import re
 import time
 from typing import TYPE_CHECKING, Any
+
+from ..errors import (
+    APIError,
+    AuthenticationFailed,
+    BadResponse,
+    ConnectionFailed,
+    ContentFiltered,
+    InvalidRequest,
+    QuotaExhausted,
+    RateLimited,
+    SearchUnavailable,
+    ServerFailed,
+    one_line,
+)
 
 if TYPE_CHECKING:  # httpx2 is imported where a transport failure is mapped: reading errors needs none
     import httpx2
@@ -70,131 +69,6 @@ HINTS: dict[str, str] = {
     "1702": "no search engine is available for this search now: try another engine, or again later",
     "1703": "the search engine returned no data: broaden or rephrase the query",
 }
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """Collapse whitespace so a message stays on one line, and cap its length."""
-    flat = re.sub(r"\s+", " ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-class GLMError(Exception):
-    """Anything that went wrong talking to the GLM API."""
-
-    retryable: bool = False
-    # How the retry loop ended, set by it (GLMClient._with_retries) and added to the message by __str__:
-    # the attempts made, whether a request that may have reached the API was held back, and the
-    # (seconds to the next retry, deadline) that stopped it.
-    attempts: int = 1
-    held_back: bool = False
-    deadline: tuple[float, float] | None = None
-
-    def __init__(self, message: str, *, request_id: str | None = None) -> None:
-        self.request_id = request_id
-        super().__init__(one_line(message, limit=600))
-
-    def __str__(self) -> str:
-        text = super().__str__()
-        if self.held_back:
-            text += " (not re-sent: the API may have accepted it already)"
-        if self.deadline is not None:
-            delay, deadline = self.deadline
-            text += (
-                f" (gave up after {self.attempts} attempts: the next retry, in {delay:.0f} s, would pass "
-                f"the {deadline:.0f} s deadline)"
-            )
-        elif self.attempts > 1:
-            text += f" (gave up after {self.attempts} attempts)"
-        return text
-
-
-class ConnectionFailed(GLMError):
-    """The API could not be reached, or stopped answering."""
-
-    retryable = True
-
-    def __init__(self, message: str, *, request_id: str | None = None, reached: bool = True) -> None:
-        # A connect error certainly did not reach the API; anything later may have.
-        self.reached = reached
-        super().__init__(message, request_id=request_id)
-
-
-class BadResponse(GLMError):
-    """The API answered with something that is not the documented shape."""
-
-    def __init__(self, message: str, *, status: int, request_id: str | None = None) -> None:
-        self.status = status
-        super().__init__(message, request_id=request_id)
-
-
-class StreamBroken(GLMError):
-    """A streamed answer broke off before any content arrived."""
-
-    retryable = True
-
-
-class BrokeAfterReasoning(StreamBroken):
-    """A streamed answer broke off after the model's reasoning but before any answer text: nothing a
-    caller can use arrived, so it is a failure (retried once), not an incomplete answer."""
-
-
-class APIError(GLMError):
-    """The API answered with an error envelope."""
-
-    def __init__(
-        self,
-        *,
-        status: int,
-        code: str | None,
-        message: str,
-        request_id: str | None = None,
-        retry_after: float | None = None,
-        hint: str | None = None,
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.api_message = one_line(message)
-        self.retry_after = retry_after
-        self.hint = hint or HINTS.get(code or "", "")
-        where = f"HTTP {status}, code {code}" if code else f"HTTP {status}"
-        text = f"GLM API error ({where}): {self.api_message or 'no message'}"
-        if request_id:
-            text += f" [request {request_id}]"
-        if self.hint:
-            text += f". {self.hint[0].upper()}{self.hint[1:]}."
-        super().__init__(text, request_id=request_id)
-
-
-class AuthenticationFailed(APIError):
-    """The API key was refused."""
-
-
-class QuotaExhausted(APIError):
-    """No balance, a plan limit or a fair-use restriction: retrying now does not help."""
-
-
-class RateLimited(APIError):
-    """The platform is busy or the account's concurrency is used up: worth retrying later."""
-
-    retryable = True
-
-
-class ContentFiltered(APIError):
-    """The platform's content filter stopped the input or the output."""
-
-
-class InvalidRequest(APIError):
-    """A parameter, model name or prompt was refused."""
-
-
-class SearchUnavailable(APIError):
-    """The Web Search API had no engine for the search (1702), or its engine returned no data (1703)."""
-
-
-class ServerFailed(APIError):
-    """The platform failed (5xx)."""
-
-    retryable = True
 
 
 def classify(status: int, code: str | None) -> type[APIError]:
@@ -291,7 +165,7 @@ def envelope_error(
     code = _code(envelope.get("code"))
     message = redact(str(envelope.get("message") or ""))
     error_type = classify(status, code)
-    hint = None
+    hint = HINTS.get(code or "")
     if error_type is AuthenticationFailed:
         hint = (
             f"the API key was refused by {endpoint}: a key works only on its own platform "

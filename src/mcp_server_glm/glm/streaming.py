@@ -11,14 +11,8 @@ from typing import Any
 import anyio
 import httpx2
 
-from .errors import (
-    BrokeAfterReasoning,
-    ConnectionFailed,
-    ContentFiltered,
-    StreamBroken,
-    envelope_error,
-    read_json,
-)
+from ..errors import BrokeAfterReasoning, ConnectionFailed, ContentFiltered, StreamBroken
+from .errors import HINTS, envelope_error, read_json
 from .models import ChatCompletion, SearchItem, Usage, parse
 from .redact import Redactor
 
@@ -102,6 +96,7 @@ def finish(completion: ChatCompletion, redact: Redactor) -> ChatCompletion:
             code="1301",
             message="the answer was stopped by the content filter (finish_reason sensitive)",
             request_id=completion.request_id,
+            hint=HINTS["1301"],
         )
     if completion.finish_reason == "network_error" and completion.interruption is None:
         completion.interruption = (

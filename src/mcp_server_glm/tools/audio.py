@@ -12,17 +12,17 @@ from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from .. import audio_chunks
 from ..audio_chunks import MAX_BYTES, MAX_SECONDS, Piece
+from ..errors import AudioError, BadArguments
 from ..files import Files, OpenInput
 from ..glm import catalog
 from ..glm.catalog import Platform
 from ..glm.multipart import FilePart
-from .common import app_state, count_usage, glm_client, result, ticking, upstream_errors
+from .common import app_state, count_usage, glm_client, result, ticking
 from .spec import ToolSpec
 
 SPEC = ToolSpec(
@@ -63,7 +63,7 @@ async def transcribe(
     settings = app_state(ctx).settings
     chosen = model or settings.asr_model
     _check_model(chosen, settings.platform)
-    with upstream_errors(), ExitStack() as stack:
+    with ExitStack() as stack:
         async with app_state(ctx).files.open_input(file, "audio") as audio:
             pieces, extension = await anyio.to_thread.run_sync(_pieces, audio, stack, app_state(ctx).files)
             return await _transcribe_pieces(ctx, pieces, extension, chosen, prompt, hotwords or [])
@@ -129,8 +129,8 @@ def _check_model(name: str, platform: Platform) -> None:
         return
     use = catalog.default(platform, "asr")
     if known.kind != "asr":
-        raise ToolError(f"{name} is a {known.kind} model, not a speech-to-text one: use {use}")
-    raise ToolError(f"{name} is a legacy model name that neither platform documents any more: use {use}")
+        raise BadArguments(f"{name} is a {known.kind} model, not a speech-to-text one: use {use}")
+    raise BadArguments(f"{name} is a legacy model name that neither platform documents any more: use {use}")
 
 
 def _pieces(audio: OpenInput, stack: ExitStack, files: Files) -> tuple[list[Piece], str]:
@@ -142,7 +142,7 @@ def _pieces(audio: OpenInput, stack: ExitStack, files: Files) -> tuple[list[Piec
     if seconds <= MAX_SECONDS and audio.size <= MAX_BYTES:
         return [Piece(audio.file, 0, audio.size, seconds)], "mp3"
     if not audio_chunks.ffmpeg_available():
-        raise ToolError(
+        raise AudioError(
             f"{audio.source} is an MP3 of about {seconds:.0f} s; the API takes 30 s per request, and cutting "
             "an MP3 needs ffmpeg on PATH. Install ffmpeg, or convert the file to WAV."
         )

@@ -10,13 +10,13 @@ import time
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import BadArguments
 from ..glm import catalog
 from ..glm.models import ChatCompletion, ChatRequest, WebSearchOptions
-from .common import app_state, chat_image, count_usage, glm_client, result, upstream_errors
+from .common import app_state, chat_image, count_usage, glm_client, result
 from .spec import ToolSpec
 
 MB = 1024 * 1024
@@ -121,7 +121,7 @@ async def glm_chat(
     vision = bool(images) or any(_parts(turn, "image_url") for turn in turns)
     if entry is not None and entry.kind == "chat":
         if vision:
-            raise ToolError(
+            raise BadArguments(
                 f"{chosen} cannot see images: use a vision model such as {settings.default_vision_model}."
             )
         turns = [_text_only(turn, chosen) for turn in turns]
@@ -152,8 +152,7 @@ async def glm_chat(
         else None,
     )
     client = glm_client(ctx)
-    with upstream_errors():
-        completion = await client.chat(request, on_delta=_Progress(ctx))
+    completion = await client.chat(request, on_delta=_Progress(ctx))
     if completion.usage is not None:
         count_usage(ctx, "glm_chat", completion.model, completion.usage.total_tokens, "tokens")
     answer = _structured(completion, thinking=thinking is True, max_tokens=max_tokens)
@@ -173,22 +172,22 @@ def _check(
     """Refuse, in one line naming the limit, what the model's documented limits rule out."""
     if vision and (json_mode or web_search):
         what = "json_mode" if json_mode else "web_search"
-        raise ToolError(
+        raise BadArguments(
             f"{what} does not work with images or a vision model ({name}): vision requests take neither; "
             f"drop {what}, or ask without images using a text model."
         )
     if entry is None:
         return  # an unlisted model: the API decides
     if thinking is False and entry.thinking == "only":
-        raise ToolError(
+        raise BadArguments(
             f"{name}'s thinking cannot be turned off: leave thinking unset (or use a lower reasoning_effort)."
         )
     if effort is not None and not entry.efforts:
-        raise ToolError(f"{name} takes no reasoning_effort (glm-5.2 and later do): leave it out.")
+        raise BadArguments(f"{name} takes no reasoning_effort (glm-5.2 and later do): leave it out.")
     if effort is not None and effort not in entry.efforts:
-        raise ToolError(f"{name} takes reasoning_effort {', '.join(entry.efforts)}, not {effort}.")
+        raise BadArguments(f"{name} takes reasoning_effort {', '.join(entry.efforts)}, not {effort}.")
     if max_tokens is not None and entry.max_output is not None and max_tokens > entry.max_output:
-        raise ToolError(
+        raise BadArguments(
             f"max_tokens {max_tokens} is over {name}'s output limit of {entry.max_output} tokens: "
             f"ask for at most {entry.max_output}."
         )
@@ -197,12 +196,12 @@ def _check(
 def _check_images(entry: catalog.Model, refs: list[str]) -> None:
     """Refuse more images than the model takes, or inline ones where it takes URLs only."""
     if entry.max_images is not None and len(refs) > entry.max_images:
-        raise ToolError(
+        raise BadArguments(
             f"{entry.name} takes at most {entry.max_images} image{'s' if entry.max_images != 1 else ''} "
             f"per request; this one has {len(refs)}."
         )
     if not entry.base64_images and any(not ref.startswith(("https://", "http://")) for ref in refs):
-        raise ToolError(
+        raise BadArguments(
             f"{entry.name} takes images by http(s) URL only, not as local files or data URLs: give a URL, "
             "or use another vision model."
         )
@@ -213,18 +212,20 @@ def _conversation(
 ) -> list[dict[str, Any]]:
     """The turns before the prompt (which the caller appends, with its images)."""
     if not prompt and not messages:
-        raise ToolError("Give prompt (a single message) or messages (a conversation).")
+        raise BadArguments("Give prompt (a single message) or messages (a conversation).")
     if images and not prompt:
-        raise ToolError("images go with prompt: say in prompt what to do with them.")
+        raise BadArguments("images go with prompt: say in prompt what to do with them.")
     turns: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     given = [message.model_dump(exclude_none=True) for message in messages or ()]
     for number, turn in enumerate(given):
         # Only an assistant turn may go without content (the API refuses the others with 1214).
         if turn["role"] != "assistant" and turn.get("content") in (None, "", []):
-            raise ToolError(f"messages[{number}] ({turn['role']}) has no content: give it text or drop it.")
+            raise BadArguments(
+                f"messages[{number}] ({turn['role']}) has no content: give it text or drop it."
+            )
     turns += given
     if not prompt and not any(turn["role"] == "user" for turn in turns):
-        raise ToolError("messages need at least one user turn.")
+        raise BadArguments("messages need at least one user turn.")
     return turns
 
 
@@ -246,7 +247,7 @@ def _text_only(turn: dict[str, Any], name: str) -> dict[str, Any]:
         if not (isinstance(part, dict) and part.get("type") == "text")
     }
     if others:
-        raise ToolError(
+        raise BadArguments(
             f"{name} takes text only: a {turn['role']} turn has {', '.join(sorted(others))} parts."
         )
     return {**turn, "content": "".join(str(part.get("text", "")) for part in content)}
@@ -284,7 +285,7 @@ class _Inline:
         if url and not url.lower().startswith(("https://", "http://")):
             self.total += len(url) * 3 // 4  # bytes behind the base64 text
             if self.total > self.limit:
-                raise ToolError(
+                raise BadArguments(
                     f"The images inlined into this request pass {self.limit // MB} MiB in all "
                     "(GLM_MAX_INLINE_MB): send fewer or smaller images, or give them as http(s) URLs."
                 )

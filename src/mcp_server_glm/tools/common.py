@@ -1,5 +1,6 @@
-"""What every tool shares: reaching the GLM client, turning adapter failures into tool errors,
-and shaping a result that carries both readable text and structured content.
+"""What every tool shares: reaching the GLM client, the store and the files, progress, and shaping a
+result that carries both readable text and structured content. Failures are raised as they are (see
+errors.py); the server's `call_tool` makes them one line.
 """
 
 from __future__ import annotations
@@ -8,19 +9,17 @@ import base64
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel
 
-from ..errors import Refusal
-from ..glm.errors import AuthenticationFailed, GLMError, RateLimited
+from ..errors import BadArguments, GLMError, NotConfigured, RateLimited, StoreError
 from ..settings import KEY_VARIABLES
 from ..state import AppState
 
@@ -43,11 +42,11 @@ def app_state(ctx: Context[Any, Any]) -> AppState:
 
 
 def glm_client(ctx: Context[Any, Any]) -> GLMClient:
-    """The server's GLM client, or a tool error saying how to configure the key. Its retries in this
+    """The server's GLM client, or NotConfigured saying how to configure the key. Its retries in this
     call are told to the caller as progress ("rate limited, retrying in 4 s")."""
     client = app_state(ctx).glm
     if client is None:
-        raise ToolError(MISSING_KEY)
+        raise NotConfigured(MISSING_KEY)
     from ..glm.client import ON_RETRY
 
     ON_RETRY.set(progress(ctx).retrying)  # in this call's context only: each call runs in its own task
@@ -125,22 +124,7 @@ def progress(ctx: Context[Any, Any]) -> Progress:
 
 async def store(ctx: Context[Any, Any]) -> Store:
     """The task store, opened on first use."""
-    with upstream_errors():
-        return await app_state(ctx).store.get()
-
-
-@contextmanager
-def upstream_errors() -> Iterator[None]:
-    """Turn an adapter, file or store failure into a one-line tool error the model can act on."""
-    try:
-        yield
-    except GLMError as exc:
-        message = str(exc)
-        if isinstance(exc, AuthenticationFailed):
-            message += " Settings to check: the key, GLM_PLATFORM (zai or bigmodel) and GLM_CODING_PLAN."
-        raise ToolError(message) from exc
-    except Refusal as exc:
-        raise ToolError(str(exc)) from exc
+    return await app_state(ctx).store.get()
 
 
 def result(text: str, structured: BaseModel, extra: Sequence[ContentBlock] = ()) -> CallToolResult:
@@ -161,8 +145,7 @@ async def save_media(
     from ..store import MediaRecord
 
     state = app_state(ctx)
-    with upstream_errors():
-        saved = await state.files.download(url, kind=kind, stem=Files.output_stem(label or kind, task_id))
+    saved = await state.files.download(url, kind=kind, stem=Files.output_stem(label or kind, task_id))
     record = MediaRecord(
         name=saved.name,
         path=str(saved.path),
@@ -175,7 +158,7 @@ async def save_media(
     # path all the same, so that nobody pays for it again.
     try:
         await (await store(ctx)).add_media(record)
-    except (ToolError, Refusal) as exc:
+    except StoreError as exc:
         log.warning("Saved %s, but the store could not record it: %s", saved.path, exc)
     return saved
 
@@ -205,13 +188,12 @@ async def video_image_for_api(
     checked)."""
     if (url := _remote_url(ref)) is not None:
         return url
-    with upstream_errors():
-        picture = await app_state(ctx).files.read_input(ref, "image")
+    picture = await app_state(ctx).files.read_input(ref, "image")
     if formats is not None and picture.mime_type not in formats:
         found = _format_name(picture.mime_type)
         accepted = " or ".join(_format_name(kind) for kind in formats)
         shown = "a data URL" if ref.startswith("data:") else f'"{picture.source}"'
-        raise ToolError(
+        raise BadArguments(
             f"The image {shown} is {found}, which {model} does not take: it takes {accepted} images only "
             "(convert it first)."
         )
@@ -225,15 +207,13 @@ async def chat_image(ctx: Context[Any, Any], ref: str, formats: Sequence[str]) -
     `data:...;base64,` prefix (400, code 1210), which the video API on the contrary requires."""
     if (url := _remote_url(ref)) is not None:
         return url
-    with upstream_errors():
-        picture = await app_state(ctx).files.read_input(ref, "image")
+    picture = await app_state(ctx).files.read_input(ref, "image")
     data = picture.data
     if picture.mime_type not in formats:
         from ..imaging import to_png
 
         names = " or ".join(_format_name(kind) for kind in formats)
-        with upstream_errors():
-            data = to_png(data, _named(picture.source), names)
+        data = to_png(data, _named(picture.source), names)
     return base64.b64encode(data).decode("ascii")
 
 
@@ -243,8 +223,7 @@ def _remote_url(ref: str) -> str | None:
     servers would fetch it on the user's behalf."""
     from ..files import check_remote_url
 
-    with upstream_errors():
-        return check_remote_url(ref)
+    return check_remote_url(ref)
 
 
 def _format_name(mime_type: str) -> str:

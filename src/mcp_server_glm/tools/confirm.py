@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult
-from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from ..errors import NotConfirmed
 from .common import app_state
 
 FOUR_K = "3840x2160"
@@ -60,4 +60,4 @@ async def confirm_video(
 def require_yes(answer: ElicitationResult[Confirm]) -> None:
     """Go on only with a yes; anything else submits nothing."""
     if not (isinstance(answer, AcceptedElicitation) and answer.data.submit):
-        raise ToolError("Not submitted: the video job was not confirmed, so nothing was sent or billed.")
+        raise NotConfirmed("Not submitted: the video job was not confirmed, so nothing was sent or billed.")

@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ..errors import BadArguments
 from ..glm import catalog
 from ..glm.models import AsyncImageRequest, ImageRequest
+from ..jobs.budget import WaitSeconds, wait_budget
+from ..jobs.submit import New, submit_once
+from ..jobs.wait import await_job
 from ..settings import Settings
 from .common import (
     app_state,
@@ -27,10 +30,8 @@ from .common import (
     result,
     save_media,
     ticking,
-    upstream_errors,
 )
 from .spec import WAIT_TEXT, ToolSpec
-from .tasks import New, WaitSeconds, await_job, submit_once, wait_budget
 
 SPEC = ToolSpec(
     name="generate_image",
@@ -93,10 +94,9 @@ async def generate_image(
         return f"generating the image with {chosen}: {seconds:.0f} s"
 
     async with ticking(ctx, waiting):
-        with upstream_errors():
-            response = await client.generate_image(
-                ImageRequest(model=chosen, prompt=prompt, size=size, quality=quality)
-            )
+        response = await client.generate_image(
+            ImageRequest(model=chosen, prompt=prompt, size=size, quality=quality)
+        )
         url = response.data[0].url
         saved = await save_media(ctx, url, kind="image", task_id=None)
     count_usage(ctx, "generate_image", chosen, 1, "images")
@@ -111,9 +111,11 @@ def _check(model: catalog.Model, platform: str, quality: str | None) -> None:
     """Refuse, before anything is sent, what the reference says the model does not take."""
     if not model.on(platform):
         others = [m.name for m in catalog.MODELS if m.kind == "image" and m.on(platform) and not m.legacy]
-        raise ToolError(f"{model.name} is not offered on the {platform} platform; use {' or '.join(others)}.")
+        raise BadArguments(
+            f"{model.name} is not offered on the {platform} platform; use {' or '.join(others)}."
+        )
     if quality is not None and model.qualities and quality not in model.qualities:
-        raise ToolError(f"{model.name} takes quality {' or '.join(model.qualities)} only, not {quality}.")
+        raise BadArguments(f"{model.name} takes quality {' or '.join(model.qualities)} only, not {quality}.")
 
 
 def _checked_size(size: str | None, model: catalog.Model | None, name: str) -> str | None:
@@ -123,12 +125,12 @@ def _checked_size(size: str | None, model: catalog.Model | None, name: str) -> s
     documented = f"; documented sizes: {', '.join(model.sizes)}" if model is not None and model.sizes else ""
     match = catalog.SIZE_FORM.fullmatch(size)
     if match is None:
-        raise ToolError(f"size {size!r} is not WIDTHxHEIGHT in pixels, e.g. 1024x1024{documented}.")
+        raise BadArguments(f"size {size!r} is not WIDTHxHEIGHT in pixels, e.g. 1024x1024{documented}.")
     width, height = int(match[1]), int(match[2])
     rule = model.size_rule if model is not None else None
     documented_size = model is not None and f"{width}x{height}" in model.sizes  # may lie outside the rule
     if rule is not None and not documented_size and not rule.allows(width, height):
-        raise ToolError(f"{name} takes sizes with {rule}, not {size}{documented}.")
+        raise BadArguments(f"{name} takes sizes with {rule}, not {size}{documented}.")
     return f"{width}x{height}"
 
 

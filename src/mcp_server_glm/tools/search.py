@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..glm.errors import NO_SEARCH_DATA, SearchUnavailable
+from ..errors import BadArguments, SearchUnavailable
+from ..glm.errors import NO_SEARCH_DATA
 from ..glm.models import SearchItem, WebSearchRequest, WebSearchResponse
 from ..settings import SEARCH_ENGINES, Platform
-from .common import app_state, count_usage, glm_client, result, upstream_errors
+from .common import app_state, count_usage, glm_client, result
 from .spec import ToolSpec
 
 SPEC = ToolSpec(
@@ -96,15 +96,14 @@ async def web_search(
         content_size=content_size,
     )
     client = glm_client(ctx)
-    with upstream_errors():
-        try:
-            response = await client.web_search(request)
-        except SearchUnavailable as exc:
-            if exc.code != NO_SEARCH_DATA:
-                raise
-            note = f"the engine returned no data (code {exc.code}): {_what_to_try(domain_filter, recency)}"
-            empty = SearchResult(query=query, engine=chosen, results=[], note=note)
-            return result(_text(empty), empty)
+    try:
+        response = await client.web_search(request)
+    except SearchUnavailable as exc:
+        if exc.code != NO_SEARCH_DATA:
+            raise
+        note = f"the engine returned no data (code {exc.code}): {_what_to_try(domain_filter, recency)}"
+        empty = SearchResult(query=query, engine=chosen, results=[], note=note)
+        return result(_text(empty), empty)
     count_usage(ctx, "web_search", chosen, 1, "searches")
     found = SearchResult(query=query, engine=chosen, results=[_hit(item) for item in response.search_result])
     found.intent = _intents(response) or None
@@ -129,16 +128,18 @@ def check(platform: Platform, query: str, engine: str, count: int, content_size:
     if engine not in engines:
         other: Platform = "bigmodel" if platform == "zai" else "zai"
         whose = f" (a {PLATFORM_NAMES[other]} engine)" if engine in SEARCH_ENGINES[other] else ""
-        raise ToolError(f"{name}'s Web Search has no engine {engine!r}{whose}: use {' or '.join(engines)}.")
+        raise BadArguments(
+            f"{name}'s Web Search has no engine {engine!r}{whose}: use {' or '.join(engines)}."
+        )
     if content_size is not None and platform == "zai":
-        raise ToolError(f"{name}'s Web Search has no content_size (a BigModel option): leave it out.")
+        raise BadArguments(f"{name}'s Web Search has no content_size (a BigModel option): leave it out.")
     limit = MAX_QUERY.get(platform)
     if limit is not None and len(query) > limit:
-        raise ToolError(
+        raise BadArguments(
             f"The query is {len(query)} characters; {name}'s Web Search takes at most {limit}: shorten it."
         )
     if engine == "search_pro_sogou" and count not in SOGOU_COUNTS:
-        raise ToolError(f"search_pro_sogou takes count 10, 20, 30, 40 or 50, not {count}.")
+        raise BadArguments(f"search_pro_sogou takes count 10, 20, 30, 40 or 50, not {count}.")
 
 
 def _intents(response: WebSearchResponse) -> list[Intent]:

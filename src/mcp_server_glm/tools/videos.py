@@ -11,16 +11,19 @@ import hashlib
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from ..errors import BadArguments
 from ..glm import catalog
 from ..glm.models import VideoRequest
+from ..jobs.budget import WaitSeconds, wait_budget
+from ..jobs.outcome import JobResult
+from ..jobs.submit import New, submit_once
+from ..jobs.wait import await_job
 from .common import app_state, glm_client, video_image_for_api
 from .confirm import Confirm, confirm_video, require_yes
 from .spec import WAIT_TEXT, ToolSpec
-from .tasks import JobResult, New, WaitSeconds, await_job, submit_once, wait_budget
 
 SPEC = ToolSpec(
     name="generate_video",
@@ -72,9 +75,9 @@ async def generate_video(
     settings = app_state(ctx).settings
     images = [image] if isinstance(image, str) else list(image or [])
     if not prompt and not images:
-        raise ToolError("Give a prompt, an image, or both.")
+        raise BadArguments("Give a prompt, an image, or both.")
     if len(images) > 2:
-        raise ToolError("image takes one start image or a [first, last] pair of frames.")
+        raise BadArguments("image takes one start image or a [first, last] pair of frames.")
     chosen = model or settings.video_model
     listed = catalog.find(chosen)
     given = {"quality": quality, "with_audio": with_audio, "size": size, "fps": fps, "duration": duration}
@@ -116,15 +119,15 @@ def _check(
     name = model.name
     if not model.on(platform):
         others = [m.name for m in catalog.MODELS if m.kind == "video" and m.on(platform) and not m.legacy]
-        raise ToolError(f"{name} is not offered on the {platform} platform; use {' or '.join(others)}.")
+        raise BadArguments(f"{name} is not offered on the {platform} platform; use {' or '.join(others)}.")
     if prompt and model.max_prompt is not None and len(prompt) > model.max_prompt:
-        raise ToolError(
+        raise BadArguments(
             f"The prompt has {len(prompt)} characters; {name} takes at most {model.max_prompt}: shorten it."
         )
     if model.fields is not None:
         unknown = [key for key, value in given.items() if value is not None and key not in model.fields]
         if unknown:
-            raise ToolError(f"{name} does not take {', '.join(unknown)}: leave it out.")
+            raise BadArguments(f"{name} does not take {', '.join(unknown)}: leave it out.")
     checks: tuple[tuple[str, tuple[Any, ...]], ...] = (
         ("quality", model.qualities),
         ("size", model.sizes),
@@ -134,14 +137,14 @@ def _check(
     size = given["size"]
     if size is not None and not catalog.SIZE_FORM.fullmatch(size):
         documented = f"; {name} takes {', '.join(model.sizes)}" if model.sizes else ""
-        raise ToolError(f"size {size!r} is not WIDTHxHEIGHT in pixels, e.g. 1920x1080{documented}.")
+        raise BadArguments(f"size {size!r} is not WIDTHxHEIGHT in pixels, e.g. 1920x1080{documented}.")
     for key, allowed in checks:
         value = given[key]
         if value is not None and allowed and value not in allowed:
             shown = ", ".join(str(option) for option in allowed)
-            raise ToolError(f"{name} takes {key} {shown}, not {value}.")
+            raise BadArguments(f"{name} takes {key} {shown}, not {value}.")
     if len(images) == 2 and name.startswith("cogvideox") and given["quality"] not in (None, "speed"):
-        raise ToolError(f'{name} takes first and last frames only with quality "speed" (the default).')
+        raise BadArguments(f'{name} takes first and last frames only with quality "speed" (the default).')
 
 
 def _summary(prompt: str | None, images: list[str], given: dict[str, Any]) -> dict[str, Any]:
