@@ -68,4 +68,4 @@ def render() -> str:
 
 if __name__ == "__main__":
     LISTING.write_text(render(), encoding="utf-8")
-    print(f"wrote {LISTING}", file=sys.stderr)
+    sys.stderr.write(f"wrote {LISTING}\n")
