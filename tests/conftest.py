@@ -243,9 +243,13 @@ class RawSession:
         return int(line.split()[1]) / 1024
 
     def kill(self) -> None:
-        """SIGKILL the server, then close the pipes to it (left open, they warn when collected)."""
+        """SIGKILL the server, then close the pipes to it."""
         self.process.kill()
         self.process.wait(timeout=10)
+        self.close_pipes()
+
+    def close_pipes(self) -> None:
+        """Close the pipes to the server (left open, they warn when collected)."""
         for pipe in (self.process.stdin, self.process.stdout):
             if pipe is not None:
                 with contextlib.suppress(OSError):  # stdin's flush to a dead process
