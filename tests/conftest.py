@@ -7,6 +7,7 @@ refuses fails the test (`pytest_runtest_call` below).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -242,5 +243,14 @@ class RawSession:
         return int(line.split()[1]) / 1024
 
     def kill(self) -> None:
+        """SIGKILL the server, then close the pipes to it."""
         self.process.kill()
         self.process.wait(timeout=10)
+        self.close_pipes()
+
+    def close_pipes(self) -> None:
+        """Close the pipes to the server (left open, they warn when collected)."""
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):  # stdin's flush to a dead process
+                    pipe.close()

@@ -291,14 +291,15 @@ def test_stdio_stops_cleanly_on_sigterm(fake: FakeGLM, tmp_path: Path) -> None:
             stderr=log,
             env=server_env(fake),
         )
-    assert process.stdin is not None and process.stdout is not None
-    # Signal once the server is serving: one that arrives while it is still starting ends it by default.
-    process.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
-    process.stdin.flush()
-    ready, _, _ = select.select([process.stdout], [], [], 60)
-    assert ready, "the server did not answer initialize"
-    assert json.loads(process.stdout.readline())["id"] == INITIALIZE["id"]
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0
+    with process:  # closes the pipes at the end
+        assert process.stdin is not None and process.stdout is not None
+        # Signal once the server is serving: one that arrives while it is still starting ends it by default.
+        process.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        assert ready, "the server did not answer initialize"
+        assert json.loads(process.stdout.readline())["id"] == INITIALIZE["id"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
     assert "Traceback" not in stderr.read_text()
     assert "SIGTERM received" in stderr.read_text()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mcp_server_glm.tools import common
+from mcp_server_glm import calls
 from tests.conftest import in_process, wav_file
 from tests.fake_glm import FakeGLM, Fault
 
@@ -26,7 +26,7 @@ async def notes(client: Any, tool: str, arguments: dict[str, Any]) -> tuple[Any,
 
 
 async def test_a_slow_image_is_told_while_it_is_made(fake: FakeGLM, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(common, "TICK_SECONDS", 0.2)
+    monkeypatch.setattr(calls, "TICK_SECONDS", 0.2)
     fake.script("images/generations", Fault(delay=1.5))
     async with in_process(fake) as client:
         result, seen = await notes(client, "generate_image", {"prompt": "a lighthouse"})
@@ -40,7 +40,7 @@ async def test_a_slow_image_is_told_while_it_is_made(fake: FakeGLM, monkeypatch:
 async def test_a_slow_piece_is_told_while_it_is_transcribed(
     fake: FakeGLM, isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(common, "TICK_SECONDS", 0.2)
+    monkeypatch.setattr(calls, "TICK_SECONDS", 0.2)
     audio = isolated_dirs / "a.wav"
     audio.write_bytes(wav_file(b"\x00\x01" * 8000))
     fake.script("audio/transcriptions", Fault(delay=1.5))

@@ -24,7 +24,7 @@ def parts(directory: Path) -> list[Path]:
 async def test_a_killed_download_leaves_nothing_after_the_next_start(
     fake: FakeGLM, tmp_path: Path, isolated_dirs: Path
 ) -> None:
-    media = Path(os.environ["GLM_DATA_DIR"]) / "media"
+    media = tmp_path / "data" / "media"  # the server's media directory under isolated_dirs' GLM_DATA_DIR
     fake.script("media", Fault(delay=30))  # the image download hangs until the server is killed
     session = RawSession(server_env(fake))
     try:

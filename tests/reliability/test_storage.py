@@ -193,6 +193,7 @@ def test_two_servers_write_200_tasks_to_one_store(fake: FakeGLM, tmp_path: Path)
             except subprocess.TimeoutExpired:
                 session.kill()
                 raise
+            session.close_pipes()
         for log in logs:
             log.close()
     errors = [

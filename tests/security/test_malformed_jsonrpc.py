@@ -302,6 +302,8 @@ class SSESession:
 async def sse_session(running: Running) -> AsyncIterator[SSESession]:
     send, receive = anyio.create_memory_object_stream[str](100)
     async with (
+        send,
+        receive,
         httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=None)) as http,
         anyio.create_task_group() as group,
     ):

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from ..tools.common import app_state
+from ..calls import app_state
 
 WaitSeconds = Annotated[
     float | None,

@@ -14,9 +14,9 @@ import anyio
 from mcp.types import CallToolResult, ContentBlock
 from pydantic import BaseModel, Field
 
+from ..calls import result
 from ..state import AppState
 from ..store import TaskRecord
-from ..tools.common import result
 
 
 class JobFields(BaseModel):

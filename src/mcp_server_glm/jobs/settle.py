@@ -18,11 +18,11 @@ import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import ContentBlock
 
+from ..calls import app_state, beside, link, media_link, save_media, store
 from ..errors import GLMError, JobFailed, JobUnsaved, Refusal, StoreError
 from ..glm import catalog
 from ..glm.models import TaskResult
 from ..store import Store, TaskRecord
-from ..tools.common import app_state, beside, link, media_link, save_media, store
 from .budget import wait_budget
 from .outcome import JobResult, Outcome, age, one_at_a_time, seconds_text
 from .submit import Submitted

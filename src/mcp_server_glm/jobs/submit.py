@@ -18,11 +18,11 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from ..calls import app_state, store
 from ..errors import APIError, ConnectionFailed, StoreError
 from ..glm.models import TaskResult
 from ..state import AppState
 from ..store import SUBMITTING, Store, TaskRecord, UsageRow
-from ..tools.common import app_state, store
 from .outcome import age_text, one_at_a_time
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from typing import Any
 import anyio
 from mcp.server.mcpserver import Context
 
+from ..calls import Progress, app_state, beside, glm_client, progress
 from ..errors import GLMError, JobUnchecked
 from ..glm.jobs import PollSchedule, wait_for
 from ..glm.models import TaskResult
 from ..store import TaskRecord
-from ..tools.common import Progress, app_state, beside, glm_client, progress
 from .outcome import Outcome, age, seconds_text
 from .settle import settle
 from .submit import Submitted

@@ -17,12 +17,12 @@ from pydantic import BaseModel, Field
 
 from .. import audio_chunks
 from ..audio_chunks import MAX_BYTES, MAX_SECONDS, Piece
+from ..calls import app_state, count_usage, glm_client, result, ticking
 from ..errors import AudioError, BadArguments
 from ..files import Files, OpenInput
 from ..glm import catalog
 from ..glm.catalog import Platform
 from ..glm.multipart import FilePart
-from .common import app_state, count_usage, glm_client, result, ticking
 from .spec import ToolSpec
 
 SPEC = ToolSpec(

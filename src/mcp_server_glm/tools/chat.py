@@ -13,10 +13,11 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..calls import app_state, count_usage, glm_client, result
 from ..errors import BadArguments
 from ..glm import catalog
 from ..glm.models import ChatCompletion, ChatRequest, WebSearchOptions
-from .common import app_state, chat_image, count_usage, glm_client, result
+from .references import chat_image
 from .spec import ToolSpec
 
 MB = 1024 * 1024

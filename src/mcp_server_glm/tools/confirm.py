@@ -9,8 +9,8 @@ from typing import Any
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult
 from pydantic import BaseModel, Field
 
+from ..calls import app_state
 from ..errors import NotConfirmed
-from .common import app_state
 
 FOUR_K = "3840x2160"
 

@@ -15,6 +15,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ..calls import app_state, count_usage, glm_client, media_link, result, save_media, ticking
 from ..errors import BadArguments
 from ..glm import catalog
 from ..glm.models import AsyncImageRequest, ImageRequest
@@ -22,15 +23,6 @@ from ..jobs.budget import WaitSeconds, wait_budget
 from ..jobs.submit import New, submit_once
 from ..jobs.wait import await_job
 from ..settings import Settings
-from .common import (
-    app_state,
-    count_usage,
-    glm_client,
-    media_link,
-    result,
-    save_media,
-    ticking,
-)
 from .spec import WAIT_TEXT, ToolSpec
 
 SPEC = ToolSpec(

@@ -157,6 +157,6 @@ if __name__ == "__main__":
     from . import artefacts
 
     LISTING.write_text(render(), encoding="utf-8")
-    print(f"wrote {LISTING}", file=sys.stderr)
+    sys.stderr.write(f"wrote {LISTING}\n")
     for written in artefacts.write():
-        print(f"wrote {written}", file=sys.stderr)
+        sys.stderr.write(f"wrote {written}\n")

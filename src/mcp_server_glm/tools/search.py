@@ -14,11 +14,11 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ..calls import app_state, count_usage, glm_client, result
 from ..errors import BadArguments, SearchUnavailable
 from ..glm.errors import NO_SEARCH_DATA
 from ..glm.models import SearchItem, WebSearchRequest, WebSearchResponse
 from ..settings import SEARCH_ENGINES, Platform
-from .common import app_state, count_usage, glm_client, result
 from .spec import ToolSpec
 
 SPEC = ToolSpec(

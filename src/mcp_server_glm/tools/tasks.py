@@ -14,13 +14,13 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ..calls import app_state, result, store
 from ..errors import JobCutShort
 from ..jobs.budget import WaitSeconds, wait_budget
 from ..jobs.outcome import JobFields, age, seconds_text
 from ..jobs.settle import report_recorded
 from ..jobs.wait import wait_and_settle
 from ..store import SUBMITTING, Store
-from .common import app_state, result, store
 from .spec import WAIT_TEXT, ToolSpec
 
 SPEC = ToolSpec(

@@ -14,6 +14,7 @@ from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from ..calls import app_state, glm_client
 from ..errors import BadArguments
 from ..glm import catalog
 from ..glm.models import VideoRequest
@@ -21,8 +22,8 @@ from ..jobs.budget import WaitSeconds, wait_budget
 from ..jobs.outcome import JobResult
 from ..jobs.submit import New, submit_once
 from ..jobs.wait import await_job
-from .common import app_state, glm_client, video_image_for_api
 from .confirm import Confirm, confirm_video, require_yes
+from .references import video_image_for_api
 from .spec import WAIT_TEXT, ToolSpec
 
 SPEC = ToolSpec(

@@ -1,11 +1,10 @@
-"""What every tool shares: reaching the GLM client, the store and the files, progress, and shaping a
-result that carries both readable text and structured content. Failures are raised as they are (see
-errors.py); the server's `call_tool` makes them one line.
+"""What a tool or a job reaches through its call's MCP context: the server's state, the GLM client, the
+store, progress notifications, saved media, and results that carry both readable text and structured
+content. Failures are raised as they are (see errors.py); the server's `call_tool` makes them one line.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import logging
 import math
@@ -19,14 +18,14 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel
 
-from ..errors import BadArguments, GLMError, NotConfigured, RateLimited, StoreError
-from ..settings import KEY_VARIABLES
-from ..state import AppState
+from .errors import GLMError, NotConfigured, RateLimited, StoreError
+from .settings import KEY_VARIABLES
+from .state import AppState
 
 if TYPE_CHECKING:  # files and the store load with the first tool that needs them
-    from ..files import MediaKind, SavedFile
-    from ..glm.client import GLMClient
-    from ..store import Store
+    from .files import MediaKind, SavedFile
+    from .glm.client import GLMClient
+    from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ def glm_client(ctx: Context[Any, Any]) -> GLMClient:
     client = app_state(ctx).glm
     if client is None:
         raise NotConfigured(MISSING_KEY)
-    from ..glm.client import ON_RETRY
+    from .glm.client import ON_RETRY
 
     ON_RETRY.set(progress(ctx).retrying)  # in this call's context only: each call runs in its own task
     return client
@@ -141,8 +140,8 @@ async def save_media(
 ) -> SavedFile:
     """Download media the GLM API produced into the output directory and remember it in the store.
     The file is named `<label or kind>-<time>-<task id>`."""
-    from ..files import Files
-    from ..store import MediaRecord
+    from .files import Files
+    from .store import MediaRecord
 
     state = app_state(ctx)
     saved = await state.files.download(url, kind=kind, stem=Files.output_stem(label or kind, task_id))
@@ -177,58 +176,3 @@ def link(name: str, mime_type: str | None, size: int | None = None) -> ResourceL
 def count_usage(ctx: Context[Any, Any], tool: str, model: str, units: int, unit: str) -> None:
     """Add to the usage totals, in the background: accounting never delays or fails a call."""
     app_state(ctx).store.count_usage(tool, model, units, unit)
-
-
-async def video_image_for_api(
-    ctx: Context[Any, Any], ref: str, model: str, formats: Sequence[str] | None
-) -> str:
-    """A video input image as the video API takes it: http(s) URLs as they are (once `_remote_url`
-    let them through), local files and data URLs checked and inlined as a FULL data URL (the video API
-    wants the MIME prefix, unlike chat). `formats` are the MIME types the model takes (None: not
-    checked)."""
-    if (url := _remote_url(ref)) is not None:
-        return url
-    picture = await app_state(ctx).files.read_input(ref, "image")
-    if formats is not None and picture.mime_type not in formats:
-        found = _format_name(picture.mime_type)
-        accepted = " or ".join(_format_name(kind) for kind in formats)
-        shown = "a data URL" if ref.startswith("data:") else f'"{picture.source}"'
-        raise BadArguments(
-            f"The image {shown} is {found}, which {model} does not take: it takes {accepted} images only "
-            "(convert it first)."
-        )
-    return picture.data_url()
-
-
-async def chat_image(ctx: Context[Any, Any], ref: str, formats: Sequence[str]) -> str:
-    """An image reference as the chat API takes it in `image_url.url`: http(s) URLs as they are (the API
-    fetches them); local files and data URLs checked like any input, converted to PNG when their
-    format is not one of `formats` (MIME types), and sent as bare base64: the chat API refuses a
-    `data:...;base64,` prefix (400, code 1210), which the video API on the contrary requires."""
-    if (url := _remote_url(ref)) is not None:
-        return url
-    picture = await app_state(ctx).files.read_input(ref, "image")
-    data = picture.data
-    if picture.mime_type not in formats:
-        from ..imaging import to_png
-
-        names = " or ".join(_format_name(kind) for kind in formats)
-        data = to_png(data, _named(picture.source), names)
-    return base64.b64encode(data).decode("ascii")
-
-
-def _remote_url(ref: str) -> str | None:
-    """An http(s) URL (any letter case) the GLM API will fetch, or None for a local file or data URL.
-    A URL naming no public host (localhost, a literal private or link-local address) is refused: GLM's
-    servers would fetch it on the user's behalf."""
-    from ..files import check_remote_url
-
-    return check_remote_url(ref)
-
-
-def _format_name(mime_type: str) -> str:
-    return mime_type.removeprefix("image/").upper()
-
-
-def _named(source: str) -> str:
-    return "(data URL)" if source == "data URL" else f'"{source}"'
