@@ -18,6 +18,7 @@ server's own refusals. `GLMServer.call_tool` turns any of them into the one line
      +-- Refusal                     the server's own refusal: one line naming the input, file, store or limit
      |    +-- BadArguments           a tool's own check of its arguments (the model's documented limits)
      |    +-- NotConfigured          no API key is configured
+     |    +-- NotOnPlatform          a tool of the other platform than the one configured
      |    +-- NotConfirmed           the person did not confirm a paid job: nothing was sent
      |    +-- CapReached             a tool's daily cap (GLM_MAX_..._PER_DAY) is used up
      |    +-- StoreError             the task store could not be opened, read or written
@@ -188,6 +189,10 @@ class BadArguments(Refusal):
 
 class NotConfigured(Refusal):
     """No GLM API key is configured; the message says how to set one."""
+
+
+class NotOnPlatform(Refusal):
+    """A tool the configured platform does not have; the message names the platform that has it."""
 
 
 class NotConfirmed(Refusal):

@@ -24,7 +24,7 @@ from mcp_types import INVALID_PARAMS
 from pydantic import AnyUrl, ValidationError
 
 from . import __version__, caps, resources
-from .errors import AuthenticationFailed, ConfigError, GLMError, JobError, Refusal
+from .errors import AuthenticationFailed, ConfigError, GLMError, JobError, NotOnPlatform, Refusal
 from .settings import Settings
 from .state import AppState, LazyStore
 from .tools import listing
@@ -111,7 +111,7 @@ class GLMServer(MCPServer[AppState]):
     ) -> CallToolResult | InputRequiredResult:
         try:
             if name in self._elsewhere:
-                raise ToolError(_elsewhere(self._elsewhere[name], self._platform))
+                raise NotOnPlatform(_elsewhere(self._elsewhere[name], self._platform))
             if name not in self._listed:
                 return await super().call_tool(name, arguments, context)
             tool = self._built.get(name)
@@ -124,7 +124,7 @@ class GLMServer(MCPServer[AppState]):
                 arguments, context or Context(mcp_server=self), convert_result=True
             )
             return result
-        except (GLMError, Refusal, JobError) as exc:  # a daily cap, or the store that counts it
+        except (GLMError, Refusal, JobError) as exc:  # before the tool ran: its platform, a daily cap
             raise ToolError(one_line(exc)) from exc
         except UnexpectedToolError as exc:
             # The SDK wraps whatever a tool raised that is not a ToolError: a failure of the error tree
