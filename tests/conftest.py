@@ -2,7 +2,9 @@
 
 Every test uses a canary API key; `tests/test_secrets.py` checks it never leaks. Every test is also a
 contract check: a request our client sent to a fake during the test that the platform's reference
-refuses fails the test (`pytest_runtest_call` below).
+refuses fails the test (`pytest_runtest_call` below). A test that starts a process (the installed
+server, the CLI, a fresh interpreter) must be marked `slow`, or it fails: the fast loop
+(`pytest -m "not slow"`) stays in process.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import is_hypothesis_test
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
@@ -53,6 +56,64 @@ def contract_violations(fake: FakeGLM, since: int = 0, *, names: bool = False) -
     return problems
 
 
+# ffmpeg (on PATH, or imageio-ffmpeg's `ffmpeg-<platform>`) is the transcribe tool's own MP3 decoder and
+# the samples' encoder: in-process tests run it too
+ALLOWED_PROGRAM = "ffmpeg"
+_spawned: list[str] = []  # the programs started by the test running now (the audit hook's record)
+
+
+def _record_spawn(event: str, args: tuple[Any, ...]) -> None:
+    if event == "subprocess.Popen":
+        executable, argv = args[0], args[1]
+        program = (
+            executable if executable is not None else (argv if isinstance(argv, str | bytes) else argv[0])
+        )
+        _spawned.append(os.fsdecode(program))
+    elif event in {"os.posix_spawn", "os.spawn", "os.exec"}:
+        _spawned.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_record_spawn)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests decorated with hypothesis's `@given` and the fault matrix (its servers are processes) are
+    slow wherever they are; the other slow tests are marked in their modules."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if is_hypothesis_test(getattr(item, "obj", None)) or any(
+            name in fixtures for name in ("target", "stdio_target", "http_target")
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
+def _fail_unmarked_spawns(item: pytest.Item) -> None:
+    programs = sorted({Path(p).name for p in _spawned if not Path(p).name.startswith(ALLOWED_PROGRAM)})
+    _spawned.clear()
+    if programs and item.get_closest_marker("slow") is None:
+        pytest.fail(
+            f"this test started {', '.join(programs)}: mark it @pytest.mark.slow"
+            " (the fast loop, -m 'not slow', runs in process)",
+            pytrace=False,
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """A test not marked `slow` that starts a process (here in its fixtures' setup) fails."""
+    _spawned.clear()
+    outcome = yield
+    _fail_unmarked_spawns(item)
+    return outcome
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    outcome = yield
+    _fail_unmarked_spawns(item)
+    return outcome
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """After a test passes, fail it if our client sent a fake a request its platform's reference
@@ -62,7 +123,9 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         {id(v): v for v in getattr(item, "funcargs", {}).values() if isinstance(v, FakeGLM)}.values()
     )
     marks = [len(fake.requests) for fake in fakes]
+    _spawned.clear()
     outcome = yield
+    _fail_unmarked_spawns(item)
     problems = [
         line for fake, mark in zip(fakes, marks, strict=True) for line in contract_violations(fake, mark)
     ]

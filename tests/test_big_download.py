@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import RawSession, server_env
 from tests.fake_glm import FakeGLM, TaskPlan
+
+pytestmark = pytest.mark.slow
 
 MIB = 1024 * 1024
 

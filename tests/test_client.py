@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,21 +20,13 @@ from mcp_server_glm.glm.errors import (
     ServerFailed,
     StreamBroken,
 )
-from mcp_server_glm.glm.models import ChatCompletion, ChatRequest, WebSearchRequest
+from mcp_server_glm.glm.models import ChatCompletion, WebSearchRequest
 from tests.conftest import CANARY_KEY
 from tests.fake_glm import FakeGLM, Fault
 from tests.local_servers import TLSFront
+from tests.support.calls import HELLO, fake_address
 
 pytestmark = pytest.mark.anyio
-
-
-def fake_address(fake: FakeGLM) -> tuple[str, int]:
-    parts = urlsplit(fake.root_url)
-    assert parts.hostname is not None and parts.port is not None
-    return parts.hostname, parts.port
-
-
-HELLO = ChatRequest(model="glm-4.7", messages=[{"role": "user", "content": "hello there"}])
 
 
 @pytest.fixture

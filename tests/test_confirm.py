@@ -5,7 +5,7 @@ video the setting does not ask about, goes ahead as before."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from mcp import Client, StdioServerParameters
@@ -15,11 +15,14 @@ from mcp.types import ElicitRequestParams, ElicitResult
 from tests.conftest import installed_server, over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 FOUR_K = {"prompt": "a fox", "size": "3840x2160", "wait_seconds": 0}
 
 
-def asking(answer: str, asked: list[str]) -> Any:
+Answer = Literal["accept", "decline", "cancel"]
+
+
+def asking(answer: Answer, asked: list[str]) -> Any:
     async def on_elicit(context: Any, params: ElicitRequestParams) -> ElicitResult:
         asked.append(params.message)
         return ElicitResult(action=answer, content={"submit": True} if answer == "accept" else None)
@@ -28,7 +31,7 @@ def asking(answer: str, asked: list[str]) -> Any:
 
 
 async def call(
-    env: dict[str, str], log: Path, mode: str, answer: str, arguments: dict[str, Any]
+    env: dict[str, str], log: Path, mode: str, answer: Answer, arguments: dict[str, Any]
 ) -> tuple[Any, list[str]]:
     asked: list[str] = []
     params = StdioServerParameters(command=installed_server(), env=env)

@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import CANARY_KEY, installed_server, server_env
 from tests.fake_glm import FakeGLM, Fault
 
+pytestmark = pytest.mark.slow
+
 ALL_TOOLS = ("glm_chat", "web_search", "generate_image", "generate_video", "get_task", "transcribe")
 CODING_KEY = "coding-plan-key-without-balance-7d41"
 

@@ -15,6 +15,7 @@ import os
 import random
 import re
 import stat
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -510,7 +511,7 @@ async def test_a_file_that_grows_after_the_check_is_cut_off(
                 file.write(bytes(2 * MB))
         return measured
 
-    monkeypatch.setattr(files_module.os, "fstat", measure_then_grow)
+    monkeypatch.setattr(os, "fstat", measure_then_grow)
     assert "grew past the 1 MiB limit" in await refused(files.read_input(str(path), "image"))
 
 
@@ -526,7 +527,7 @@ async def test_a_file_that_grows_before_it_is_opened_is_measured_open(
                 file.write(bytes(2 * MB))
         return real_open(target, flags, *args, **kwargs)
 
-    monkeypatch.setattr(files_module.os, "open", grow_then_open)
+    monkeypatch.setattr(os, "open", grow_then_open)
     assert "more than the 1 MiB limit" in await refused(files.read_input(str(path), "image"))
     async with contextlib.AsyncExitStack() as stack:
         message = await refused(stack.enter_async_context(files.open_input(str(path), "image")))
@@ -715,7 +716,7 @@ async def test_open_input_says_when_no_temporary_file_can_be_written(
     def disk_full(*args: Any, **kwargs: Any) -> IO[bytes]:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(files_module.tempfile, "TemporaryFile", disk_full)
+    monkeypatch.setattr(tempfile, "TemporaryFile", disk_full)
     data_url = f"data:audio/wav;base64,{base64.b64encode(WAV).decode()}"
     async with contextlib.AsyncExitStack() as stack:
         message = await refused(stack.enter_async_context(files.open_input(data_url, "audio")))
@@ -839,7 +840,7 @@ async def test_download_without_hard_links_publishes_by_rename(
     def no_link(*args: Any, **kwargs: Any) -> None:
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    monkeypatch.setattr(files_module.os, "link", no_link)
+    monkeypatch.setattr(os, "link", no_link)
     server.routes["/a"] = body(GIF)
     first = await files.download(server.url("/a"), kind="image", stem="g")
     second = await files.download(server.url("/a"), kind="image", stem="g")

@@ -64,13 +64,13 @@ def substitute(value: Any, variables: dict[str, str | list[str]]) -> Any:
             if match is None:
                 result.append(substitute(item, variables))
                 continue
-            replacement = variables.get(match[1])
-            if replacement is None or replacement == "":  # falsy in JavaScript; an empty list is not
+            given = variables.get(match[1])
+            if given is None or given == "":  # falsy in JavaScript; an empty list is not
                 result.append(item)
-            elif isinstance(replacement, list):
-                result.extend(replacement)
+            elif isinstance(given, list):
+                result.extend(given)
             else:
-                result.append(replacement)
+                result.append(given)
         return result
     if isinstance(value, dict):
         return {key: substitute(item, variables) for key, item in value.items()}
@@ -131,7 +131,7 @@ def setting_of(variable: str) -> str:
 
 
 async def test_manifest_lists_exactly_the_server_tools(clean_env: None) -> None:
-    async with Client(build_server(Settings(api_key=None))) as client:  # type: ignore[arg-type]
+    async with Client(build_server(Settings(api_key=None))) as client:
         listed = await client.list_tools()
     assert sorted(tool["name"] for tool in MANIFEST["tools"]) == sorted(tool.name for tool in listed.tools)
     assert all(tool["description"].strip() for tool in MANIFEST["tools"])
@@ -274,6 +274,7 @@ def test_registry_entry_has_the_current_shape() -> None:
     assert all(variable["description"].strip() for variable in package["environmentVariables"])
 
 
+@pytest.mark.slow
 def test_registry_variables_are_real_settings() -> None:
     [package] = SERVER_JSON["packages"]
     known = help_variables()

@@ -18,7 +18,7 @@ from tests.conftest import installed_server, over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM
 from tests.local_servers import VIA, RunningProxy, TLSFront, http_proxy, without_proxies
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 @pytest.fixture

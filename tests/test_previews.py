@@ -155,6 +155,7 @@ def images_in(result: dict[str, Any]) -> list[dict[str, Any]]:
     return [block for block in result["content"] if block["type"] == "image"]
 
 
+@pytest.mark.slow
 def test_a_several_mib_image_comes_back_as_a_preview_under_the_host_limit(
     fake: FakeGLM, tmp_path: Path, big_png: bytes
 ) -> None:
@@ -181,6 +182,7 @@ def test_a_several_mib_image_comes_back_as_a_preview_under_the_host_limit(
     assert f"JPEG preview; the full 4096x4096 image is {saved}" in texts
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_video_cover_comes_with_its_preview(fake: FakeGLM, tmp_path: Path, big_png: bytes) -> None:
     fake.media_png = big_png
@@ -200,6 +202,7 @@ async def test_a_video_cover_comes_with_its_preview(fake: FakeGLM, tmp_path: Pat
     assert uris == [f"glm://media/{Path(job['path']).name}", f"glm://media/{cover.name}"]
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_previews_turned_off_leave_the_link_and_the_path(
     fake: FakeGLM, tmp_path: Path, big_png: bytes
@@ -223,6 +226,7 @@ async def test_previews_turned_off_leave_the_link_and_the_path(
         assert str(saved) in " ".join(texts)
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_an_image_no_preview_can_be_made_of_is_still_saved_and_linked(
     fake: FakeGLM, tmp_path: Path

@@ -17,7 +17,7 @@ from mcp_server_glm.glm.proxies import Proxy, proxy_for
 from tests.conftest import CANARY_KEY
 from tests.fake_glm import FakeGLM
 from tests.local_servers import RunningProxy, TLSFront, http_proxy
-from tests.test_client import HELLO, fake_address
+from tests.support.calls import HELLO, fake_address
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ from mcp.types import TextResourceContents
 from tests.conftest import RawSession, over_stdio, server_env
 from tests.fake_glm import FakeGLM, TaskPlan
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def test_killed_mid_poll_then_get_task_completes(fake: FakeGLM, tmp_path: Path) -> None:

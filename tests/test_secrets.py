@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import CANARY_KEY, installed_server, over_stdio, server_env
 from tests.fake_glm import FakeGLM, Fault
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def test_canary_key_never_leaks(fake: FakeGLM, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import RawSession, over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM, Fault
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 MIB = 1024 * 1024
 

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import RawSession, over_stdio, server_env
 from tests.fake_glm import FakeGLM, Fault
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 def parts(directory: Path) -> list[Path]:

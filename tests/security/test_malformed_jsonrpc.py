@@ -32,7 +32,9 @@ import pytest
 
 from tests.conftest import installed_server, server_env
 from tests.security import conftest as security
-from tests.test_http import Running
+from tests.support.http import Running
+
+pytestmark = pytest.mark.slow
 
 MB = 1024 * 1024
 INITIALIZE = {
