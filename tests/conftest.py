@@ -10,10 +10,7 @@ server, the CLI, a fresh interpreter) must be marked `slow`, or it fails: the fa
 from __future__ import annotations
 
 import io
-import json
 import os
-import shutil
-import subprocess
 import sys
 import wave
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +27,7 @@ from mcp.types import CallToolResult, TextContent
 from mcp_server_glm.server import build_server
 from mcp_server_glm.settings import Settings
 from tests.fake_glm import FakeGLM, reference
+from tests.support.stdio import installed_server
 
 OUR_AGENT = "mcp-server-glm"  # how our client's User-Agent starts (the doctor's too)
 
@@ -185,14 +183,6 @@ async def in_process(fake: FakeGLM, mode: str = "auto", **overrides: Any) -> Asy
         yield client
 
 
-def installed_server() -> str:
-    """The `mcp-server-glm` console script of the environment running the tests."""
-    found = shutil.which("mcp-server-glm", path=str(Path(sys.executable).parent))
-    if found is None:
-        pytest.fail("mcp-server-glm is not installed in this environment: pip install -e '.[dev]'")
-    return found
-
-
 def server_env(fake: FakeGLM | None, **extra: str) -> dict[str, str]:
     """A clean environment for the server subprocess: no inherited GLM settings; the platform is the
     one the fake plays (set `fake.platform` first)."""
@@ -244,66 +234,3 @@ def wav_file(frames: bytes, rate: int = 8000) -> bytes:
         sink.setframerate(rate)
         sink.writeframes(frames)
     return out.getvalue()
-
-
-class RawSession:
-    """The installed server (or `command`) driven with raw JSON-RPC lines over stdio (legacy era): the
-    caller sees its process id and every byte it writes to stdout. The benchmarks use it too."""
-
-    def __init__(
-        self, env: dict[str, str], stderr: Any = subprocess.DEVNULL, command: list[str] | None = None
-    ) -> None:
-        self.process = subprocess.Popen(
-            command or [installed_server()],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            env=env,
-            text=True,
-        )
-        self.next_id = 0
-        self.request(
-            "initialize",
-            {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "0"},
-            },
-        )
-        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    def send(self, message: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message) + "\n")
-        self.process.stdin.flush()
-
-    def submit(self, method: str, params: dict[str, Any]) -> int:
-        """Send a request without waiting for its answer; returns its id."""
-        self.next_id += 1
-        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
-        return self.next_id
-
-    def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Send a request and return its result; every line read must be JSON-RPC."""
-        number = self.submit(method, params)
-        assert self.process.stdout is not None
-        while True:
-            line = self.process.stdout.readline()
-            assert line, "the server closed stdout"
-            reply = json.loads(line)
-            assert reply["jsonrpc"] == "2.0"
-            if reply.get("id") == number:
-                result: dict[str, Any] = reply["result"]
-                return result
-
-    def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        return self.request("tools/call", {"name": tool, "arguments": arguments})
-
-    def peak_rss_mib(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        [line] = [line for line in status.splitlines() if line.startswith("VmHWM:")]
-        return int(line.split()[1]) / 1024
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)

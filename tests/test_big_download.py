@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RawSession, server_env
+from tests.conftest import server_env
 from tests.fake_glm import FakeGLM, TaskPlan
+from tests.support.stdio import RawSession
 
 pytestmark = pytest.mark.slow
 

@@ -19,9 +19,10 @@ from PIL import Image
 
 from mcp_server_glm import imaging
 from mcp_server_glm.glm import catalog
-from tests.conftest import in_process, installed_server, server_env, settings_for, text_of
+from tests.conftest import in_process, server_env, settings_for, text_of
 from tests.fake_glm import FakeGLM, Fault
 from tests.support.calls import chat, sent
+from tests.support.stdio import installed_server
 
 pytestmark = pytest.mark.anyio
 

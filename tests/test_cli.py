@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from mcp_server_glm.cli import load_settings
-from tests.conftest import installed_server, server_env
+from tests.conftest import server_env
 from tests.fake_glm import FakeGLM
 from tests.support.http import connect, http_server
+from tests.support.stdio import installed_server
 
 
 @pytest.mark.slow

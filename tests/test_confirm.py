@@ -12,8 +12,9 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import ElicitRequestParams, ElicitResult
 
-from tests.conftest import installed_server, over_stdio, server_env, text_of
+from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM
+from tests.support.stdio import installed_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 FOUR_K = {"prompt": "a fox", "size": "3840x2160", "wait_seconds": 0}

@@ -7,8 +7,9 @@ import subprocess
 
 import pytest
 
-from tests.conftest import CANARY_KEY, installed_server, server_env
+from tests.conftest import CANARY_KEY, server_env
 from tests.fake_glm import FakeGLM, Fault
+from tests.support.stdio import installed_server
 
 pytestmark = pytest.mark.slow
 

@@ -16,9 +16,10 @@ import httpx2
 import pytest
 
 from mcp_server_glm import __version__
-from tests.conftest import installed_server, server_env, text_of
+from tests.conftest import server_env, text_of
 from tests.fake_glm import FakeGLM
 from tests.support.http import ERAS, INITIALIZE, TOKEN, Running, connect, free_port, http_server
+from tests.support.stdio import installed_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

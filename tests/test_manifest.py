@@ -25,7 +25,7 @@ from mcp_server_glm import __version__
 from mcp_server_glm.cli import SECRET_FLAGS, load_settings
 from mcp_server_glm.server import build_server
 from mcp_server_glm.settings import Settings, environment_names
-from tests.conftest import installed_server
+from tests.support.stdio import installed_server
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST: dict[str, Any] = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))

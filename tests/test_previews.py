@@ -18,9 +18,10 @@ from mcp.types import ImageContent, ResourceLink, TextContent
 from PIL import Image
 
 from mcp_server_glm.previews import MAX_PREVIEW_BYTES, MAX_SIDE, PreviewRefused, make_preview
-from tests.conftest import RawSession, over_stdio, server_env, text_of
+from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM, TaskPlan
 from tests.fake_glm.media import PNG
+from tests.support.stdio import RawSession
 
 HOST_LIMIT = 1_048_576  # Claude Desktop refuses a tool result larger than this
 PREVIEW_BASE64 = 700_000

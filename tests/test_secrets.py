@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CANARY_KEY, installed_server, over_stdio, server_env
+from tests.conftest import CANARY_KEY, over_stdio, server_env
 from tests.fake_glm import FakeGLM, Fault
+from tests.support.stdio import installed_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -13,8 +13,9 @@ import pytest
 from mcp.shared.exceptions import MCPError
 from mcp.types import BlobResourceContents, ResourceLink, TextContent
 
-from tests.conftest import CANARY_KEY, RawSession, installed_server, over_stdio, server_env, wav_file
+from tests.conftest import CANARY_KEY, over_stdio, server_env, wav_file
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
+from tests.support.stdio import RawSession, installed_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.conftest import RawSession, over_stdio, server_env
+from tests.conftest import over_stdio, server_env
 from tests.fake_glm import FakeGLM, Fault
+from tests.support.stdio import RawSession
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -11,9 +11,10 @@ import anyio
 import httpx2
 import pytest
 
-from tests.conftest import installed_server, server_env
+from tests.conftest import server_env
 from tests.fake_glm import FakeGLM, TaskPlan
 from tests.support.http import Running, connect, free_port, http_server
+from tests.support.stdio import installed_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

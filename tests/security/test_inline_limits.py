@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RawSession, server_env
+from tests.conftest import server_env
 from tests.fake_glm import FakeGLM
 from tests.samples import png
+from tests.support.stdio import RawSession
 
 pytestmark = pytest.mark.slow
 

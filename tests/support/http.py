@@ -17,7 +17,8 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import CANARY_KEY, installed_server
+from tests.conftest import CANARY_KEY
+from tests.support.stdio import installed_server
 
 ERAS = [pytest.param("legacy", id="2025-11-25"), pytest.param("auto", id="2026-07-28")]
 TOKEN = "canary-bearer-token-8d1f2e7c6b5a4d3c"
