@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import RawSession
+from tests.support.stdio import RawSession
 
 from .common import Row, bare_command, data_dirs, fake_api, median, server_command, server_env, succeeded
 

@@ -1,6 +1,6 @@
 """What the benchmarks share: the processes they measure (our server, the bare baseline, the fake API),
 the calls they time, the statistics, and the row every result is reported as. Raw stdio sessions are
-the tests' own `RawSession` (tests/conftest.py).
+the tests' own `RawSession` (tests/support/stdio.py).
 """
 
 from __future__ import annotations

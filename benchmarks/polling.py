@@ -8,8 +8,8 @@ read off the wire. A sweep of the schedule itself (a fake clock) gives the worst
 from __future__ import annotations
 
 from mcp_server_glm.glm.jobs import PollSchedule
-from tests.conftest import RawSession
 from tests.fake_glm import FakeGLM, TaskPlan
+from tests.support.stdio import RawSession
 
 from .common import Row, data_dirs, server_env, succeeded
 

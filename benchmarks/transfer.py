@@ -11,8 +11,8 @@ import time
 import wave
 from pathlib import Path
 
-from tests.conftest import RawSession
 from tests.fake_glm import FakeGLM, TaskPlan
+from tests.support.stdio import RawSession
 
 from .common import MIB, Row, data_dirs, server_env, succeeded
 

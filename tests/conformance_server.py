@@ -505,7 +505,7 @@ def _add_handlers(server: MCPServer[Any]) -> None:
     """Completion, and the handshake-era methods MCPServer does not serve itself."""
     subscriptions: set[str] = set()
 
-    @server.completion()
+    @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK's is untyped
     async def complete(
         ref: PromptReference | ResourceTemplateReference,
         argument: CompletionArgument,

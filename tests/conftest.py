@@ -2,17 +2,15 @@
 
 Every test uses a canary API key; `tests/test_secrets.py` checks it never leaks. Every test is also a
 contract check: a request our client sent to a fake during the test that the platform's reference
-refuses fails the test (`pytest_runtest_call` below).
+refuses fails the test (`pytest_runtest_call` below). A test that starts a process (the installed
+server, the CLI, a fresh interpreter) must be marked `slow`, or it fails: the fast loop
+(`pytest -m "not slow"`) stays in process.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
-import json
 import os
-import shutil
-import subprocess
 import sys
 import wave
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import is_hypothesis_test
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
@@ -28,6 +27,7 @@ from mcp.types import CallToolResult, TextContent
 from mcp_server_glm.server import build_server
 from mcp_server_glm.settings import Settings
 from tests.fake_glm import FakeGLM, reference
+from tests.support.stdio import installed_server
 
 OUR_AGENT = "mcp-server-glm"  # how our client's User-Agent starts (the doctor's too)
 
@@ -54,6 +54,64 @@ def contract_violations(fake: FakeGLM, since: int = 0, *, names: bool = False) -
     return problems
 
 
+# ffmpeg (on PATH, or imageio-ffmpeg's `ffmpeg-<platform>`) is the transcribe tool's own MP3 decoder and
+# the samples' encoder: in-process tests run it too
+ALLOWED_PROGRAM = "ffmpeg"
+_spawned: list[str] = []  # the programs started by the test running now (the audit hook's record)
+
+
+def _record_spawn(event: str, args: tuple[Any, ...]) -> None:
+    if event == "subprocess.Popen":
+        executable, argv = args[0], args[1]
+        program = (
+            executable if executable is not None else (argv if isinstance(argv, str | bytes) else argv[0])
+        )
+        _spawned.append(os.fsdecode(program))
+    elif event in {"os.posix_spawn", "os.spawn", "os.exec"}:
+        _spawned.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_record_spawn)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests decorated with hypothesis's `@given` and the fault matrix (its servers are processes) are
+    slow wherever they are; the other slow tests are marked in their modules."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if is_hypothesis_test(getattr(item, "obj", None)) or any(
+            name in fixtures for name in ("target", "stdio_target", "http_target")
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
+def _fail_unmarked_spawns(item: pytest.Item) -> None:
+    programs = sorted({Path(p).name for p in _spawned if not Path(p).name.startswith(ALLOWED_PROGRAM)})
+    _spawned.clear()
+    if programs and item.get_closest_marker("slow") is None:
+        pytest.fail(
+            f"this test started {', '.join(programs)}: mark it @pytest.mark.slow"
+            " (the fast loop, -m 'not slow', runs in process)",
+            pytrace=False,
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """A test not marked `slow` that starts a process (here in its fixtures' setup) fails."""
+    _spawned.clear()
+    outcome = yield
+    _fail_unmarked_spawns(item)
+    return outcome
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    outcome = yield
+    _fail_unmarked_spawns(item)
+    return outcome
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """After a test passes, fail it if our client sent a fake a request its platform's reference
@@ -63,7 +121,9 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         {id(v): v for v in getattr(item, "funcargs", {}).values() if isinstance(v, FakeGLM)}.values()
     )
     marks = [len(fake.requests) for fake in fakes]
+    _spawned.clear()
     outcome = yield
+    _fail_unmarked_spawns(item)
     problems = [
         line for fake, mark in zip(fakes, marks, strict=True) for line in contract_violations(fake, mark)
     ]
@@ -123,14 +183,6 @@ async def in_process(fake: FakeGLM, mode: str = "auto", **overrides: Any) -> Asy
         yield client
 
 
-def installed_server() -> str:
-    """The `mcp-server-glm` console script of the environment running the tests."""
-    found = shutil.which("mcp-server-glm", path=str(Path(sys.executable).parent))
-    if found is None:
-        pytest.fail("mcp-server-glm is not installed in this environment: pip install -e '.[dev]'")
-    return found
-
-
 def server_env(fake: FakeGLM | None, **extra: str) -> dict[str, str]:
     """A clean environment for the server subprocess: no inherited GLM settings; the platform is the
     one the fake plays (set `fake.platform` first)."""
@@ -182,75 +234,3 @@ def wav_file(frames: bytes, rate: int = 8000) -> bytes:
         sink.setframerate(rate)
         sink.writeframes(frames)
     return out.getvalue()
-
-
-class RawSession:
-    """The installed server (or `command`) driven with raw JSON-RPC lines over stdio (legacy era): the
-    caller sees its process id and every byte it writes to stdout. The benchmarks use it too."""
-
-    def __init__(
-        self, env: dict[str, str], stderr: Any = subprocess.DEVNULL, command: list[str] | None = None
-    ) -> None:
-        self.process = subprocess.Popen(
-            command or [installed_server()],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            env=env,
-            text=True,
-        )
-        self.next_id = 0
-        self.request(
-            "initialize",
-            {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "0"},
-            },
-        )
-        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    def send(self, message: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message) + "\n")
-        self.process.stdin.flush()
-
-    def submit(self, method: str, params: dict[str, Any]) -> int:
-        """Send a request without waiting for its answer; returns its id."""
-        self.next_id += 1
-        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
-        return self.next_id
-
-    def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Send a request and return its result; every line read must be JSON-RPC."""
-        number = self.submit(method, params)
-        assert self.process.stdout is not None
-        while True:
-            line = self.process.stdout.readline()
-            assert line, "the server closed stdout"
-            reply = json.loads(line)
-            assert reply["jsonrpc"] == "2.0"
-            if reply.get("id") == number:
-                result: dict[str, Any] = reply["result"]
-                return result
-
-    def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        return self.request("tools/call", {"name": tool, "arguments": arguments})
-
-    def peak_rss_mib(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        [line] = [line for line in status.splitlines() if line.startswith("VmHWM:")]
-        return int(line.split()[1]) / 1024
-
-    def kill(self) -> None:
-        """SIGKILL the server, then close the pipes to it."""
-        self.process.kill()
-        self.process.wait(timeout=10)
-        self.close_pipes()
-
-    def close_pipes(self) -> None:
-        """Close the pipes to the server (left open, they warn when collected)."""
-        for pipe in (self.process.stdin, self.process.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):  # stdin's flush to a dead process
-                    pipe.close()

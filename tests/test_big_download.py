@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import RawSession, server_env
+import pytest
+
+from tests.conftest import server_env
 from tests.fake_glm import FakeGLM, TaskPlan
+from tests.support.stdio import RawSession
+
+pytestmark = pytest.mark.slow
 
 MIB = 1024 * 1024
 

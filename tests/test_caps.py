@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 RESETS = re.compile(r"it resets at 00:00 UTC, in \d+ h \d+ min\.$")
 
 

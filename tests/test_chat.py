@@ -8,27 +8,16 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp.types import CallToolResult
 
 from tests.conftest import in_process, text_of
 from tests.fake_glm import FakeGLM, Fault
+from tests.support.calls import chat, sent
 
 pytestmark = pytest.mark.anyio
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
-
-
-async def chat(fake: FakeGLM, arguments: dict[str, Any], **settings: Any) -> CallToolResult:
-    async with in_process(fake, **settings) as client:
-        return await client.call_tool("glm_chat", arguments)
-
-
-def sent(fake: FakeGLM) -> dict[str, Any]:
-    [request] = fake.requests_to("chat/completions")
-    body: dict[str, Any] = request.json
-    return body
 
 
 async def test_prompt_answer_and_wire_body(fake: FakeGLM) -> None:

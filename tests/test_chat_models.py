@@ -20,9 +20,10 @@ from PIL import Image
 from mcp_server_glm import imaging
 from mcp_server_glm.errors import ImageRefused
 from mcp_server_glm.glm import catalog
-from tests.conftest import in_process, installed_server, server_env, settings_for, text_of
+from tests.conftest import in_process, server_env, settings_for, text_of
 from tests.fake_glm import FakeGLM, Fault
-from tests.test_chat import chat, sent
+from tests.support.calls import chat, sent
+from tests.support.stdio import installed_server
 
 pytestmark = pytest.mark.anyio
 
@@ -197,6 +198,7 @@ anyio.run(main, sys.argv[1])
 """
 
 
+@pytest.mark.slow
 def test_a_chat_with_a_png_loads_neither_pillow_nor_the_converter(isolated_dirs: Path) -> None:
     (isolated_dirs / "a.png").write_bytes(picture("PNG"))
     done = subprocess.run(
@@ -363,7 +365,9 @@ async def test_text_parts_for_a_text_model_are_sent_as_a_string(fake: FakeGLM) -
 
 
 @pytest.mark.parametrize("platform", ["zai", "bigmodel"])
-async def test_defaults_are_the_platforms_recommended_models(fake: FakeGLM, platform: str) -> None:
+async def test_defaults_are_the_platforms_recommended_models(
+    fake: FakeGLM, platform: catalog.Platform
+) -> None:
     fake.platform = platform
     await chat(fake, {"prompt": "x"})
     await chat(fake, {"prompt": "x", "images": [URL]})
@@ -403,6 +407,7 @@ async def test_models_resource_marks_the_defaults_and_shows_the_limits(fake: Fak
     assert by_id["glm-4.6v"]["image_formats"] == ["image/png", "image/jpeg"]
 
 
+@pytest.mark.slow
 def test_doctor_shows_the_effective_models(fake: FakeGLM) -> None:
     fake.platform = "bigmodel"
     done = subprocess.run(
@@ -417,6 +422,7 @@ def test_doctor_shows_the_effective_models(fake: FakeGLM) -> None:
     assert "chat glm-5.3 (platform default), vision glm-4.6v, image" in done.stdout
 
 
+@pytest.mark.slow
 def test_doctor_on_the_coding_plan_checks_the_default_model_as_it_takes_thinking(fake: FakeGLM) -> None:
     done = subprocess.run(
         [installed_server(), "doctor"],

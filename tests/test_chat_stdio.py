@@ -14,7 +14,7 @@ from PIL import Image
 from tests.conftest import over_stdio, server_env
 from tests.fake_glm import FakeGLM
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 URL = "https://example.com/cat.png"
 

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from mcp_server_glm.cli import load_settings
-from tests.conftest import installed_server, server_env
+from tests.conftest import server_env
 from tests.fake_glm import FakeGLM
-from tests.test_http import connect, http_server
+from tests.support.http import connect, http_server
+from tests.support.stdio import installed_server
 
 
+@pytest.mark.slow
 def test_a_list_flag_does_not_swallow_the_command(tmp_path: Path) -> None:
     done = subprocess.run(
         [installed_server(), "--allowed-dirs", str(tmp_path), "doctor"],
@@ -44,6 +46,7 @@ def test_command_word_anywhere(argv: list[str], command: str, dirs: list[Path] |
         assert settings.allowed_dirs == dirs
 
 
+@pytest.mark.slow
 def test_an_allowed_folder_that_does_not_exist_is_warned_of(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-folder"
     done = subprocess.run(
@@ -61,6 +64,7 @@ def test_an_allowed_folder_that_does_not_exist_is_warned_of(tmp_path: Path) -> N
     assert "WARNING" in warning
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
 async def test_http_lines_and_session_ids_stay_out_of_the_info_log(

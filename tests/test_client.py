@@ -6,7 +6,6 @@ import json
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx2
 import pytest
@@ -24,21 +23,13 @@ from mcp_server_glm.errors import (
     StreamBroken,
 )
 from mcp_server_glm.glm.client import ON_RETRY, GLMClient
-from mcp_server_glm.glm.models import ChatCompletion, ChatRequest, WebSearchRequest
+from mcp_server_glm.glm.models import ChatCompletion, WebSearchRequest
 from tests.conftest import CANARY_KEY
 from tests.fake_glm import FakeGLM, Fault
 from tests.local_servers import TLSFront
+from tests.support.calls import HELLO, fake_address
 
 pytestmark = pytest.mark.anyio
-
-
-def fake_address(fake: FakeGLM) -> tuple[str, int]:
-    parts = urlsplit(fake.root_url)
-    assert parts.hostname is not None and parts.port is not None
-    return parts.hostname, parts.port
-
-
-HELLO = ChatRequest(model="glm-4.7", messages=[{"role": "user", "content": "hello there"}])
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ without balance is told in one line that the plan does not cover the tool."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -55,7 +56,7 @@ HELLO = ChatRequest(model="glm-4.7", messages=[{"role": "user", "content": "hi"}
     ],
 )
 def test_chat_and_general_endpoints(
-    monkeypatch: pytest.MonkeyPatch, values: dict[str, object], chat: str, general: str
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, Any], chat: str, general: str
 ) -> None:
     for name in ("ZAI_BASE_URL", "ZHIPUAI_BASE_URL", "GLM_CODING_PLAN", "GLM_PLATFORM"):
         monkeypatch.delenv(name, raising=False)
@@ -170,6 +171,7 @@ async def test_without_the_plan_1113_keeps_its_own_hint(fake: FakeGLM) -> None:
     assert "a Coding Plan key works only on the coding endpoint" in str(raised.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_coding_plan_over_stdio(fake: FakeGLM, tmp_path: Path, mode: str) -> None:
     fake.coding_keys = {CODING_KEY}

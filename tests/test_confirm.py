@@ -5,21 +5,25 @@ video the setting does not ask about, goes ahead as before."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import ElicitRequestParams, ElicitResult
 
-from tests.conftest import installed_server, over_stdio, server_env, text_of
+from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM
+from tests.support.stdio import installed_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 FOUR_K = {"prompt": "a fox", "size": "3840x2160", "wait_seconds": 0}
 
 
-def asking(answer: str, asked: list[str]) -> Any:
+Answer = Literal["accept", "decline", "cancel"]
+
+
+def asking(answer: Answer, asked: list[str]) -> Any:
     async def on_elicit(context: Any, params: ElicitRequestParams) -> ElicitResult:
         asked.append(params.message)
         return ElicitResult(action=answer, content={"submit": True} if answer == "accept" else None)
@@ -28,7 +32,7 @@ def asking(answer: str, asked: list[str]) -> Any:
 
 
 async def call(
-    env: dict[str, str], log: Path, mode: str, answer: str, arguments: dict[str, Any]
+    env: dict[str, str], log: Path, mode: str, answer: Answer, arguments: dict[str, Any]
 ) -> tuple[Any, list[str]]:
     asked: list[str] = []
     params = StdioServerParameters(command=installed_server(), env=env)

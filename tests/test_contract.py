@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from jsonschema import Draft202012Validator
+from pydantic import SecretStr
 
 from mcp_server_glm.glm import catalog
-from mcp_server_glm.settings import Settings
+from mcp_server_glm.settings import Platform, Settings
 from tests.conftest import (
     OUR_AGENT,
     contract_violations,
@@ -241,20 +242,22 @@ async def test_request_holds_to_the_reference(
         assert route not in _ours(fake)
 
 
+@pytest.mark.slow
 async def test_installed_server_over_stdio_holds_to_the_reference(fake: FakeGLM, isolated_dirs: Path) -> None:
     audio = isolated_dirs / "a.wav"
     audio.write_bytes(WAV)
     env = server_env(fake)
+    calls: list[tuple[str, dict[str, Any]]] = [
+        (
+            "glm_chat",
+            {"prompt": "hi", "model": "glm-4.7", "thinking": False, "max_tokens": 50, "web_search": True},
+        ),
+        ("web_search", {"query": "glm", "count": 3, "recency": "oneDay"}),
+        ("generate_video", {"prompt": "a cat", "wait_seconds": 0}),
+        ("transcribe", {"file": str(audio), "hotwords": ["GLM"]}),
+    ]
     async with over_stdio(env, isolated_dirs.parent / "stderr.txt") as client:
-        for tool, arguments in [
-            (
-                "glm_chat",
-                {"prompt": "hi", "model": "glm-4.7", "thinking": False, "max_tokens": 50, "web_search": True},
-            ),
-            ("web_search", {"query": "glm", "count": 3, "recency": "oneDay"}),
-            ("generate_video", {"prompt": "a cat", "wait_seconds": 0}),
-            ("transcribe", {"file": str(audio), "hotwords": ["GLM"]}),
-        ]:
+        for tool, arguments in calls:
             result = await client.call_tool(tool, arguments)
             assert not result.is_error, text_of(result)
     assert sorted(set(_ours(fake))) == [
@@ -296,7 +299,7 @@ def _unaccepted(platform: str, name: str, kind: str) -> str | None:
 
 def test_defaults_are_models_of_their_platform() -> None:
     for platform in reference.PLATFORMS:
-        settings = Settings(api_key="k", platform=platform)
+        settings = Settings(api_key=SecretStr("k"), platform=cast(Platform, platform))
         named = {
             "chat": settings.default_chat_model,
             "vision": settings.default_vision_model,
@@ -304,7 +307,7 @@ def test_defaults_are_models_of_their_platform() -> None:
             "video": settings.video_model,
             "asr": settings.asr_model,
         }
-        for kind, name in [*named.items(), *catalog.DEFAULTS[platform].items()]:
+        for kind, name in [*named.items(), *catalog.DEFAULTS[settings.platform].items()]:
             assert _unaccepted(platform, name, kind) is None
         assert (
             settings.default_search_engine

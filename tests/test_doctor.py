@@ -8,8 +8,11 @@ import subprocess
 import pytest
 
 from mcp_server_glm.tools import listing
-from tests.conftest import CANARY_KEY, installed_server, server_env
+from tests.conftest import CANARY_KEY, server_env
 from tests.fake_glm import FakeGLM, Fault
+from tests.support.stdio import installed_server
+
+pytestmark = pytest.mark.slow
 
 ALL_TOOLS = listing.defaults(listing.load(), "zai")  # the fake plays Z.AI
 CODING_KEY = "coding-plan-key-without-balance-7d41"

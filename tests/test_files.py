@@ -15,6 +15,7 @@ import os
 import random
 import re
 import stat
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -715,7 +716,7 @@ async def test_open_input_says_when_no_temporary_file_can_be_written(
     def disk_full(*args: Any, **kwargs: Any) -> IO[bytes]:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(outputs.tempfile, "TemporaryFile", disk_full)
+    monkeypatch.setattr(tempfile, "TemporaryFile", disk_full)
     data_url = f"data:audio/wav;base64,{base64.b64encode(WAV).decode()}"
     async with contextlib.AsyncExitStack() as stack:
         message = await refused(stack.enter_async_context(files.open_input(data_url, "audio")))

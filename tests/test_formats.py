@@ -179,7 +179,7 @@ def test_one_mpeg_parser_serves_the_sniff_the_check_and_the_audio_cutter() -> No
     from mcp_server_glm import audio_chunks
     from mcp_server_glm.files import sniff
 
-    assert formats.mpeg is mpeg and audio_chunks.mpeg is mpeg
+    assert vars(formats)["mpeg"] is mpeg and vars(audio_chunks)["mpeg"] is mpeg
     data = mp3(frames=100, id3=True) + b"TAG" + bytes(125)
     walked = mpeg.walk(io.BytesIO(data), len(data))
     start = mpeg.id3_size(data[:10])
@@ -193,7 +193,7 @@ def test_one_mpeg_parser_serves_the_sniff_the_check_and_the_audio_cutter() -> No
 
 
 def test_an_mp3_without_a_frame_has_no_duration() -> None:
-    from mcp_server_glm.audio_chunks import AudioError
+    from mcp_server_glm.errors import AudioError
 
     junk = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 4096
     assert mpeg.duration(io.BytesIO(junk), len(junk)) is None

@@ -16,7 +16,7 @@ from mcp.types import CallToolResult, TextContent
 from tests.conftest import over_stdio, server_env, wav_file
 from tests.fake_glm import FakeGLM, Fault
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 FULL_ANSWER = "Fake GLM answer to: a long answer please"
 

@@ -7,108 +7,21 @@ import http.client
 import json
 import select
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
-from mcp import Client
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
 
 from mcp_server_glm import __version__
-from tests.conftest import CANARY_KEY, installed_server, server_env, text_of
+from tests.conftest import server_env, text_of
 from tests.fake_glm import FakeGLM
+from tests.support.http import ERAS, INITIALIZE, TOKEN, Running, connect, free_port, http_server
+from tests.support.stdio import installed_server
 
-pytestmark = pytest.mark.anyio
-
-ERAS = [pytest.param("legacy", id="2025-11-25"), pytest.param("auto", id="2026-07-28")]
-TOKEN = "canary-bearer-token-8d1f2e7c6b5a4d3c"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Running:
-    def __init__(self, process: subprocess.Popen[str], port: int, stderr: Path) -> None:
-        self.process = process
-        self.port = port
-        self.stderr = stderr
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-@contextmanager
-def http_server(
-    env: dict[str, str], transport: str, base: Path, *args: str, check_log: bool = True
-) -> Iterator[Running]:
-    """The installed server on a free port, its stdout and stderr kept in `base` (`<transport>-<port>.out`
-    and `.err`); stopped with SIGTERM, which must end it cleanly. `check_log` also requires a log with no
-    traceback and no secret; a test that expects tracebacks checks the log itself."""
-    port = free_port()
-    stderr = base / f"{transport}-{port}.err"
-    with stderr.open("w") as log, (base / f"{transport}-{port}.out").open("w") as out:
-        process = subprocess.Popen(
-            [installed_server(), "--transport", transport, "--port", str(port), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=log,
-            env=env,
-            text=True,
-        )
-    running = Running(process, port, stderr)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, stderr.read_text()
-            try:
-                if httpx2.get(f"{running.root}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.1)
-        yield running
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-            raise
-    log_text = stderr.read_text()
-    assert code == 0, log_text
-    if check_log:
-        assert "Traceback" not in log_text
-        assert CANARY_KEY not in log_text
-        assert TOKEN not in log_text
-
-
-@asynccontextmanager
-async def connect(
-    running: Running, transport: str, mode: str, token: str | None = None
-) -> AsyncIterator[Client]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    if transport == "sse":
-        async with Client(sse_client(f"{running.root}/sse", headers=headers), mode=mode) as client:  # type: ignore[arg-type]
-            yield client
-        return
-    async with (
-        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http,
-        Client(streamable_http_client(f"{running.root}/mcp", http_client=http), mode=mode) as client,  # type: ignore[arg-type]
-    ):
-        yield client
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
@@ -117,10 +30,10 @@ async def test_tools_progress_and_cancellation(
     fake: FakeGLM, tmp_path: Path, transport: str, mode: str
 ) -> None:
     fake.chunk_delay = 0.05
-    progress: list[float] = []
+    seen: list[float] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append(value)
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
 
     with http_server(server_env(fake), transport, tmp_path) as running:
         async with connect(running, transport, mode) as client:
@@ -131,7 +44,7 @@ async def test_tools_progress_and_cancellation(
             )
             assert not answer.is_error
             assert text_of(answer) == "Fake GLM answer to: over http"
-            assert len(progress) >= 2
+            assert len(seen) >= 2
 
             fake.chunk_delay = 0.3
             with anyio.move_on_after(0.8) as scope:
@@ -156,18 +69,6 @@ async def test_bearer_token_is_required(fake: FakeGLM, tmp_path: Path, transport
         async with connect(running, transport, "auto", token=TOKEN) as client:
             result = await client.call_tool("web_search", {"query": "with the token"})
             assert not result.is_error
-
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
 
 
 async def test_host_and_origin_are_checked(tmp_path: Path) -> None:

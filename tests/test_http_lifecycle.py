@@ -13,12 +13,13 @@ import anyio
 import httpx2
 import pytest
 
-from tests.conftest import installed_server, server_env
+from tests.conftest import server_env
 from tests.fake_glm import FakeGLM
 from tests.fake_glm.api import Fault
-from tests.test_http import ERAS, connect, http_server
+from tests.support.http import ERAS, connect, http_server
+from tests.support.stdio import installed_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.anyio
 def structured_only(result: CallToolResult) -> dict[str, Any]:
     """What a host that hands the model only `structuredContent` gives it."""
     assert result.structured_content is not None
-    return result.structured_content
+    content: dict[str, Any] = result.structured_content
+    return content
 
 
 class Progress:

@@ -18,13 +18,14 @@ from mcp_server_glm.store import DB_NAME
 from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 def structured_only(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
-    return result.structured_content
+    content: dict[str, Any] = result.structured_content
+    return content
 
 
 async def test_job_states_listing_duplicates_and_the_cap_over_stdio(fake: FakeGLM, tmp_path: Path) -> None:

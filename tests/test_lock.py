@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_the_lock_matches_pyproject() -> None:
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv is None:

@@ -26,7 +26,7 @@ from mcp_server_glm.cli import SECRET_FLAGS, load_settings
 from mcp_server_glm.server import build_server
 from mcp_server_glm.settings import Settings, environment_names
 from mcp_server_glm.tools import listing
-from tests.conftest import installed_server
+from tests.support.stdio import installed_server
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST: dict[str, Any] = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
@@ -65,13 +65,13 @@ def substitute(value: Any, variables: dict[str, str | list[str]]) -> Any:
             if match is None:
                 result.append(substitute(item, variables))
                 continue
-            replacement = variables.get(match[1])
-            if replacement is None or replacement == "":  # falsy in JavaScript; an empty list is not
+            given = variables.get(match[1])
+            if given is None or given == "":  # falsy in JavaScript; an empty list is not
                 result.append(item)
-            elif isinstance(replacement, list):
-                result.extend(replacement)
+            elif isinstance(given, list):
+                result.extend(given)
             else:
-                result.append(replacement)
+                result.append(given)
         return result
     if isinstance(value, dict):
         return {key: substitute(item, variables) for key, item in value.items()}
@@ -144,6 +144,7 @@ async def test_manifest_lists_the_registered_tools_the_server_lists(clean_env: N
     assert MANIFEST["tools_generated"] is False
 
 
+@pytest.mark.slow  # runs the installed server's --help
 def test_manifest_variables_are_real_settings() -> None:
     known = help_variables()
     assert set(MANIFEST["server"]["mcp_config"]["env"]) <= known
@@ -285,6 +286,7 @@ def test_registry_entry_has_the_current_shape() -> None:
     assert all(variable["description"].strip() for variable in package["environmentVariables"])
 
 
+@pytest.mark.slow
 def test_registry_variables_are_real_settings() -> None:
     [package] = SERVER_JSON["packages"]
     known = help_variables()

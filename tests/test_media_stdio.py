@@ -14,7 +14,7 @@ from tests.fake_glm import FakeGLM, TaskPlan
 from tests.fake_glm.media import PNG
 from tests.samples import WEBP
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def test_glm_image_job_over_stdio(fake: FakeGLM, tmp_path: Path) -> None:

@@ -14,11 +14,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import installed_server, over_stdio, server_env, text_of
+from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM
 from tests.local_servers import VIA, RunningProxy, TLSFront, http_proxy, without_proxies
+from tests.support.stdio import installed_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 @pytest.fixture

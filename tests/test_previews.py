@@ -19,9 +19,10 @@ from PIL import Image
 
 from mcp_server_glm.errors import PreviewRefused
 from mcp_server_glm.previews import MAX_PREVIEW_BYTES, MAX_SIDE, make_preview
-from tests.conftest import RawSession, over_stdio, server_env, text_of
+from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM, TaskPlan
 from tests.fake_glm.media import PNG
+from tests.support.stdio import RawSession
 
 HOST_LIMIT = 1_048_576  # Claude Desktop refuses a tool result larger than this
 PREVIEW_BASE64 = 700_000
@@ -156,6 +157,7 @@ def images_in(result: dict[str, Any]) -> list[dict[str, Any]]:
     return [block for block in result["content"] if block["type"] == "image"]
 
 
+@pytest.mark.slow
 def test_a_several_mib_image_comes_back_as_a_preview_under_the_host_limit(
     fake: FakeGLM, tmp_path: Path, big_png: bytes
 ) -> None:
@@ -182,6 +184,7 @@ def test_a_several_mib_image_comes_back_as_a_preview_under_the_host_limit(
     assert f"JPEG preview; the full 4096x4096 image is {saved}" in texts
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_video_cover_comes_with_its_preview(fake: FakeGLM, tmp_path: Path, big_png: bytes) -> None:
     fake.media_png = big_png
@@ -201,6 +204,7 @@ async def test_a_video_cover_comes_with_its_preview(fake: FakeGLM, tmp_path: Pat
     assert uris == [f"glm://media/{Path(job['path']).name}", f"glm://media/{cover.name}"]
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_previews_turned_off_leave_the_link_and_the_path(
     fake: FakeGLM, tmp_path: Path, big_png: bytes
@@ -224,6 +228,7 @@ async def test_previews_turned_off_leave_the_link_and_the_path(
         assert str(saved) in " ".join(texts)
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_an_image_no_preview_can_be_made_of_is_still_saved_and_linked(
     fake: FakeGLM, tmp_path: Path

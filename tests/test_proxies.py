@@ -17,9 +17,9 @@ from mcp_server_glm.glm.proxies import Proxy, proxy_for
 from tests.conftest import CANARY_KEY
 from tests.fake_glm import FakeGLM
 from tests.local_servers import RunningProxy, TLSFront, http_proxy
-from tests.test_client import HELLO, fake_address
+from tests.support.calls import HELLO, fake_address
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # the proxies are processes (tests/local_servers.py)
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 

@@ -8,6 +8,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from mcp_server_glm.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +31,7 @@ def test_ci_runs_exactly_the_readmes_test_command() -> None:
     assert commands[-1] == readme_test_command()
 
 
+@pytest.mark.slow
 def test_the_readmes_test_command_runs_in_a_new_shell() -> None:
     # A new shell: no virtualenv on PATH, none active.
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "LANG": "C.UTF-8"}

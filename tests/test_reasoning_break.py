@@ -60,6 +60,7 @@ async def test_a_break_after_answer_text_stays_an_incomplete_answer(fake: FakeGL
     assert len(fake.requests_to("chat/completions")) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ERAS)
 async def test_a_reasoning_break_over_stdio(fake: FakeGLM, tmp_path: Path, mode: str) -> None:
     fake.script("chat/completions", REASONING_ONLY, REASONING_ONLY)

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.anyio
 REGISTERED = listing.load()
 
 
-def with_test_tool(**changes: object) -> dict[str, listing.Listed]:
+def with_test_tool(**changes: Any) -> dict[str, listing.Listed]:
     """The registry's tools and the test's BigModel-only registry_echo (its spec changed by `changes`)."""
     [(name, echo)] = listing.parse(listing.render(["tests.registry_tool"])).items()
     return {**REGISTERED, name: dataclasses.replace(echo, spec=dataclasses.replace(echo.spec, **changes))}
@@ -39,7 +40,7 @@ def test_the_listing_holds_the_registry_in_its_order() -> None:
 
 
 def test_every_spec_names_real_settings_platforms_and_arguments() -> None:
-    settings = Settings(api_key=None)  # type: ignore[arg-type]
+    settings = Settings(api_key=None)
     for name, listed in REGISTERED.items():
         spec = listed.spec
         assert spec.name == name == listed.entry.name
@@ -98,18 +99,18 @@ def test_a_rebuilt_listing_that_cannot_be_saved_still_serves(tmp_path: Path) -> 
 
 def test_instructions_and_glm_tools_follow_the_specs() -> None:
     every = list(REGISTERED)
-    server = build_server(Settings(api_key=None, tools=every))  # type: ignore[arg-type]
+    server = build_server(Settings(api_key=None, tools=every))
     assert server.instructions is not None
     for listed in REGISTERED.values():
         assert listed.spec.purpose in server.instructions
     assert "never submit the same job again" in server.instructions
     jobs = [name for name, listed in REGISTERED.items() if listed.spec.job]
     assert jobs
-    without = build_server(Settings(api_key=None, tools=jobs))  # type: ignore[arg-type]
+    without = build_server(Settings(api_key=None, tools=jobs))
     assert without.instructions is not None
     assert "never submit the same job again" not in without.instructions  # no get_task to follow them
     with pytest.raises(ConfigError) as caught:
-        build_server(Settings(api_key=None, tools=["glm_chat", "nope"]))  # type: ignore[arg-type]
+        build_server(Settings(api_key=None, tools=["glm_chat", "nope"]))
     assert str(caught.value) == f"unknown tools in GLM_TOOLS / --tools: nope; valid: {', '.join(every)}"
 
 
@@ -157,7 +158,7 @@ async def test_an_opt_in_tool_is_listed_only_when_glm_tools_names_it(fake: FakeG
 
 def test_the_sdk_finds_a_listed_tools_schema_before_its_first_call() -> None:
     # What the Streamable HTTP transport checks Mcp-Param-* headers against (GLMServer._tool_input_schema).
-    server = build_server(Settings(api_key=None))  # type: ignore[arg-type]
+    server = build_server(Settings(api_key=None))
     lookup = server._lowlevel_server.get_tool_input_schema
     assert lookup is not None
     assert lookup("glm_chat") == REGISTERED["glm_chat"].entry.input_schema

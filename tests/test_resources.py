@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import TextResourceContents
+from mcp.types import Resource, ResourceTemplate, TextResourceContents
 
 from mcp_server_glm.store import Store
 from tests.conftest import in_process, settings_for
@@ -30,7 +30,8 @@ async def test_listed_with_names_descriptions_and_types(fake: FakeGLM) -> None:
         templates = {t.uri_template: t for t in (await client.list_resource_templates()).resource_templates}
     assert set(listed) == {"glm://models", "glm://tasks", "glm://usage"}
     assert set(templates) == {"glm://tasks/{task_id}", "glm://media/{name}"}
-    for entry in [*listed.values(), *templates.values()]:
+    entries: list[Resource | ResourceTemplate] = [*listed.values(), *templates.values()]
+    for entry in entries:
         assert entry.name
         assert entry.description
         assert entry.mime_type

@@ -9,10 +9,11 @@ import anyio
 import pytest
 from mcp.types import TextResourceContents
 
-from tests.conftest import RawSession, over_stdio, server_env
+from tests.conftest import over_stdio, server_env
 from tests.fake_glm import FakeGLM, TaskPlan
+from tests.support.stdio import RawSession
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def test_killed_mid_poll_then_get_task_completes(fake: FakeGLM, tmp_path: Path) -> None:

@@ -129,6 +129,7 @@ anyio.run(main)
 """
 
 
+@pytest.mark.slow
 def test_listing_tools_imports_no_tool_and_no_client(tmp_path: Path) -> None:
     env = {**os.environ, "ZAI_API_KEY": "k", "GLM_DATA_DIR": str(tmp_path)}
     done = subprocess.run(
@@ -167,6 +168,7 @@ anyio.run(main)
 """
 
 
+@pytest.mark.slow
 def test_a_chat_and_a_search_load_no_file_guard_store_or_audio_code(fake: FakeGLM, tmp_path: Path) -> None:
     env = {**server_env(fake), "GLM_DATA_DIR": str(tmp_path)}
     done = subprocess.run(

@@ -234,6 +234,7 @@ async def test_engine_without_data_is_an_empty_result_with_a_note(fake: FakeGLM,
     assert len(fake.requests_to("web_search")) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_platform_rules_and_search_codes_over_stdio(fake: FakeGLM, tmp_path: Path, mode: str) -> None:
     fake.platform = "bigmodel"

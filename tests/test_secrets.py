@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CANARY_KEY, installed_server, over_stdio, server_env
+from tests.conftest import CANARY_KEY, over_stdio, server_env
 from tests.fake_glm import FakeGLM, Fault
+from tests.support.stdio import installed_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def test_canary_key_never_leaks(fake: FakeGLM, tmp_path: Path) -> None:

@@ -109,6 +109,7 @@ def test_every_setting_has_a_flag_naming_its_variable() -> None:
         assert variable in help_text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [

@@ -72,6 +72,7 @@ async def test_a_video_size_not_written_widthxheight(fake: FakeGLM) -> None:
     assert not fake.requests
 
 
+@pytest.mark.slow
 async def test_a_bad_size_over_stdio(fake: FakeGLM, tmp_path: Path) -> None:
     stderr = tmp_path / "stderr.log"
     async with over_stdio(server_env(fake), stderr) as client:

@@ -13,9 +13,9 @@ from mcp.types import TextResourceContents
 
 from tests.conftest import server_env, text_of
 from tests.fake_glm import FakeGLM, Fault
-from tests.test_http import connect, http_server
+from tests.support.http import connect, http_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def test_one_sse_client_leaving_does_not_break_another_ones_call(fake: FakeGLM, tmp_path: Path) -> None:

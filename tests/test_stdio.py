@@ -14,10 +14,11 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import BlobResourceContents, ResourceLink, TextContent
 
 from mcp_server_glm.tools import listing
-from tests.conftest import CANARY_KEY, RawSession, installed_server, over_stdio, server_env, wav_file
+from tests.conftest import CANARY_KEY, over_stdio, server_env, wav_file
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
+from tests.support.stdio import RawSession, installed_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 REGISTERED = listing.load()
 ALL_TOOLS = listing.defaults(REGISTERED, "zai")  # the fake plays Z.AI
@@ -27,10 +28,10 @@ ERAS = [pytest.param("legacy", id="2025-11-25"), pytest.param("auto", id="2026-0
 @pytest.mark.parametrize("mode", ERAS)
 async def test_tools_over_stdio(fake: FakeGLM, tmp_path: Path, mode: str) -> None:
     fake.chunk_delay = 0.05
-    progress: list[float] = []
+    seen: list[float] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append(value)
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
 
     async with over_stdio(server_env(fake), tmp_path / "stderr.log", mode=mode) as client:
         expected_era = "2025-11-25" if mode == "legacy" else "2026-07-28"
@@ -58,7 +59,7 @@ async def test_tools_over_stdio(fake: FakeGLM, tmp_path: Path, mode: str) -> Non
         assert not chat.is_error
         assert chat.structured_content is not None
         assert chat.structured_content["content"] == "Fake GLM answer to: a fairly long question"
-        assert len(progress) >= 2
+        assert len(seen) >= 2
 
         fake.chunk_delay = 0.3
         with anyio.move_on_after(0.8) as scope:
@@ -149,10 +150,10 @@ async def test_media_tools_over_stdio(fake: FakeGLM, tmp_path: Path, isolated_di
     fake.task_plan = TaskPlan(polls=2)
     audio = isolated_dirs / "hello.wav"
     audio.write_bytes(wav_file(b"\x00\x01" * 8000))
-    progress: list[str | None] = []
+    seen: list[str | None] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append(message)
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(message)
 
     async with over_stdio(server_env(fake), tmp_path / "stderr.log", mode=mode) as client:
         image = await client.call_tool("generate_image", {"prompt": "a lighthouse"})
@@ -168,7 +169,7 @@ async def test_media_tools_over_stdio(fake: FakeGLM, tmp_path: Path, isolated_di
         assert not video.is_error
         assert video.structured_content is not None
         assert video.structured_content["status"] == "SUCCESS"
-        assert any(message and "processing" in message for message in progress)
+        assert any(message and "processing" in message for message in seen)
 
         heard = await client.call_tool("transcribe", {"file": str(audio)})
         assert not heard.is_error

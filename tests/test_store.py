@@ -451,6 +451,7 @@ async def read_line(process: anyio.abc.Process) -> str:
     return line.decode().strip()
 
 
+@pytest.mark.slow
 async def test_two_processes_share_one_fresh_database(tmp_path: Path) -> None:
     data = tmp_path / "data"  # not there yet: all three race to create it and its schema
     roles = ["writer-a", "writer-b", "reader"]

@@ -28,7 +28,8 @@ def wav_bytes(seconds: float, rate: int = 8000) -> bytes:
 
 def frames_of(data: bytes) -> bytes:
     with wave.open(io.BytesIO(data)) as source:
-        return source.readframes(source.getnframes())
+        frames: bytes = source.readframes(source.getnframes())
+    return frames
 
 
 async def test_short_wav_is_one_request_with_the_documented_form(fake: FakeGLM, isolated_dirs: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import CANARY_KEY, over_stdio, server_env
 from tests.fake_glm import FakeGLM, TaskPlan
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 def submit_elsewhere(fake: FakeGLM) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 from jsonschema import Draft202012Validator, ValidationError
 
 Schema = dict[str, Any]

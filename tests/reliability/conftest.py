@@ -18,7 +18,7 @@ from mcp import Client
 
 from tests.conftest import over_stdio, server_env
 from tests.fake_glm import FakeGLM
-from tests.test_http import Running, connect, http_server
+from tests.support.http import Running, connect, http_server
 
 TRANSPORTS = ["stdio", "streamable-http"]
 READ_TIMEOUT = 1.0  # GLM_TIMEOUT of every server here; a Fault(delay=SLOW) outlasts it

@@ -11,10 +11,11 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.conftest import RawSession, over_stdio, server_env
+from tests.conftest import over_stdio, server_env
 from tests.fake_glm import FakeGLM, Fault
+from tests.support.stdio import RawSession
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 def parts(directory: Path) -> list[Path]:

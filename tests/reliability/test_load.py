@@ -9,11 +9,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.conftest import RawSession, server_env
+from tests.conftest import server_env
 from tests.fake_glm import FakeGLM
-from tests.test_http import connect, http_server
+from tests.support.http import connect, http_server
+from tests.support.stdio import RawSession
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 CONCURRENT = 200
 SEQUENTIAL = 5000

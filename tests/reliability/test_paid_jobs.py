@@ -20,10 +20,11 @@ from mcp import Client
 from mcp.types import TextResourceContents
 
 from mcp_server_glm.store import DB_NAME, JOURNAL_NAME
-from tests.conftest import RawSession, over_stdio, server_env, text_of
+from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM, Fault
+from tests.support.stdio import RawSession
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def read_json(client: Client, uri: str) -> Any:

@@ -11,11 +11,12 @@ import anyio
 import httpx2
 import pytest
 
-from tests.conftest import installed_server, server_env
+from tests.conftest import server_env
 from tests.fake_glm import FakeGLM, TaskPlan
-from tests.test_http import Running, connect, free_port, http_server
+from tests.support.http import Running, connect, free_port, http_server
+from tests.support.stdio import installed_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 def start_unmanaged(env: dict[str, str], tmp_path: Path) -> Running:

@@ -20,12 +20,13 @@ import pytest
 from mcp import Client
 from mcp.types import TextResourceContents
 
-from tests.conftest import RawSession, over_stdio, server_env, text_of
+from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
 from tests.reliability.conftest import TRANSPORTS, reliability_env
-from tests.test_http import connect, http_server
+from tests.support.http import connect, http_server
+from tests.support.stdio import RawSession
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 DB_NAME = "mcp-server-glm.db"
 FSIZE_LIMIT = 1024 * 1024  # bytes any file the server writes may reach ("disk full")
@@ -108,7 +109,7 @@ async def test_data_dir_that_cannot_be_written(fake: FakeGLM, tmp_path: Path, tr
 def fsize_limited_server(tmp_path: Path, limit: int) -> Path:
     """An executable that runs the installed server with RLIMIT_FSIZE set: a write past `limit` bytes
     fails with EFBIG ("File too large"; Python ignores SIGXFSZ), as on a full disk."""
-    from tests.conftest import installed_server
+    from tests.support.stdio import installed_server
 
     wrapper = tmp_path / "limited-server"
     wrapper.write_text(
@@ -127,7 +128,8 @@ async def test_disk_full_while_saving_media(
 ) -> None:
     wrapper = fsize_limited_server(tmp_path, FSIZE_LIMIT)
     monkeypatch.setattr("tests.conftest.installed_server", lambda: str(wrapper))
-    monkeypatch.setattr("tests.test_http.installed_server", lambda: str(wrapper))
+    monkeypatch.setattr("tests.support.http.installed_server", lambda: str(wrapper))
+    monkeypatch.setattr("tests.support.stdio.installed_server", lambda: str(wrapper))
     fake.media_size = 2 * FSIZE_LIMIT
     fake.task_plan = TaskPlan(polls=0)
     data = tmp_path / "data"

@@ -16,8 +16,7 @@ from mcp.types import CallToolResult
 
 from tests.conftest import in_process, text_of, wav_file
 from tests.fake_glm import FakeGLM
-from tests.samples import PNG  # noqa: F401 - re-exported to the security tests
-from tests.test_http import Running, http_server
+from tests.support.http import Running, http_server
 
 CALL_LIMIT = 30  # seconds any one call may take before it counts as a hang (generous: CI under load)
 
@@ -63,7 +62,8 @@ class PortalClient:
         self.client = client
 
     def run(self, name: str, arguments: dict[str, Any]) -> CallToolResult:
-        return self.portal.call(call, self.client, name, arguments)
+        result: CallToolResult = self.portal.call(call, self.client, name, arguments)
+        return result
 
 
 @pytest.fixture
@@ -76,6 +76,6 @@ def portal_client(fake: FakeGLM) -> Iterator[PortalClient]:
 
 
 def serving(env: dict[str, str], transport: str, base: Path, *args: str) -> AbstractContextManager[Running]:
-    """The installed server on HTTP (tests.test_http.http_server), leaving the log's checks to the test:
+    """The installed server on HTTP (tests.support.http.http_server), leaving the log's checks to the test:
     the SDK's SSE endpoint logs a traceback for each POST it cannot parse."""
     return http_server(env, transport, base, *args, check_log=False)

@@ -13,7 +13,7 @@ from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM
 from tests.samples import MP3, PNG, WAV
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 SECRET = b"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n" * 40
 

@@ -17,7 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcp_server_glm.tools import listing
-from tests.security.conftest import PNG, WAV, PortalClient, check_outcome
+from tests.samples import PNG
+from tests.security.conftest import WAV, PortalClient, check_outcome
+
+pytestmark = pytest.mark.slow  # fuzz: 300 examples a tool
 
 REGISTERED = listing.load()  # names the fuzzed unknown names must avoid
 EXAMPLES = 300
@@ -47,7 +50,9 @@ texts = st.text(max_size=60)
 models = st.sampled_from(
     ["glm-4.7", "glm-4.6v", "cogview-4-250304", "cogvideox-3", "glm-asr-2512", "", "no-such"]
 )
-unknown_names = st.text(min_size=1, max_size=12).filter(lambda name: name not in ALL_NAMES)
+unknown_names: st.SearchStrategy[str] = st.text(min_size=1, max_size=12).filter(
+    lambda name: name not in ALL_NAMES
+)
 
 
 def local_refs(inputs: Path) -> st.SearchStrategy[str]:
@@ -147,7 +152,7 @@ def transcribe_arguments(inputs: Path) -> dict[str, st.SearchStrategy[Any]]:
     }
 
 
-ALL_NAMES = {
+ALL_NAMES: set[str] = {
     *chat_arguments(Path("/")),
     *SEARCH,
     *IMAGE,

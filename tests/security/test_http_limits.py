@@ -23,7 +23,7 @@ from mcp_server_glm.transports import BearerToken
 from tests.conftest import server_env
 from tests.fake_glm import FakeGLM
 from tests.security.conftest import serving
-from tests.test_http import INITIALIZE, TOKEN, Running, connect, http_server
+from tests.support.http import INITIALIZE, TOKEN, Running, connect, http_server
 
 BOUND = 30  # seconds any one step of an attack test may take (generous: CI under load)
 HALF_OPEN = 500  # idle connections that never finish their request head
@@ -52,14 +52,14 @@ def wait_closed(sockets: list[socket.socket], bound: float) -> int:
             watch.register(sock, selectors.EVENT_READ)
         while closed < len(sockets) and time.monotonic() < deadline:
             for key, _ in watch.select(0.5):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
+                ready = key.fileobj
+                assert isinstance(ready, socket.socket)
                 try:
-                    data = sock.recv(4096)
+                    data = ready.recv(4096)
                 except OSError:
                     data = b""
                 if not data:
-                    watch.unregister(sock)
+                    watch.unregister(ready)
                     closed += 1
     return closed
 
@@ -81,6 +81,7 @@ async def _authorised_call(running: Running, transport: str = "streamable-http")
             return not result.is_error
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
 def test_idle_half_sent_requests_do_not_exhaust_the_server(
     fake: FakeGLM, tmp_path: Path, transport: str
@@ -139,6 +140,7 @@ def _alive(http: httpx2.Client, url: str, session: str) -> bool:
     return answer.status_code == 200
 
 
+@pytest.mark.slow
 def test_a_session_flood_leaves_room_for_a_new_client(fake: FakeGLM, tmp_path: Path) -> None:
     """300 sessions opened and left idle against GLM_MCP_MAX_SESSIONS=100: the server keeps at most 100
     (the oldest idle ones are closed to make room), and a new client still initializes and calls a tool."""
@@ -168,6 +170,7 @@ def test_a_session_flood_leaves_room_for_a_new_client(fake: FakeGLM, tmp_path: P
     assert "Traceback" not in running.stderr.read_text()
 
 
+@pytest.mark.slow
 def test_when_every_session_is_busy_a_new_one_is_refused(fake: FakeGLM, tmp_path: Path) -> None:
     """Sessions with a request in flight (here each one's GET stream) are never ended to make room: at
     GLM_MCP_MAX_SESSIONS busy sessions a new one gets 503 and a JSON-RPC error naming the setting."""
@@ -221,6 +224,7 @@ def _upgrade(port: int, path: str, token: str | None = None) -> bytes:
     return answer.split(b"\r\n", 1)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
 def test_websocket_upgrade_without_the_token_is_refused(
     fake: FakeGLM, tmp_path: Path, transport: str
@@ -263,6 +267,7 @@ async def test_bearer_token_closes_websocket_scopes_before_accepting() -> None:
     assert json.dumps(sent)  # plain data, nothing else sent
 
 
+@pytest.mark.slow
 def test_idle_keep_alive_connections_make_room(fake: FakeGLM, tmp_path: Path) -> None:
     """Connections that sent one request and then sit idle (kept alive 75 s) are closed, longest idle
     first, once GLM_MCP_MAX_CONNECTIONS are open: new clients still get in."""
@@ -289,6 +294,7 @@ def test_idle_keep_alive_connections_make_room(fake: FakeGLM, tmp_path: Path) ->
     assert "Traceback" not in running.stderr.read_text()
 
 
+@pytest.mark.slow
 def test_a_head_begun_after_a_keep_alive_pause_is_timed(fake: FakeGLM, tmp_path: Path) -> None:
     """A connection that answered one request and then sends part of a second head is closed with 408
     after GLM_MCP_HEADER_TIMEOUT, long before the 75 s keep-alive would end it."""
@@ -317,6 +323,7 @@ SLOW_POST = (
 )
 
 
+@pytest.mark.slow
 def test_unauthorised_slow_bodies_are_cut_off(fake: FakeGLM, tmp_path: Path) -> None:
     """Requests without the token that send their head and then trickle the body are answered 401 at
     once; the server then waits GLM_MCP_HEADER_TIMEOUT at most for the rest, and counts them idle at the
@@ -342,6 +349,7 @@ def test_unauthorised_slow_bodies_are_cut_off(fake: FakeGLM, tmp_path: Path) -> 
     assert "Traceback" not in running.stderr.read_text()
 
 
+@pytest.mark.slow
 def test_busy_connections_are_kept_and_the_cap_holds(fake: FakeGLM, tmp_path: Path) -> None:
     """At GLM_MCP_MAX_CONNECTIONS connections all serving a request (bodies still coming, no token on
     loopback), a new connection is closed at once; the busy ones are not, and finish their requests."""

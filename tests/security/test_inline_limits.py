@@ -9,9 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.conftest import RawSession, server_env
+import pytest
+
+from tests.conftest import server_env
 from tests.fake_glm import FakeGLM
 from tests.samples import png
+from tests.support.stdio import RawSession
+
+pytestmark = pytest.mark.slow
 
 MIB = 1024 * 1024
 IMAGE = png(os.urandom(3 * MIB).hex().encode()[: int(4.5 * MIB)])  # a whole PNG of 4.5 MiB

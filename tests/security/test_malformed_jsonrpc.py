@@ -30,9 +30,12 @@ import anyio
 import httpx2
 import pytest
 
-from tests.conftest import installed_server, server_env
+from tests.conftest import server_env
 from tests.security import conftest as security
-from tests.test_http import Running
+from tests.support.http import Running
+from tests.support.stdio import installed_server
+
+pytestmark = pytest.mark.slow
 
 MB = 1024 * 1024
 INITIALIZE = {

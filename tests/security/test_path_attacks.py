@@ -16,7 +16,8 @@ import pytest
 
 from tests.conftest import in_process
 from tests.fake_glm import FakeGLM
-from tests.security.conftest import PNG, WAV, call, refusal
+from tests.samples import PNG
+from tests.security.conftest import WAV, call, refusal
 
 pytestmark = pytest.mark.anyio
 

@@ -20,8 +20,9 @@ import pytest
 
 from tests.conftest import CANARY_KEY, in_process, over_stdio, server_env
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
-from tests.security.conftest import PNG, WAV, serving
-from tests.test_http import TOKEN, connect
+from tests.samples import PNG
+from tests.security.conftest import WAV, serving
+from tests.support.http import TOKEN, connect
 
 pytestmark = pytest.mark.anyio
 
@@ -107,6 +108,7 @@ async def exercise(client: Any, fake: FakeGLM, inputs: Path) -> tuple[list[str],
     return outputs, errors
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
 async def test_key_and_token_never_leak(
     fake: FakeGLM, isolated_dirs: Path, tmp_path: Path, transport: str
@@ -183,6 +185,7 @@ def _chunk(content: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 async def test_the_key_echoed_in_any_upstream_field_is_redacted(
     fake: FakeGLM, isolated_dirs: Path, tmp_path: Path
 ) -> None:

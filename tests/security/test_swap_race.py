@@ -25,6 +25,7 @@ from tests.fake_glm import FakeGLM
 
 pytestmark = [
     pytest.mark.anyio,
+    pytest.mark.slow,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's"),
 ]
 

@@ -21,7 +21,7 @@ from mcp_server_glm.transports import http_app
 from tests.conftest import over_stdio, server_env, settings_for
 from tests.fake_glm import FakeGLM, Fault
 from tests.security.conftest import call, check_outcome, serving
-from tests.test_http import connect
+from tests.support.http import connect
 
 pytestmark = pytest.mark.anyio
 
@@ -70,6 +70,7 @@ async def odd_usage_calls(client: Client) -> None:
     assert MAX_UNITS < chat["units"] < MAX_UNITS + 1000  # the huge count clamped, the others added
 
 
+@pytest.mark.slow
 async def test_odd_usage_over_stdio_costs_nothing(fake: FakeGLM, tmp_path: Path) -> None:
     script_odd_usage(fake)
     stderr = tmp_path / "stderr.log"
@@ -81,6 +82,7 @@ async def test_odd_usage_over_stdio_costs_nothing(fake: FakeGLM, tmp_path: Path)
     assert RAW not in log
 
 
+@pytest.mark.slow
 async def test_odd_usage_over_http_keeps_the_server_healthy(fake: FakeGLM, tmp_path: Path) -> None:
     script_odd_usage(fake)
     with serving(server_env(fake), "streamable-http", tmp_path) as running:
@@ -96,6 +98,7 @@ async def test_odd_usage_over_http_keeps_the_server_healthy(fake: FakeGLM, tmp_p
     assert RAW not in log
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("route", "tool", "arguments", "body", "where"),
     [
@@ -141,6 +144,7 @@ async def test_a_wrong_typed_field_is_one_line_naming_it(
     assert RAW not in log
 
 
+@pytest.mark.slow
 async def test_healthz_reports_background_work_that_stopped(fake: FakeGLM) -> None:
     settings = settings_for(fake, transport="streamable-http")
     server = build_server(settings)
@@ -157,6 +161,7 @@ async def test_healthz_reports_background_work_that_stopped(fake: FakeGLM) -> No
     assert "RuntimeError" in health.json()["problem"]
 
 
+@pytest.mark.slow
 async def test_lone_surrogates_from_upstream_are_made_valid_text(fake: FakeGLM, tmp_path: Path) -> None:
     # JSON may escape half a surrogate pair, which no UTF-8 output, log or database can take.
     fake.script(
