@@ -58,8 +58,8 @@ async def translate(
     glossary: Annotated[str | None, Field(description="A glossary's id (agent only).")] = None,
     strategy: Annotated[TranslationStrategy | None, Field(description="Agent strategy.")] = None,
 ) -> Annotated[CallToolResult, Translated]:
-    """Translate text with GLM's general_translation agent (glossary, strategy). Where the platform
-    refuses the agent, a chat model translates and the result says so (via: chat)."""
+    """Translate text with GLM's general_translation agent; where the platform refuses that route, a
+    chat model translates it (via: chat)."""
     check(text, source, target)
     client = glm_client(ctx)
     request = TranslationRequest.from_text(
