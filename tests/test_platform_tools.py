@@ -30,8 +30,9 @@ async def call(fake: FakeGLM, tool: str, arguments: dict[str, Any]) -> CallToolR
 
 def data(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return result.structured_content
+    structured: dict[str, Any] | None = result.structured_content
+    assert structured is not None
+    return structured
 
 
 def refused(result: CallToolResult, *words: str) -> str:
@@ -311,12 +312,13 @@ async def test_count_tokens_refusals_name_the_models_and_limits(fake: FakeGLM) -
 async def test_each_tool_counts_its_usage(fake: FakeGLM) -> None:
     fake.platform = "bigmodel"
     async with in_process(fake, tools=NAMED) as client:
-        for tool, arguments in [
+        calls: list[tuple[str, dict[str, Any]]] = [
             ("translate", {"text": "hello", "target": "fr"}),
             ("embed", {"texts": ["a", "b"]}),
             ("rerank", {"query": "q", "documents": ["q d", "e"]}),
             ("count_tokens", {"prompt": "x"}),
-        ]:
+        ]
+        for tool, arguments in calls:
             data(await client.call_tool(tool, arguments))
         usage = await read_json(client, "glm://usage")
     rows = {(row["tool"], row["model"]): row for row in usage}
