@@ -1030,6 +1030,28 @@ async def test_a_saved_file_is_read_back_and_measured_only_in_the_output_directo
             files.open_saved(path)
 
 
+async def test_bytes_a_tool_made_are_published_never_replacing_a_file(
+    files: Files, root: Path, out: Path, tmp_path: Path
+) -> None:
+    first = await files.save_bytes(
+        b'{"index":0}\n', stem="vectors", ext=".jsonl", mime_type="application/jsonl"
+    )
+    again = await files.save_bytes(b"other", stem="vectors", ext=".jsonl", mime_type="application/jsonl")
+    assert (first.name, again.name) == ("vectors.jsonl", "vectors-2.jsonl")
+    assert (first.path.read_bytes(), again.path.read_bytes()) == (b'{"index":0}\n', b"other")
+    assert (first.size, first.mime_type, first.source_url) == (12, "application/jsonl", "")
+    assert listing(out) == ["vectors-2.jsonl", "vectors.jsonl"]  # no temporary file left
+    assert (out.stat().st_mode & 0o777) == 0o700
+    with pytest.raises(ValueError, match="not a file name"):
+        await files.save_bytes(b"x", stem="../up", ext=".jsonl", mime_type="text/plain")
+    with pytest.raises(ValueError, match="not a file name"):
+        await files.save_bytes(b"x", stem="ok", ext="/x", mime_type="text/plain")
+    write(tmp_path / "file", b"")
+    async with make_files(root, tmp_path / "file" / "out") as blocked:
+        message = await refused(blocked.save_bytes(b"x", stem="v", ext=".jsonl", mime_type="text/plain"))
+    assert message == f"cannot write to {tmp_path / 'file' / 'out'}: Not a directory"
+
+
 async def test_temporary_files_are_unnamed_in_the_data_directory(
     root: Path, out: Path, tmp_path: Path
 ) -> None:

@@ -138,7 +138,13 @@ async def test_manifest_lists_the_registered_tools_the_server_lists(clean_env: N
     async with Client(build_server(settings)) as client:
         listed = [tool.name for tool in (await client.list_tools()).tools]
     shown = [tool["name"] for tool in MANIFEST["tools"]]
-    assert shown == listing.defaults(registered)  # the tools of either platform, opt-in ones left out
+    assert shown == list(registered)  # every tool, an opt-in or one-platform tool with a note saying so
+    opt_in = [name for name, listed in registered.items() if not listed.spec.default]
+    assert opt_in and all(
+        tool["description"].endswith("only when GLM_TOOLS names it)")
+        for tool in MANIFEST["tools"]
+        if tool["name"] in opt_in
+    )
     assert listed == listing.defaults(registered, platform)
     assert all(tool["description"].strip() for tool in MANIFEST["tools"])
     assert MANIFEST["tools_generated"] is False

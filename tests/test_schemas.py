@@ -21,6 +21,9 @@ pytestmark = pytest.mark.anyio
 
 # Bytes of compact JSON in tools/list, output schemas included.
 BUDGETS = {("glm_chat", "web_search"): 4608, ("all",): 10752}
+# Every tool, opt-in ones included (GLM_TOOLS naming them all), per platform; and one opt-in tool's entry.
+FULL_BUDGET = {"zai": 13312, "bigmodel": 15360}
+OPT_IN_ENTRY = 1100
 
 
 def titles(schema: Any, path: str = "") -> list[str]:
@@ -55,6 +58,42 @@ async def test_tools_list_fits_the_budget_without_titles(fake: FakeGLM) -> None:
         assert titles(entry["outputSchema"]) == []
         assert entry["title"]  # the tool's own title stays
         assert len(entry["description"]) < 360  # a few sentences written for a model, no more
+
+
+@pytest.mark.parametrize("platform", ["zai", "bigmodel"])
+async def test_the_full_set_with_opt_in_tools_and_the_default_set_without(
+    fake: FakeGLM, platform: str
+) -> None:
+    fake.platform = platform
+    registered = listing.load()
+    opt_in = {name for name, listed in registered.items() if not listed.spec.default}
+    assert opt_in
+    async with in_process(fake) as client:
+        default = (await client.list_tools()).tools
+    async with in_process(fake, tools=list(registered)) as client:
+        full = (await client.list_tools()).tools
+    assert not {tool.name for tool in default} & opt_in  # opt-in tools cost the default set nothing
+    assert {tool.name for tool in full} == {
+        name for name, listed in registered.items() if platform in listed.spec.platforms
+    }
+    sizes = {}
+    for tool in full:
+        entry = tool.model_dump(mode="json", by_alias=True, exclude_none=True)
+        sizes[tool.name] = len(json.dumps(entry, separators=(",", ":")))
+        assert titles(entry["inputSchema"]) == [] and titles(entry["outputSchema"]) == []
+        assert len(entry["description"]) < 360
+        if tool.name in opt_in:
+            assert sizes[tool.name] < OPT_IN_ENTRY, (tool.name, sizes[tool.name])
+    total = len(
+        json.dumps(
+            [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in full], separators=(",", ":")
+        )
+    )
+    print(
+        f"tools/list of every tool on {platform}: {total} bytes; opt-in entries: "
+        + ", ".join(f"{name} {size}" for name, size in sizes.items() if name in opt_in)
+    )
+    assert total < FULL_BUDGET[platform]
 
 
 def test_compact_keeps_properties_named_title_and_defaults() -> None:

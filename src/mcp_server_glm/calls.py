@@ -141,16 +141,37 @@ async def save_media(
     """Download media the GLM API produced into the output directory and remember it in the store.
     The file is named `<label or kind>-<time>-<task id>`."""
     from .files import Files
-    from .store import MediaRecord
 
     state = app_state(ctx)
     saved = await state.files.download(url, kind=kind, stem=Files.output_stem(label or kind, task_id))
+    await _remember(ctx, saved, task_id)
+    return saved
+
+
+async def save_made(
+    ctx: Context[Any, Any], data: bytes, *, label: str, ext: str, mime_type: str
+) -> SavedFile:
+    """Write bytes a tool made from an answer (vectors, say) into the output directory, named
+    `<label>-<time>-<random>.<ext>`, and remember it in the store so that glm://media serves it."""
+    from .files import Files
+
+    state = app_state(ctx)
+    saved = await state.files.save_bytes(
+        data, stem=Files.output_stem(label, None), ext=ext, mime_type=mime_type
+    )
+    await _remember(ctx, saved, None)
+    return saved
+
+
+async def _remember(ctx: Context[Any, Any], saved: SavedFile, task_id: str | None) -> None:
+    from .store import MediaRecord
+
     record = MediaRecord(
         name=saved.name,
         path=str(saved.path),
         mime_type=saved.mime_type,
         size=saved.size,
-        source_url=url,
+        source_url=saved.source_url,
         task_id=task_id,
     )
     # Paid work is saved: when the store cannot record it (or cannot be opened), the caller gets its
@@ -159,7 +180,6 @@ async def save_media(
         await (await store(ctx)).add_media(record)
     except StoreError as exc:
         log.warning("Saved %s, but the store could not record it: %s", saved.path, exc)
-    return saved
 
 
 def media_link(saved: SavedFile) -> ResourceLink:

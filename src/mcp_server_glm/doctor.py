@@ -50,7 +50,7 @@ def run_doctor(settings: Settings) -> int:
             f"image {settings.image_model}, "
             f"video {settings.video_model}, speech {settings.asr_model}",
         ),
-        ("tools", ", ".join(settings.tools) if settings.tools else "all"),
+        ("tools", ", ".join(settings.tools) if settings.tools else "the default ones (no opt-in tool)"),
         (
             "transport",
             settings.transport

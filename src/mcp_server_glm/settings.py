@@ -184,7 +184,8 @@ class Settings(BaseSettings):
     )
     tools: Annotated[list[str] | None, NoDecode] = Field(
         default=None,
-        description="Only these tools, comma-separated (default: all of them).",
+        description="Only these tools, comma-separated (default: all but the opt-in ones, which are "
+        "served only when named here).",
         json_schema_extra={"flag": "--tools"},
     )
     transport: Literal["stdio", "streamable-http", "sse"] = Field(

@@ -160,6 +160,11 @@ class Files:
 
     output_stem = staticmethod(output_stem)
 
+    async def save_bytes(self, data: bytes, *, stem: str, ext: str, mime_type: str) -> SavedFile:
+        """Save bytes the server made (a file of vectors, say) into the output directory as `<stem><ext>`
+        (or `<stem>-2<ext>`, ...), never replacing a file; `stem` from `output_stem`, `ext` like ".jsonl"."""
+        return await self.outputs.save(data, stem=stem, ext=ext, mime_type=mime_type)
+
     def open_saved(self, path: Path | str) -> BinaryIO:
         """A file this server saved (directly in the output directory), opened for reading without
         following a link; `FileRefused` when it is gone or lies elsewhere. Blocks: call it off the loop."""

@@ -3,4 +3,15 @@
 The order is the order of tools/list, of the instructions and of every generated list of tools.
 """
 
-MODULES = ("chat", "search", "images", "videos", "tasks", "audio")
+MODULES = (
+    "chat",
+    "search",
+    "images",
+    "videos",
+    "tasks",
+    "audio",
+    "translate",
+    "embed",
+    "rerank",
+    "count_tokens",
+)
