@@ -98,11 +98,12 @@ def test_a_rebuilt_listing_that_cannot_be_saved_still_serves(tmp_path: Path) -> 
 
 def test_instructions_and_glm_tools_follow_the_specs() -> None:
     every = list(REGISTERED)
-    server = build_server(Settings(api_key=None, tools=every))  # type: ignore[arg-type]
-    assert server.instructions is not None
-    for listed in REGISTERED.values():
-        assert listed.spec.purpose in server.instructions
-    assert "never submit the same job again" in server.instructions
+    for platform in ("zai", "bigmodel"):
+        server = build_server(Settings(api_key=None, tools=every, platform=platform))  # type: ignore[arg-type]
+        assert server.instructions is not None
+        for listed in REGISTERED.values():  # a tool of the other platform only is left out
+            assert (listed.spec.purpose in server.instructions) == (platform in listed.spec.platforms)
+        assert "never submit the same job again" in server.instructions
     jobs = [name for name, listed in REGISTERED.items() if listed.spec.job]
     assert jobs
     without = build_server(Settings(api_key=None, tools=jobs))  # type: ignore[arg-type]

@@ -162,6 +162,26 @@ async def save_media(
     return saved
 
 
+async def save_made(
+    ctx: Context[Any, Any], data: bytes, *, kind: MediaKind, ext: str, label: str, task_id: str | None = None
+) -> SavedFile:
+    """Save media the server assembled itself (joined speech) into the output directory, named
+    `<label>-<time>-<task id or random>`, and remember it in the store like a download."""
+    from .files import Files
+    from .store import MediaRecord
+
+    state = app_state(ctx)
+    saved = await state.files.save_bytes(kind, Files.output_stem(label, task_id), data, ext)
+    record = MediaRecord(
+        name=saved.name, path=str(saved.path), mime_type=saved.mime_type, size=saved.size, source_url=""
+    )
+    try:
+        await (await store(ctx)).add_media(record)
+    except StoreError as exc:
+        log.warning("Saved %s, but the store could not record it: %s", saved.path, exc)
+    return saved
+
+
 def media_link(saved: SavedFile) -> ResourceLink:
     """A link the client can open or read as a resource: glm://media/{name}."""
     return link(saved.name, saved.mime_type, saved.size)

@@ -158,6 +158,13 @@ class Files:
             self.fetcher, url, kind=kind, stem=stem, guarded=guarded, limit=self.max_download_bytes
         )
 
+    async def save_bytes(self, kind: MediaKind, stem: str, data: bytes, ext: str) -> SavedFile:
+        """Save bytes the server made itself into the output directory as `<stem><ext>` (or
+        `<stem>-2<ext>`, ...), never replacing a file; `FileRefused` when they are not `kind` media in
+        the format `ext` (".wav", ".png", ...) names, or cannot be written. Take `stem` from
+        `output_stem`, never from prompt text."""
+        return await self.outputs.save(data, kind=kind, stem=stem, ext=ext)
+
     output_stem = staticmethod(output_stem)
 
     def open_saved(self, path: Path | str) -> BinaryIO:

@@ -23,7 +23,7 @@ import anyio
 from ..errors import FetchFailed, FileRefused, InputRefused
 from .fetch import Fetcher
 from .local import open_below
-from .sniffing import expect, extension
+from .sniffing import FORMATS, SNIFF_BYTES, expect, extension, sniff
 from .text import quote
 from .types import MediaKind, SavedFile
 
@@ -82,6 +82,27 @@ class Outputs:
         except OSError as exc:
             raise FileRefused(f"cannot write to {directory}: {exc.strerror or exc}") from None
         return SavedFile(path=path, name=path.name, mime_type=mime_type, size=size, source_url=url)
+
+    async def save(self, data: bytes, *, kind: MediaKind, stem: str, ext: str) -> SavedFile:
+        """Write bytes the server made (joined speech, say) into the output directory as `<stem><ext>`
+        (or `<stem>-2<ext>`, ...), published like a download: never replacing a file, nothing partial
+        left behind. The bytes must be `kind` media in the format `ext` names."""
+        if not STEM.fullmatch(stem):
+            raise ValueError(f"not a file name stem: {stem!r}")
+        found = sniff(data[:SNIFF_BYTES])
+        if found != (kind, ext):
+            raise FileRefused(f"refused to save {kind} as {ext}: the bytes are not that format")
+        directory = self.directory
+        try:
+            await anyio.to_thread.run_sync(make_dirs, directory)
+            async with temporary(directory, stem) as (temp, out):
+                await anyio.to_thread.run_sync(out.write, data)
+                await anyio.to_thread.run_sync(out.close)
+                with anyio.CancelScope(shield=True):  # once published, the caller must learn its name
+                    path = await anyio.to_thread.run_sync(publish, temp, directory, stem, ext)
+        except OSError as exc:
+            raise FileRefused(f"cannot write to {directory}: {exc.strerror or exc}") from None
+        return SavedFile(path=path, name=path.name, mime_type=FORMATS[ext][0], size=len(data), source_url="")
 
     def open_saved(self, path: Path | str) -> tuple[BinaryIO, int] | None:
         """A file saved directly in the output directory, opened for reading without following a link,
