@@ -290,3 +290,16 @@ async def test_save_bytes_never_replaces_a_file_and_checks_the_format(tmp_path: 
         await files.save_bytes("audio", "speech-y", b"<html>no</html>", ".wav")
     with pytest.raises(ValueError, match="not a file name stem"):
         await files.save_bytes("audio", "../escape", data, ".wav")
+
+
+async def test_a_failed_later_piece_still_counts_what_was_spoken(fake: FakeGLM) -> None:
+    fake.platform = "bigmodel"
+    fake.script("audio/speech", Fault(), Fault(status=500, code="500"))
+    async with in_process(fake) as client:
+        result = await client.call_tool("speak", {"text": long_text(1500)})
+        [contents] = (await client.read_resource("glm://usage")).contents
+    assert result.is_error
+    first, _ = (request.json["input"] for request in fake.requests_to("audio/speech"))
+    assert isinstance(contents, TextResourceContents)
+    [row] = [row for row in json.loads(contents.text) if row["tool"] == "speak"]
+    assert (row["units"], row["unit"]) == (len(first), "characters")

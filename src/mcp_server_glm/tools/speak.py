@@ -16,7 +16,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import AudioContent, CallToolResult, ContentBlock, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..calls import app_state, count_usage, glm_client, media_link, result, save_made, ticking
+from ..calls import app_state, count_usage, glm_client, media_link, progress, result, save_made, ticking
 from ..errors import BadArguments, BadResponse
 from ..glm import catalog
 from ..glm.platform_models import SpeechRequest
@@ -81,23 +81,29 @@ async def speak(
         )
     pieces = cut(text, PER_REQUEST)
     client = glm_client(ctx)
+    report = progress(ctx)
     answers: list[bytes] = []
-    for number, piece in enumerate(pieces, 1):
-        label = f"speaking piece {number} of {len(pieces)}" if len(pieces) > 1 else "speaking"
-        if len(pieces) > 1:
-            await ctx.report_progress(number - 1, total=len(pieces), message=label)
+    sent = 0  # characters the API has spoken (and billed), counted even when a later piece fails
+    try:
+        for number, piece in enumerate(pieces, 1):
+            label = f"speaking piece {number} of {len(pieces)}" if len(pieces) > 1 else "speaking"
+            if len(pieces) > 1:
+                await report(label)
 
-        def waiting(seconds: float, label: str = label) -> str:
-            return f"{label}: {seconds:.0f} s"
+            def waiting(seconds: float, label: str = label) -> str:
+                return f"{label}: {seconds:.0f} s"
 
-        request = SpeechRequest(model=MODEL, input=piece, voice=voice, speed=speed, volume=volume)
-        async with ticking(ctx, waiting):
-            answer = await client.speech(request)
-        answers.append(answer.audio)
+            request = SpeechRequest(model=MODEL, input=piece, voice=voice, speed=speed, volume=volume)
+            async with ticking(ctx, waiting):
+                answer = await client.speech(request)
+            answers.append(answer.audio)
+            sent += len(piece)
+    finally:
+        if sent:
+            count_usage(ctx, "speak", MODEL, sent, "characters")
     audio, seconds = join_wavs(answers)
     if len(pieces) > 1:
-        await ctx.report_progress(len(pieces), total=len(pieces), message=f"spoke {len(pieces)} pieces")
-    count_usage(ctx, "speak", MODEL, len(text), "characters")
+        await report(f"spoke {len(pieces)} pieces")
     saved = await save_made(ctx, audio, kind="audio", ext=".wav", label="speech")
     spoken = Spoken(
         path=str(saved.path),
