@@ -259,12 +259,13 @@ async def test_a_refused_key_names_the_settings(fake: FakeGLM) -> None:
     assert CANARY_KEY not in text_of(result)
 
 
-async def test_pieces_in_different_formats_are_not_joined(fake: FakeGLM) -> None:
+async def test_a_piece_in_another_format_stops_the_requests(fake: FakeGLM) -> None:
     fake.platform = "bigmodel"
     odd = wav_bytes(speech_frames("x" * 10, 1.0), rate=16000)
     fake.script("audio/speech", Fault(), Fault(status=200, body=odd, content_type="audio/wav"))
-    result = await speak(fake, {"text": long_text(1500)})
+    result = await speak(fake, {"text": long_text(3000)})  # three pieces or more
     assert result.is_error
+    assert len(fake.requests_to("audio/speech")) == 2  # stopped at the piece that cannot be joined
     assert re.search(
         r"piece 2 as 1 channel\(s\) of 16-bit at 16000 Hz, piece 1 as .* 24000 Hz", text_of(result)
     )

@@ -12,6 +12,7 @@ import re
 import wave
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import AudioContent, CallToolResult, ContentBlock, ToolAnnotations
 from pydantic import BaseModel, Field
@@ -82,7 +83,7 @@ async def speak(
     pieces = cut(text, PER_REQUEST)
     client = glm_client(ctx)
     report = progress(ctx)
-    answers: list[bytes] = []
+    joiner = WavJoiner()
     sent = 0  # characters the API has spoken (and billed), counted even when a later piece fails
     try:
         for number, piece in enumerate(pieces, 1):
@@ -96,12 +97,12 @@ async def speak(
             request = SpeechRequest(model=MODEL, input=piece, voice=voice, speed=speed, volume=volume)
             async with ticking(ctx, waiting):
                 answer = await client.speech(request)
-            answers.append(answer.audio)
             sent += len(piece)
+            joiner.add(answer.audio)
     finally:
         if sent:
             count_usage(ctx, "speak", MODEL, sent, "characters")
-    audio, seconds = join_wavs(answers)
+    audio, seconds = await anyio.to_thread.run_sync(joiner.joined)
     if len(pieces) > 1:
         await report(f"spoke {len(pieces)} pieces")
     saved = await save_made(ctx, audio, kind="audio", ext=".wav", label="speech")
@@ -148,36 +149,54 @@ def cut(text: str, limit: int) -> list[str]:
     return [piece.strip() for piece in pieces if piece.strip()]
 
 
-def join_wavs(answers: list[bytes]) -> tuple[bytes, float]:
-    """One WAV file of the pieces' WAVs in order, and its length in seconds; `BadResponse` when a piece
-    is not a WAV or its format differs from the first's (they cannot be joined)."""
-    shapes: list[tuple[int, int, int]] = []
-    pcm: list[bytes] = []
-    for number, data in enumerate(answers, 1):
+class WavJoiner:
+    """The pieces' WAVs joined, checked one by one as they arrive (so a piece that cannot be joined stops
+    the requests at once): `BadResponse` when a piece is not a WAV or its format differs from the first's.
+    Only the samples are kept."""
+
+    def __init__(self) -> None:
+        self.shape: tuple[int, int, int] | None = None  # channels, bytes per sample, frame rate
+        self.pcm: list[bytes] = []
+
+    def add(self, data: bytes) -> None:
+        number = len(self.pcm) + 1
         try:
             with wave.open(io.BytesIO(data), "rb") as source:
                 shape = (source.getnchannels(), source.getsampwidth(), source.getframerate())
-                pcm.append(source.readframes(source.getnframes()))
+                frames = source.readframes(source.getnframes())
         except (wave.Error, EOFError) as exc:
             raise BadResponse(
                 f"GLM-TTS answered piece {number} with no readable WAV ({exc})", status=200
             ) from None
-        if shapes and shape != shapes[0]:
+        if self.shape is not None and shape != self.shape:
             raise BadResponse(
-                f"GLM-TTS answered piece {number} as {_shape(shape)}, piece 1 as {_shape(shapes[0])}: they "
+                f"GLM-TTS answered piece {number} as {_shape(shape)}, piece 1 as {_shape(self.shape)}: they "
                 "cannot be joined; speak the text in shorter calls",
                 status=200,
             )
-        shapes.append(shape)
-    channels, width, rate = shapes[0]
-    out = io.BytesIO()
-    with wave.open(out, "wb") as sink:
-        sink.setnchannels(channels)
-        sink.setsampwidth(width)
-        sink.setframerate(rate)
-        for frames in pcm:
-            sink.writeframes(frames)
-    return out.getvalue(), sum(len(frames) for frames in pcm) / (channels * width * rate)
+        self.shape = shape
+        self.pcm.append(frames)
+
+    def joined(self) -> tuple[bytes, float]:
+        """One WAV file of every piece in order, and its length in seconds."""
+        assert self.shape is not None
+        channels, width, rate = self.shape
+        out = io.BytesIO()
+        with wave.open(out, "wb") as sink:
+            sink.setnchannels(channels)
+            sink.setsampwidth(width)
+            sink.setframerate(rate)
+            for frames in self.pcm:
+                sink.writeframes(frames)
+        return out.getvalue(), sum(len(frames) for frames in self.pcm) / (channels * width * rate)
+
+
+def join_wavs(answers: list[bytes]) -> tuple[bytes, float]:
+    """One WAV file of the WAVs `answers` in order, and its length in seconds (see WavJoiner)."""
+    joiner = WavJoiner()
+    for data in answers:
+        joiner.add(data)
+    return joiner.joined()
 
 
 def _shape(shape: tuple[int, int, int]) -> str:
