@@ -168,6 +168,34 @@ CASES = [
         [*video(prompt="a cat"), ("get_task", {"task_id": "{task}", "wait_seconds": 30})],
         "videos/generations",
     ),
+    case(
+        "bigmodel",
+        "video-vidu-text",
+        video(
+            model="viduq1-text", prompt="a cat", style="anime", aspect_ratio="1:1", movement_amplitude="auto"
+        ),
+        "videos/generations",
+    ),
+    case(
+        "bigmodel",
+        "video-vidu-image",
+        video(model="vidu2-image", image="{png}", with_audio=True),
+        "videos/generations",
+    ),
+    case(
+        "bigmodel",
+        "video-vidu-reference",
+        video(model="vidu2-reference", image=["{png}", "https://example.com/b.png"], aspect_ratio="16:9"),
+        "videos/generations",
+    ),
+    case("zai", "video-vidu", video(model="viduq1-text", prompt="x"), "videos/generations", "BigModel"),
+    case(
+        "bigmodel",
+        "speak",
+        [("speak", {"text": "Hello. " * 200, "voice": "xiaochen", "speed": 1.2, "volume": 5})],
+        "audio/speech",
+    ),
+    case("zai", "speak", [("speak", {"text": "Hello."})], "audio/speech", "BigModel"),
     *both("transcribe", [("transcribe", {"file": "{wav}"})], "audio/transcriptions"),
     *both(
         "transcribe-prompt-hotwords",

@@ -244,8 +244,11 @@ async def test_first_and_last_frames_need_speed_quality(fake: FakeGLM) -> None:
     ("arguments", "expected"),
     [
         ({"size": "640x480"}, "cogvideox-3 takes size 1280x720, 720x1280, 1024x1024"),
-        ({"model": "cogvideox-2"}, "cogvideox-2 is not offered on the zai platform; use cogvideox-3."),
-        ({"model": "viduq1-text"}, "viduq1-text is not offered on the zai platform"),
+        (
+            {"model": "cogvideox-2"},
+            "cogvideox-2 is offered on BigModel only, not on Z.AI (GLM_PLATFORM=zai); use cogvideox-3 here.",
+        ),
+        ({"model": "viduq1-text"}, "viduq1-text is offered on BigModel only, not on Z.AI"),
     ],
 )
 async def test_video_arguments_the_model_does_not_take_are_refused(
@@ -258,8 +261,16 @@ async def test_video_arguments_the_model_does_not_take_are_refused(
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
-        ({"model": "viduq1-text", "fps": 30}, "viduq1-text does not take fps: leave it out."),
-        ({"model": "viduq1-text", "quality": "speed"}, "viduq1-text does not take quality: leave it out."),
+        (
+            {"model": "viduq1-text", "fps": 30},
+            "viduq1-text does not take fps: leave it out (fps is for cogvideox-3, cogvideox-2, "
+            "cogvideox-flash).",
+        ),
+        (
+            {"model": "viduq1-text", "quality": "speed"},
+            "viduq1-text does not take quality: leave it out (quality is for cogvideox-3, cogvideox-2, "
+            "cogvideox-flash).",
+        ),
         (
             {"model": "vidu2-image", "image": data_url(PNG), "duration": 5},
             "vidu2-image takes duration 4, not 5.",

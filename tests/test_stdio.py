@@ -229,5 +229,6 @@ async def test_descriptions_name_the_configured_defaults(fake: FakeGLM, tmp_path
     for name in waiting:
         assert "GLM_MAX_WAIT (40 s)" in tools[name].input_schema["properties"]["wait_seconds"]["description"]
     assert (
-        tools["generate_video"].input_schema["properties"]["model"]["description"] == "Default cogvideox-3."
+        tools["generate_video"].input_schema["properties"]["model"]["description"]
+        == "Default cogvideox-3; Vidu on BigModel."
     )

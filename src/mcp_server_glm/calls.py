@@ -149,17 +149,25 @@ async def save_media(
 
 
 async def save_made(
-    ctx: Context[Any, Any], data: bytes, *, label: str, ext: str, mime_type: str
+    ctx: Context[Any, Any],
+    data: bytes,
+    *,
+    label: str,
+    ext: str,
+    mime_type: str,
+    kind: MediaKind | None = None,
+    task_id: str | None = None,
 ) -> SavedFile:
-    """Write bytes a tool made from an answer (vectors, say) into the output directory, named
-    `<label>-<time>-<random>.<ext>`, and remember it in the store so that glm://media serves it."""
+    """Write bytes a tool made from answers (joined speech, vectors) into the output directory, named
+    `<label>-<time>-<task id or random><ext>`, and remember it in the store so that glm://media serves
+    it. With `kind`, the bytes are checked to be that media in the format `ext` names."""
     from .files import Files
 
     state = app_state(ctx)
     saved = await state.files.save_bytes(
-        data, stem=Files.output_stem(label, None), ext=ext, mime_type=mime_type
+        data, stem=Files.output_stem(label, task_id), ext=ext, mime_type=mime_type, kind=kind
     )
-    await _remember(ctx, saved, None)
+    await _remember(ctx, saved, task_id)
     return saved
 
 

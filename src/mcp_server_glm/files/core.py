@@ -160,10 +160,14 @@ class Files:
 
     output_stem = staticmethod(output_stem)
 
-    async def save_bytes(self, data: bytes, *, stem: str, ext: str, mime_type: str) -> SavedFile:
-        """Save bytes the server made (a file of vectors, say) into the output directory as `<stem><ext>`
-        (or `<stem>-2<ext>`, ...), never replacing a file; `stem` from `output_stem`, `ext` like ".jsonl"."""
-        return await self.outputs.save(data, stem=stem, ext=ext, mime_type=mime_type)
+    async def save_bytes(
+        self, data: bytes, *, stem: str, ext: str, mime_type: str, kind: MediaKind | None = None
+    ) -> SavedFile:
+        """Save bytes the server made (joined speech, a file of vectors) into the output directory as
+        `<stem><ext>` (or `<stem>-2<ext>`, ...), never replacing a file; `FileRefused` when they cannot be
+        written or, given `kind`, are not that media in the format `ext` (".wav", ...) names. Take `stem`
+        from `output_stem`, never from prompt text."""
+        return await self.outputs.save(data, stem=stem, ext=ext, mime_type=mime_type, kind=kind)
 
     def open_saved(self, path: Path | str) -> BinaryIO:
         """A file this server saved (directly in the output directory), opened for reading without

@@ -23,7 +23,7 @@ import anyio
 from ..errors import FetchFailed, FileRefused, InputRefused
 from .fetch import Fetcher
 from .local import open_below
-from .sniffing import expect, extension
+from .sniffing import SNIFF_BYTES, expect, extension, sniff
 from .text import quote
 from .types import MediaKind, SavedFile
 
@@ -84,11 +84,16 @@ class Outputs:
             raise FileRefused(f"cannot write to {directory}: {exc.strerror or exc}") from None
         return SavedFile(path=path, name=path.name, mime_type=mime_type, size=size, source_url=url)
 
-    async def save(self, data: bytes, *, stem: str, ext: str, mime_type: str) -> SavedFile:
-        """Write bytes the server made (not downloaded) into the output directory as `<stem><ext>` (or
-        `<stem>-2<ext>`, ...), published as downloads are: never replacing a file, nothing partial left."""
+    async def save(
+        self, data: bytes, *, stem: str, ext: str, mime_type: str, kind: MediaKind | None = None
+    ) -> SavedFile:
+        """Write bytes the server made (joined speech, a file of vectors) into the output directory as
+        `<stem><ext>` (or `<stem>-2<ext>`, ...), published like a download: never replacing a file,
+        nothing partial left behind. With `kind`, the bytes must be that media in the format `ext` names."""
         if not STEM.fullmatch(stem) or not EXT.fullmatch(ext):
             raise ValueError(f"not a file name: {stem!r} {ext!r}")
+        if kind is not None and sniff(data[:SNIFF_BYTES]) != (kind, ext):
+            raise FileRefused(f"refused to save {kind} as {ext}: the bytes are not that format")
         directory = self.directory
         try:
             await anyio.to_thread.run_sync(make_dirs, directory)

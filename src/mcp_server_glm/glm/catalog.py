@@ -61,7 +61,7 @@ class SizeRule:
 GLM_IMAGE_RULE = SizeRule(1024, 2048, 32, 2**22)
 COGVIEW_RULE = SizeRule(512, 2048, 16, 2**21)
 COGVIDEOX_FIELDS = ("quality", "with_audio", "size", "fps", "duration")
-VIDU_FIELDS = ("with_audio", "size", "duration")
+VIDU_FIELDS = ("with_audio", "size", "duration", "movement_amplitude")
 # How a chat file part is written on each platform (glm-api.md §22 row 9): Z.AI's
 # {type: "file", file: {file_id | file_url | file_data, filename}}, BigModel's {type: "file_url",
 # file_url: {url}} (URLs only, no base64). `file_data` is a full data: URL; `file_id` (Z.AI's file upload)
@@ -99,10 +99,13 @@ class Model:
     max_prompt: int | None = None  # characters
     image_formats: tuple[str, ...] = CHAT_IMAGE_FORMATS  # MIME types of input images
     # Image and video request fields, per model: `fields` names the optional ones it takes (of quality,
-    # with_audio, size, fps, duration; None: unknown, all passed on); `qualities`, `sizes`, `durations` and
-    # `frame_rates` the values it takes (empty: unchecked); `seconds` its usual generation time; `async_route`
-    # whether it has the async image route (POST /async/images/generations).
+    # with_audio, size, fps, duration, and Vidu's style, aspect_ratio, movement_amplitude; None: unknown,
+    # all passed on); `image_counts` how many input images a video model takes (empty: unchecked);
+    # `qualities`, `sizes`, `durations` and `frame_rates` the values it takes (empty: unchecked); `seconds`
+    # its usual generation time; `async_route` whether it has the async image route
+    # (POST /async/images/generations).
     fields: tuple[str, ...] | None = None
+    image_counts: tuple[int, ...] = ()
     qualities: tuple[str, ...] = ()
     sizes: tuple[str, ...] = ()
     durations: tuple[int, ...] = ()
@@ -167,6 +170,7 @@ class Model:
             entry["max_prompt_characters"] = self.max_prompt
             entry.update(
                 fields=list(self.fields) if self.fields is not None else None,
+                image_counts=list(self.image_counts) or None,
                 qualities=list(self.qualities) or None,
                 sizes=list(self.sizes) or None,
                 durations=list(self.durations) or None,
@@ -218,9 +222,9 @@ def _cogvideox(name: str, note: str, **more: object) -> Model:
         note,
         legacy=True,
         max_prompt=512,
-        fields=COGVIDEOX_FIELDS,
+        fields=("quality", "with_audio", "size", "fps"),  # no duration (glm-api.md §8)
+        image_counts=(0, 1),
         qualities=("speed", "quality"),
-        durations=(5, 10),
         frame_rates=(30, 60),
         **more,  # type: ignore[arg-type]
     )
@@ -416,6 +420,7 @@ MODELS: tuple[Model, ...] = (
         "text or image to video, up to 4K, 5 or 10 s",
         max_prompt=512,
         fields=COGVIDEOX_FIELDS,
+        image_counts=(0, 1, 2),
         qualities=("speed", "quality"),
         sizes=COGVIDEOX_SIZES,
         durations=(5, 10),
@@ -423,12 +428,34 @@ MODELS: tuple[Model, ...] = (
     ),
     _cogvideox("cogvideox-2", "legacy", platforms=CN),
     _cogvideox("cogvideox-flash", "legacy", free=True, platforms=CN),
-    _vidu("viduq1-text", "Vidu Q1, text to video, 1080p 5 s", ("1920x1080",), 5, fields=("size", "duration")),
-    _vidu("viduq1-image", "Vidu Q1, image to video, 1080p 5 s", ("1920x1080",), 5),
-    _vidu("viduq1-start-end", "Vidu Q1, first and last frames, 1080p 5 s", ("1920x1080",), 5),
-    _vidu("vidu2-image", "Vidu 2, image to video, 720p 4 s", ("1280x720",), 4),
-    _vidu("vidu2-start-end", "Vidu 2, first and last frames, 720p 4 s", ("1280x720", "480x360"), 4),
-    _vidu("vidu2-reference", "Vidu 2, 1-3 reference images, 720p 4 s", ("1280x720",), 4),
+    _vidu(
+        "viduq1-text",
+        "Vidu Q1, text to video, 1080p 5 s",
+        ("1920x1080",),
+        5,
+        fields=("size", "duration", "movement_amplitude", "style", "aspect_ratio"),
+        image_counts=(0,),
+    ),
+    _vidu("viduq1-image", "Vidu Q1, image to video, 1080p 5 s", ("1920x1080",), 5, image_counts=(1,)),
+    _vidu(
+        "viduq1-start-end", "Vidu Q1, first and last frames, 1080p 5 s", ("1920x1080",), 5, image_counts=(2,)
+    ),
+    _vidu("vidu2-image", "Vidu 2, image to video, 720p 4 s", ("1280x720",), 4, image_counts=(1,)),
+    _vidu(
+        "vidu2-start-end",
+        "Vidu 2, first and last frames, 720p 4 s",
+        ("1280x720", "480x360"),
+        4,
+        image_counts=(2,),
+    ),
+    _vidu(
+        "vidu2-reference",
+        "Vidu 2, 1-3 reference images, 720p 4 s",
+        ("1280x720",),
+        4,
+        fields=(*VIDU_FIELDS, "aspect_ratio"),
+        image_counts=(1, 2, 3),
+    ),
     Model("glm-asr-2512", "asr", "speech to text; wav/mp3, 25 MB and 30 s per request"),
     Model(
         "glm-ocr",

@@ -256,7 +256,8 @@ class ImageResponse(BaseModel):
 
 class VideoRequest(RequestBody):
     """POST /videos/generations: creates an async task. `image_url` is one image or a list of them (the
-    array form for cogvideox-3), each an http(s) URL or a full data URL."""
+    array form for cogvideox-3, Vidu's start-end and reference models), each an http(s) URL or a full
+    data URL."""
 
     model: str
     prompt: str | None = None
@@ -266,6 +267,11 @@ class VideoRequest(RequestBody):
     size: str | None = None
     fps: int | None = None
     duration: int | None = None
+    # Vidu only (BigModel): viduq1-text's style; viduq1-text's and vidu2-reference's aspect_ratio; every
+    # Vidu model's movement_amplitude.
+    style: Literal["general", "anime"] | None = None
+    aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None
+    movement_amplitude: Literal["auto", "small", "medium", "large"] | None = None
     request_id: str | None = None
 
 

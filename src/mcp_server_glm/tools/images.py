@@ -41,7 +41,8 @@ SPEC = ToolSpec(
     },
 )
 # The sync route holds one request open for the whole generation: it is used only while the read
-# timeout is at least this many times the model's usual generation time.
+# timeout and the longest wait a call may take are both at least this many times the model's usual
+# generation time.
 SYNC_HEADROOM = 2.0
 
 
@@ -127,11 +128,13 @@ def _checked_size(size: str | None, model: catalog.Model | None, name: str) -> s
 
 
 def _as_job(model: catalog.Model, settings: Settings, wait_seconds: float | None) -> bool:
-    """Whether to use the async route: the model has one, and a wait was asked for or the sync request
-    could outlast the read timeout."""
+    """Whether to use the async route: the model has one, and a wait was asked for (`wait_seconds`) or
+    the sync request could outlast the read timeout or the longest wait a call may take (GLM_MAX_WAIT,
+    what hosts allow a call)."""
     if not model.async_route:
         return False
-    return wait_seconds is not None or settings.timeout < SYNC_HEADROOM * (model.seconds or 0)
+    needed = SYNC_HEADROOM * (model.seconds or 0)
+    return wait_seconds is not None or min(settings.timeout, settings.max_wait) < needed
 
 
 async def _generate_as_job(

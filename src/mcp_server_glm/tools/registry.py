@@ -10,6 +10,7 @@ MODULES = (
     "videos",
     "tasks",
     "audio",
+    "speak",
     "translate",
     "embed",
     "rerank",

@@ -24,7 +24,7 @@ from ..jobs.submit import New, submit_once
 from ..jobs.wait import await_job
 from .confirm import Confirm, confirm_video, require_yes
 from .references import video_image_for_api
-from .spec import WAIT_TEXT, ToolSpec
+from .spec import PLATFORM_NAMES, WAIT_TEXT, ToolSpec
 
 SPEC = ToolSpec(
     name="generate_video",
@@ -37,7 +37,7 @@ SPEC = ToolSpec(
     "within a budget with progress, and otherwise hands back a task id.",
     settings=("video_model", "video_wait", "max_wait", "confirm_videos", "output_dir", "max_videos_per_day"),
     job=True,
-    argument_texts={"model": "Default {video_model}.", "wait_seconds": WAIT_TEXT},
+    argument_texts={"model": "Default {video_model}; Vidu on BigModel.", "wait_seconds": WAIT_TEXT},
 )
 # Models whose image_url is an array in the references even for one image; the others take one image as
 # a string (and two frames as an array).
@@ -51,9 +51,12 @@ async def generate_video(
     ] = None,
     image: Annotated[
         str | list[str] | None,
-        Field(description="Start image (path or URL; PNG or JPEG), or [first, last] frames."),
+        Field(
+            description="Start image (path or URL; PNG or JPEG), [first, last] frames, or vidu2-reference's "
+            "1-3."
+        ),
     ] = None,
-    model: Annotated[str | None, Field(description="Default cogvideox-3.")] = None,
+    model: Annotated[str | None, Field(description="Default cogvideox-3; Vidu on BigModel.")] = None,
     quality: Literal["speed", "quality"] | None = None,
     with_audio: bool | None = None,
     size: Annotated[
@@ -64,7 +67,10 @@ async def generate_video(
         ),
     ] = None,
     fps: Literal[30, 60] | None = None,
-    duration: Literal[5, 10] | None = None,
+    duration: Literal[4, 5, 10] | None = None,
+    style: Literal["general", "anime"] | None = None,
+    aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None,
+    movement_amplitude: Literal["auto", "small", "medium", "large"] | None = None,
     wait_seconds: WaitSeconds = None,
     new: New = False,
     confirmed: Annotated[ElicitationResult[Confirm], Resolve(confirm_video)] = None,  # type: ignore[assignment]
@@ -77,11 +83,22 @@ async def generate_video(
     images = [image] if isinstance(image, str) else list(image or [])
     if not prompt and not images:
         raise BadArguments("Give a prompt, an image, or both.")
-    if len(images) > 2:
-        raise BadArguments("image takes one start image or a [first, last] pair of frames.")
     chosen = model or settings.video_model
     listed = catalog.find(chosen)
-    given = {"quality": quality, "with_audio": with_audio, "size": size, "fps": fps, "duration": duration}
+    if (listed is None or not listed.image_counts) and len(images) > 3:  # a listed model's count: _check
+        raise BadArguments(
+            "image takes one start image or a [first, last] pair of frames (vidu2-reference: 1-3 images)."
+        )
+    given = {
+        "quality": quality,
+        "with_audio": with_audio,
+        "size": size,
+        "fps": fps,
+        "duration": duration,
+        "style": style,
+        "aspect_ratio": aspect_ratio,
+        "movement_amplitude": movement_amplitude,
+    }
     if listed is not None:
         _check(listed, settings.platform, prompt, images, given)
     formats = listed.image_formats if listed is not None else None
@@ -96,6 +113,9 @@ async def generate_video(
         size=size,
         fps=fps,
         duration=duration,
+        style=style,
+        aspect_ratio=aspect_ratio,
+        movement_amplitude=movement_amplitude,
     )
     client = glm_client(ctx)
     submitted = await submit_once(
@@ -120,7 +140,11 @@ def _check(
     name = model.name
     if not model.on(platform):
         others = [m.name for m in catalog.MODELS if m.kind == "video" and m.on(platform) and not m.legacy]
-        raise BadArguments(f"{name} is not offered on the {platform} platform; use {' or '.join(others)}.")
+        where = " or ".join(PLATFORM_NAMES[place] for place in model.platforms) or "no platform"
+        raise BadArguments(
+            f"{name} is offered on {where} only, not on {PLATFORM_NAMES[platform]} "
+            f"(GLM_PLATFORM={platform}); use {' or '.join(others)} here."
+        )
     if prompt and model.max_prompt is not None and len(prompt) > model.max_prompt:
         raise BadArguments(
             f"The prompt has {len(prompt)} characters; {name} takes at most {model.max_prompt}: shorten it."
@@ -128,7 +152,12 @@ def _check(
     if model.fields is not None:
         unknown = [key for key, value in given.items() if value is not None and key not in model.fields]
         if unknown:
-            raise BadArguments(f"{name} does not take {', '.join(unknown)}: leave it out.")
+            raise BadArguments(
+                f"{name} does not take {', '.join(unknown)}: leave it out{_takers(unknown[0], platform)}."
+            )
+    if model.image_counts and len(images) not in model.image_counts:
+        counts = " or ".join(str(count) for count in model.image_counts)
+        raise BadArguments(f"{name} takes {counts} image(s), not {len(images)}.")
     checks: tuple[tuple[str, tuple[Any, ...]], ...] = (
         ("quality", model.qualities),
         ("size", model.sizes),
@@ -146,6 +175,18 @@ def _check(
             raise BadArguments(f"{name} takes {key} {shown}, not {value}.")
     if len(images) == 2 and name.startswith("cogvideox") and given["quality"] not in (None, "speed"):
         raise BadArguments(f'{name} takes first and last frames only with quality "speed" (the default).')
+
+
+def _takers(field: str, platform: str) -> str:
+    """Which video models take `field`: those of this platform, else those of the others, named so."""
+    takers = [m for m in catalog.MODELS if m.kind == "video" and m.fields is not None and field in m.fields]
+    here = [m.name for m in takers if m.on(platform)]
+    if here:
+        return f" ({field} is for {', '.join(here)})"
+    if not takers:
+        return ""
+    where = " or ".join(sorted({PLATFORM_NAMES[place] for m in takers for place in m.platforms}))
+    return f" ({field} is for {', '.join(m.name for m in takers)}, on {where})"
 
 
 def _summary(prompt: str | None, images: list[str], given: dict[str, Any]) -> dict[str, Any]:
