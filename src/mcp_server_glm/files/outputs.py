@@ -37,6 +37,7 @@ STALE_PART_SECONDS = 86400.0  # without file locks, a `.part` file this old is t
 # Where a file system cannot hard-link, publishing falls back to an exclusive create and a rename.
 NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK, errno.EXDEV}
 STEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,199}")
+TEXT_TYPES = {".md": "text/markdown", ".txt": "text/plain"}  # what save() writes: extension, MIME type
 
 
 class Outputs:
@@ -82,6 +83,24 @@ class Outputs:
         except OSError as exc:
             raise FileRefused(f"cannot write to {directory}: {exc.strerror or exc}") from None
         return SavedFile(path=path, name=path.name, mime_type=mime_type, size=size, source_url=url)
+
+    async def save(self, data: bytes, *, stem: str, ext: str) -> SavedFile:
+        """Write `data` (text the server made, of an extension in TEXT_TYPES) into the output directory
+        as `<stem><ext>` (or `<stem>-2<ext>`, ...), through a `.part` file published whole."""
+        if not STEM.fullmatch(stem):
+            raise ValueError(f"not a file name stem: {stem!r}")
+        mime_type = TEXT_TYPES[ext]
+        directory = self.directory
+        try:
+            await anyio.to_thread.run_sync(make_dirs, directory)
+            async with temporary(directory, stem) as (temp, out):
+                await anyio.to_thread.run_sync(out.write, data)
+                await anyio.to_thread.run_sync(out.close)
+                with anyio.CancelScope(shield=True):  # once published, the caller must learn its name
+                    path = await anyio.to_thread.run_sync(publish, temp, directory, stem, ext)
+        except OSError as exc:
+            raise FileRefused(f"cannot write to {directory}: {exc.strerror or exc}") from None
+        return SavedFile(path=path, name=path.name, mime_type=mime_type, size=len(data), source_url="")
 
     def open_saved(self, path: Path | str) -> tuple[BinaryIO, int] | None:
         """A file saved directly in the output directory, opened for reading without following a link,

@@ -3,4 +3,4 @@
 The order is the order of tools/list, of the instructions and of every generated list of tools.
 """
 
-MODULES = ("chat", "search", "images", "videos", "tasks", "audio")
+MODULES = ("chat", "search", "images", "videos", "tasks", "audio", "read_webpage", "parse_document")
