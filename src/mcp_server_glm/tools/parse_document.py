@@ -6,7 +6,9 @@ longer PDF is parsed in page ranges, one request at a time with progress, and jo
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -24,7 +26,7 @@ from ..calls import (
     result,
     ticking,
 )
-from ..errors import BadArguments
+from ..errors import BadArguments, GLMError
 from ..glm import catalog
 from ..glm.catalog import Model
 from ..glm.platform_models import LayoutRequest, LayoutResponse
@@ -39,6 +41,7 @@ SPEC = ToolSpec(
     "of pages.",
     settings=("max_inline_chars",),
 )
+log = logging.getLogger(__name__)
 MAX_BLOCKS = 200  # layout blocks kept in a result
 MAX_BLOCK_CHARS = 1000  # characters of each block's content kept
 MB = 1024 * 1024
@@ -79,36 +82,9 @@ async def parse_document(
     model = _model(platform)
     per_request = model.pages_on(platform) or 30
     document, paged, source = await _document(ctx, file, model)
-    client = glm_client(ctx)
-    report = progress(ctx)
     first = start_page or 1
-    answers: list[LayoutResponse] = []
-    # The pages to parse are known from the first answer (data_info.num_pages), the API's own count
-    # whatever the source (file, data URL or URL) and however the PDF stores its pages.
-    last = (end_page or first + per_request - 1) if paged else first
-    start, total = first, None
-    while start <= last:
-        end = min(last, start + per_request - 1)
-        shown = f"pages {start}-{end}" + (f" of {total}" if total else "")
-        await report(f"parsing {shown}", start - first, None if total is None else last - first + 1)
-
-        def waiting(seconds: float, shown: str = shown) -> str:
-            return f"parsing {shown}: {seconds:.0f} s"
-
-        request = LayoutRequest(
-            file=document, start_page_id=start if paged else None, end_page_id=end if paged else None
-        )
-        async with ticking(ctx, waiting):
-            answer = await client.parse_layout(request)
-        answers.append(answer)
-        if total is None:
-            total = answer.data_info.num_pages or end
-            last = min(end_page or total, total) if paged else first
-        start = end + 1
-    if len(answers) > 1:
-        await report(
-            f"parsed pages {first}-{last} in {len(answers)} requests", last - first + 1, last - first + 1
-        )
+    run = await _parse_ranges(ctx, document, paged, first, end_page, per_request)
+    answers, last, total, stopped = run.answers, run.last, run.total, run.stopped
     tokens = sum(answer.usage.total_tokens for answer in answers)
     count_usage(ctx, "parse_document", model.name, tokens, "tokens")
     markdown = "\n\n".join(answer.md_results.strip() for answer in answers if answer.md_results.strip())
@@ -130,9 +106,64 @@ async def parse_document(
         notes.append(f"the first {MAX_BLOCKS} of {len(blocks)} layout blocks are kept")
     if not markdown:
         notes.append("no text was recognised")
+    if stopped:
+        notes.insert(0, stopped)
     parsed.note = "; ".join(notes) or None
     text = _text(parsed, blocks, model.name, len(answers))
     return result(text, parsed, [media_link(saved)] if saved is not None else [])
+
+
+@dataclass
+class _Run:
+    answers: list[LayoutResponse] = field(default_factory=list)
+    last: int = 1
+    total: int | None = None
+    stopped: str = ""  # why the ranges stopped before the last page, and where to resume
+
+
+async def _parse_ranges(
+    ctx: Context[Any, Any], document: str, paged: bool, first: int, end_page: int | None, per_request: int
+) -> _Run:
+    """Parse `document` from page `first` in ranges of `per_request` pages, one request at a time, with
+    progress. The pages to parse are known from the first answer (data_info.num_pages): the API's own
+    count whatever the source (file, data URL or URL) and however the PDF stores its pages."""
+    client = glm_client(ctx)
+    report = progress(ctx)
+    run = _Run(last=(end_page or first + per_request - 1) if paged else first)
+    start = first
+    while start <= run.last:
+        end = min(run.last, start + per_request - 1)
+        shown = f"pages {start}-{end}" + (f" of {run.total}" if run.total else "")
+        await report(f"parsing {shown}", start - first, None if run.total is None else run.last - first + 1)
+
+        def waiting(seconds: float, shown: str = shown) -> str:
+            return f"parsing {shown}: {seconds:.0f} s"
+
+        request = LayoutRequest(
+            file=document, start_page_id=start if paged else None, end_page_id=end if paged else None
+        )
+        try:
+            async with ticking(ctx, waiting):
+                answer = await client.parse_layout(request)
+        except GLMError as exc:
+            if not run.answers:
+                raise
+            # The ranges parsed so far are paid for: they are given back, saying where to resume.
+            run.stopped = (
+                f"pages {start}-{run.last} were not parsed ({exc}): call again with start_page={start}"
+            )
+            log.warning("parse_document stopped at page %d: %s", start, exc)
+            run.last = start - 1
+            break
+        run.answers.append(answer)
+        if run.total is None:
+            run.total = answer.data_info.num_pages or end
+            run.last = min(end_page or run.total, run.total) if paged else first
+        start = end + 1
+    if len(run.answers) > 1:
+        done = run.last - first + 1
+        await report(f"parsed pages {first}-{run.last} in {len(run.answers)} requests", done, done)
+    return run
 
 
 def _model(platform: str) -> Model:

@@ -68,7 +68,7 @@ async def read_webpage(
             f"GLM's reader could not read {target} (code {exc.code}: {exc.api_message}): check that the page "
             "is public and opens in a browser, or try another URL."
         ) from exc
-    count_usage(ctx, "read_webpage", answer.model or "reader", 1, "pages")
+    count_usage(ctx, "read_webpage", "reader", 1, "pages")
     page = answer.reader_result
     ext = ".md" if format == "markdown" else ".txt"
     shown, saved = await inline_text(ctx, page.content, label="page", source=target, ext=ext)
