@@ -32,7 +32,7 @@ import pytest
 
 from tests.conftest import installed_server, server_env
 from tests.security import conftest as security
-from tests.test_http import Running
+from tests.test_http import TOOLS, Running
 
 MB = 1024 * 1024
 INITIALIZE = {
@@ -166,11 +166,11 @@ def test_stdio_bad_message(pipes: Pipes, row: str) -> None:
 def test_stdio_20_mb_lines(pipes: Pipes) -> None:
     big = {"jsonrpc": "2.0", "id": "big", "method": "tools/list", "params": {"pad": "x" * (20 * MB)}}
     [answer] = pipes.answers_to(json.dumps(big).encode())
-    assert answer["id"] == "big" and len(answer["result"]["tools"]) == 6
+    assert answer["id"] == "big" and len(answer["result"]["tools"]) == TOOLS
     assert all("error" in answer for answer in pipes.answers_to(b"y" * (20 * MB)))
     assert all("error" in answer for answer in pipes.answers_to(b'{"a": "' + b"z" * (20 * MB)))
     pipes.send(TOOLS_LIST)
-    assert len(pipes.until("after")[-1]["result"]["tools"]) == 6
+    assert len(pipes.until("after")[-1]["result"]["tools"]) == TOOLS
 
 
 STDIO_SILENT = ["invalid-json", "params-string", "no-method"]
@@ -241,7 +241,7 @@ async def still_serving_streamable(
 ) -> None:
     after = await http.post(f"{running.root}/mcp", content=TOOLS_LIST, headers=headers)
     [answer] = events(after)
-    assert answer["id"] == "after" and len(answer["result"]["tools"]) == 6
+    assert answer["id"] == "after" and len(answer["result"]["tools"]) == TOOLS
 
 
 @pytest.mark.anyio
@@ -341,7 +341,7 @@ async def test_sse_bad_message(sse: Running, row: str) -> None:
             answer = await session.answer(json.loads(raw)["id"])
             assert answer["error"]["code"] == code
         assert (await session.post(TOOLS_LIST)).status_code == 202
-        assert len((await session.answer("after"))["result"]["tools"]) == 6
+        assert len((await session.answer("after"))["result"]["tools"]) == TOOLS
 
 
 @pytest.mark.anyio
@@ -352,4 +352,4 @@ async def test_sse_oversized_body(sse: Running) -> None:
         assert response.status_code == 413
         assert response.json()["error"]["code"] == -32600
         assert (await session.post(TOOLS_LIST)).status_code == 202
-        assert len((await session.answer("after"))["result"]["tools"]) == 6
+        assert len((await session.answer("after"))["result"]["tools"]) == TOOLS
