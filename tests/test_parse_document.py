@@ -66,11 +66,9 @@ async def test_a_small_local_pdf_is_one_request_with_its_blocks(fake: FakeGLM, i
     assert "15 layout blocks" in text
 
 
-@pytest.mark.parametrize(
-    ("name", "data", "mime"), [("scan.png", samples.PNG, "PNG"), ("scan.jpg", samples.JPEG, "")]
-)
+@pytest.mark.parametrize(("name", "data"), [("scan.png", samples.PNG), ("scan.jpg", samples.JPEG)])
 async def test_an_image_is_one_page_without_page_ids(
-    fake: FakeGLM, isolated_dirs: Path, name: str, data: bytes, mime: str
+    fake: FakeGLM, isolated_dirs: Path, name: str, data: bytes
 ) -> None:
     image = isolated_dirs / name
     image.write_bytes(data)
@@ -255,3 +253,35 @@ async def test_tokens_are_counted_in_usage(fake: FakeGLM, isolated_dirs: Path) -
         "tokens",
     )
     assert row["units"] > 45 * 1200  # the fake bills 1200 prompt tokens a page, plus the Markdown
+
+
+def test_a_pdf_is_sniffed_as_a_document_and_images_are_documents_too() -> None:
+    from mcp_server_glm.files import sniff
+    from mcp_server_glm.files.sniffing import expect
+
+    assert sniff(samples.pdf(1)) == ("document", ".pdf")
+    assert expect("document", samples.pdf(1)) == "application/pdf"
+    assert expect("document", samples.PNG) == "image/png"
+    assert expect("document", samples.JPEG) == "image/jpeg"
+    with pytest.raises(Exception, match=r"it is a PDF document"):
+        expect("image", samples.pdf(1))
+
+
+async def test_saved_text_gets_a_generated_name_and_never_replaces_a_file(tmp_path: Path) -> None:
+    from mcp_server_glm.files import Files
+
+    out = tmp_path / "out"
+    async with Files(allowed_dirs=[tmp_path], output_dir=out, input_limits={}, max_download_bytes=1) as files:
+        stem = Files.output_stem("page", None)
+        first = await files.save_text("# one\n", stem=stem)
+        second = await files.save_text("two", stem=stem, ext=".txt")
+        third = await files.save_text("# three\n", stem=stem)
+        with pytest.raises(ValueError, match="not a file name stem"):
+            await files.save_text("x", stem="../escape")
+    assert first.path == out / f"{stem}.md" and first.mime_type == "text/markdown"
+    assert second.path == out / f"{stem}.txt" and second.mime_type == "text/plain"
+    assert third.path == out / f"{stem}-2.md"
+    assert first.path.read_text() == "# one\n" and third.path.read_text() == "# three\n"
+    assert first.size == 6
+    assert (first.path.stat().st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in out.iterdir()) == sorted([first.name, second.name, third.name])  # no .part
