@@ -160,7 +160,7 @@ class Settings(BaseSettings):
     max_inline_chars: int = Field(
         default=20000,
         ge=1000,
-        le=500_000,
+        le=200_000,  # with the layout blocks, a result stays well under 1 MiB
         description="Characters of a page or document shown inline in a result (the whole is saved).",
     )
     confirm_videos: Literal["never", "costly", "always"] = Field(

@@ -64,9 +64,10 @@ async def read_webpage(
         if exc.status != 400:
             raise
         # The platform's line may not say which page it means; the user's line must.
+        sent = f", request {exc.request_id}" if exc.request_id else ""
         raise BadArguments(
-            f"GLM's reader could not read {target} (code {exc.code}: {exc.api_message}): check that the page "
-            "is public and opens in a browser, or try another URL."
+            f"GLM's reader could not read {target} (code {exc.code}: {exc.api_message}{sent}): check that "
+            "the page is public and opens in a browser, or try another URL."
         ) from exc
     count_usage(ctx, "read_webpage", "reader", 1, "pages")
     page = answer.reader_result
