@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from mcp.types import ResourceLink, TextResourceContents
 
-from tests.conftest import in_process, text_of
+from tests.conftest import CANARY_KEY, in_process, text_of
 from tests.fake_glm import FakeGLM, Page
 
 pytestmark = pytest.mark.anyio
@@ -155,3 +155,14 @@ async def _usage(client: Any) -> list[dict[str, Any]]:
     assert isinstance(contents, TextResourceContents)
     rows: list[dict[str, Any]] = json.loads(contents.text)
     return rows
+
+
+async def test_a_coding_plan_key_without_balance_is_told_what_reading_needs(fake: FakeGLM) -> None:
+    fake.coding_keys = {CANARY_KEY}
+    async with in_process(fake, base_url=fake.coding_base_url) as client:
+        refused = await client.call_tool("read_webpage", {"url": "https://example.com/"})
+        parsed = await client.call_tool("parse_document", {"file": "https://example.com/a.pdf"})
+    for result, what in ((refused, "reading web pages"), (parsed, "document parsing")):
+        line = text_of(result)
+        assert result.is_error and "1113" in line and what in line, line
+        assert "\n" not in line
