@@ -18,7 +18,7 @@ import pytest
 from mcp_server_glm import __version__
 from tests.conftest import server_env, text_of
 from tests.fake_glm import FakeGLM
-from tests.support.http import ERAS, INITIALIZE, TOKEN, Running, connect, free_port, http_server
+from tests.support.http import ERAS, INITIALIZE, TOKEN, TOOLS, Running, connect, free_port, http_server
 from tests.support.stdio import installed_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -38,7 +38,7 @@ async def test_tools_progress_and_cancellation(
     with http_server(server_env(fake), transport, tmp_path) as running:
         async with connect(running, transport, mode) as client:
             assert client.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
-            assert len((await client.list_tools()).tools) == 6
+            assert len((await client.list_tools()).tools) == TOOLS
             answer = await client.call_tool(
                 "glm_chat", {"prompt": "over http"}, progress_callback=on_progress
             )
@@ -142,7 +142,7 @@ async def test_oversized_and_malformed_bodies_get_json_rpc_errors(tmp_path: Path
         assert broken.status_code == 400
         assert broken.json()["error"]["code"] == -32700
         listed = await _list_tools(running)
-        assert listed == 6
+        assert listed == TOOLS
 
 
 async def _list_tools(running: Running) -> int:

@@ -171,7 +171,10 @@ async def save_made(
     return saved
 
 
-async def _remember(ctx: Context[Any, Any], saved: SavedFile, task_id: str | None) -> None:
+async def _remember(
+    ctx: Context[Any, Any], saved: SavedFile, task_id: str | None, *, source: str | None = None
+) -> None:
+    """Record saved media in the store (`source`: where it came from, when not a download's URL)."""
     from .store import MediaRecord
 
     record = MediaRecord(
@@ -179,7 +182,7 @@ async def _remember(ctx: Context[Any, Any], saved: SavedFile, task_id: str | Non
         path=str(saved.path),
         mime_type=saved.mime_type,
         size=saved.size,
-        source_url=saved.source_url,
+        source_url=saved.source_url if source is None else source,
         task_id=task_id,
     )
     # Paid work is saved: when the store cannot record it (or cannot be opened), the caller gets its
@@ -188,6 +191,36 @@ async def _remember(ctx: Context[Any, Any], saved: SavedFile, task_id: str | Non
         await (await store(ctx)).add_media(record)
     except StoreError as exc:
         log.warning("Saved %s, but the store could not record it: %s", saved.path, exc)
+
+
+async def save_text(
+    ctx: Context[Any, Any], text: str, *, label: str, source: str, ext: str = ".md"
+) -> SavedFile:
+    """Save text a tool produced from `source` (a page's URL, a document's name) into the output
+    directory as `<label>-<time>-<tag>.md` and remember it in the store, as `save_media` does."""
+    from .files import Files
+
+    saved = await app_state(ctx).files.save_text(text, stem=Files.output_stem(label, None), ext=ext)
+    await _remember(ctx, saved, None, source=source)
+    return saved
+
+
+async def inline_text(
+    ctx: Context[Any, Any], text: str, *, label: str, source: str, ext: str = ".md"
+) -> tuple[str, SavedFile | None]:
+    """`text` as a result holds it: whole when within GLM_MAX_INLINE_CHARS, else its first part, the whole
+    saved by `save_text` (the saved file is returned beside it)."""
+    limit = app_state(ctx).settings.max_inline_chars
+    if len(text) <= limit:
+        return text, None
+    saved = await save_text(ctx, text, label=label, source=source, ext=ext)
+    return text[:limit], saved
+
+
+def cut_note(shown: int, whole: int, saved: SavedFile) -> str:
+    """What a result cut by `inline_text` says: how much it shows, and where the whole is."""
+    where = f"{saved.path} ({MEDIA_URI}{saved.name})"
+    return f"the first {shown} of {whole} characters are shown; the whole is {where}"
 
 
 def media_link(saved: SavedFile) -> ResourceLink:

@@ -1,11 +1,13 @@
 """Whether an input really is the media its first bytes announce, checked by walking its structure from
 an open file a block at a time (large audio is never held whole): PNG chunks with their CRCs to IEND,
 JPEG segments to EOI, GIF blocks to the trailer, RIFF chunk sizes (WAV, WEBP), MP4/MOV boxes, and MPEG
-audio frames (their parser is files/mpeg.py, which the audio cutter shares).
+audio frames (their parser is files/mpeg.py, which the audio cutter shares); a PDF only as far as its
+header and an end-of-file marker near its end (its objects are left to the API that reads it).
 """
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from collections.abc import Callable
@@ -238,6 +240,21 @@ def _iso_boxes(reader: _Reader) -> None:
         raise Damaged("it holds no box")
 
 
+PDF_HEADER = re.compile(rb"%PDF-[12]\.[0-9]")
+PDF_TAIL = 1024  # the %%EOF marker must lie in the last KiB (as PDF readers look for it)
+
+
+def _pdf(reader: _Reader) -> None:
+    """A PDF's header (version 1.x or 2.x) and its `%%EOF` marker in the last KiB: a cut download or a
+    renamed file is caught; the rest of the structure is the reader's (GLM-OCR's) to judge."""
+    if not PDF_HEADER.fullmatch(reader.read(8, "header")):
+        raise Damaged("its header is not %PDF-1.x or %PDF-2.x")
+    tail = max(reader.offset, reader.size - PDF_TAIL)
+    reader.skip(tail - reader.offset, "body")
+    if b"%%EOF" not in reader.read(reader.size - tail, "end"):
+        raise Damaged("it has no %%EOF marker at its end (is it cut short?)")
+
+
 def _mp3(reader: _Reader) -> None:
     walked = mpeg.walk(reader.file, reader.size)
     if walked.start > walked.end:
@@ -257,4 +274,5 @@ CHECKERS: dict[str, Callable[[_Reader], None]] = {
     ".mp3": _mp3,
     ".mp4": _iso_boxes,
     ".mov": _iso_boxes,
+    ".pdf": _pdf,
 }

@@ -161,6 +161,8 @@ class GLMServer(MCPServer[AppState]):
             name = unquote(text.removeprefix(resources.MEDIA_PREFIX))
             state: AppState = context.request_context.lifespan_context
             data, mime_type = await resources.read_media(state.settings, state.store, name)
+            if mime_type.startswith("text/"):  # a page or document's text, saved as UTF-8: read as text
+                return [ReadResourceContents(content=data.decode("utf-8", "replace"), mime_type=mime_type)]
             return [ReadResourceContents(content=data, mime_type=mime_type)]
         return await super().read_resource(uri, context)
 

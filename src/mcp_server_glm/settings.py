@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     max_inline_mb: int = Field(
         default=50, gt=0, description="Largest total of images inlined into one chat request, in MiB."
     )
+    max_inline_chars: int = Field(
+        default=20000,
+        ge=1000,
+        le=200_000,  # with the layout blocks, a result stays well under 1 MiB
+        description="Characters of a page or document shown inline in a result (the whole is saved).",
+    )
     confirm_videos: Literal["never", "costly", "always"] = Field(
         default="costly",
         description="Ask the person before a video is submitted, when the client can ask: never, costly "

@@ -32,7 +32,7 @@ import pytest
 
 from tests.conftest import server_env
 from tests.security import conftest as security
-from tests.support.http import Running
+from tests.support.http import TOOLS, Running
 from tests.support.stdio import installed_server
 
 pytestmark = pytest.mark.slow
@@ -169,11 +169,11 @@ def test_stdio_bad_message(pipes: Pipes, row: str) -> None:
 def test_stdio_20_mb_lines(pipes: Pipes) -> None:
     big = {"jsonrpc": "2.0", "id": "big", "method": "tools/list", "params": {"pad": "x" * (20 * MB)}}
     [answer] = pipes.answers_to(json.dumps(big).encode())
-    assert answer["id"] == "big" and len(answer["result"]["tools"]) == 6
+    assert answer["id"] == "big" and len(answer["result"]["tools"]) == TOOLS
     assert all("error" in answer for answer in pipes.answers_to(b"y" * (20 * MB)))
     assert all("error" in answer for answer in pipes.answers_to(b'{"a": "' + b"z" * (20 * MB)))
     pipes.send(TOOLS_LIST)
-    assert len(pipes.until("after")[-1]["result"]["tools"]) == 6
+    assert len(pipes.until("after")[-1]["result"]["tools"]) == TOOLS
 
 
 STDIO_SILENT = ["invalid-json", "params-string", "no-method"]
@@ -244,7 +244,7 @@ async def still_serving_streamable(
 ) -> None:
     after = await http.post(f"{running.root}/mcp", content=TOOLS_LIST, headers=headers)
     [answer] = events(after)
-    assert answer["id"] == "after" and len(answer["result"]["tools"]) == 6
+    assert answer["id"] == "after" and len(answer["result"]["tools"]) == TOOLS
 
 
 @pytest.mark.anyio
@@ -344,7 +344,7 @@ async def test_sse_bad_message(sse: Running, row: str) -> None:
             answer = await session.answer(json.loads(raw)["id"])
             assert answer["error"]["code"] == code
         assert (await session.post(TOOLS_LIST)).status_code == 202
-        assert len((await session.answer("after"))["result"]["tools"]) == 6
+        assert len((await session.answer("after"))["result"]["tools"]) == TOOLS
 
 
 @pytest.mark.anyio
@@ -355,4 +355,4 @@ async def test_sse_oversized_body(sse: Running) -> None:
         assert response.status_code == 413
         assert response.json()["error"]["code"] == -32600
         assert (await session.post(TOOLS_LIST)).status_code == 202
-        assert len((await session.answer("after"))["result"]["tools"]) == 6
+        assert len((await session.answer("after"))["result"]["tools"]) == TOOLS

@@ -17,9 +17,11 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
+from mcp_server_glm.tools import listing
 from tests.conftest import CANARY_KEY
 from tests.support.stdio import installed_server
 
+TOOLS = len(listing.defaults(listing.load(), "zai"))  # the default set of tools (on Z.AI)
 ERAS = [pytest.param("legacy", id="2025-11-25"), pytest.param("auto", id="2026-07-28")]
 TOKEN = "canary-bearer-token-8d1f2e7c6b5a4d3c"
 

@@ -21,7 +21,7 @@ import httpx2
 from ..errors import FetchFailed, FileRefused, InputRefused
 from .fetch import Fetcher
 from .local import LocalFiles
-from .outputs import Outputs, output_stem, temporary_file
+from .outputs import TEXT_TYPES, Outputs, output_stem, temporary_file
 from .sniffing import SNIFF_BYTES, whole
 from .text import amount, quote, scheme
 from .types import InputFile, MediaKind, OpenInput, SavedFile
@@ -83,9 +83,10 @@ class Files:
         except InputRefused as exc:
             raise FileRefused(f"file {quote(ref)} is refused: {exc}") from None
 
-    async def read_input(self, ref: str, kind: MediaKind) -> InputFile:
-        """The bytes of an input given as a path or a file, data or http(s) URL, sniffed as `kind`."""
-        limit = self.input_limits.get(kind, self.max_download_bytes)
+    async def read_input(self, ref: str, kind: MediaKind, *, limit: int | None = None) -> InputFile:
+        """The bytes of an input given as a path or a file, data or http(s) URL, sniffed as `kind`, at most
+        `limit` bytes (default: the kind's input limit)."""
+        limit = limit or self.input_limits.get(kind, self.max_download_bytes)
         found = scheme(ref)
         with _refusals(ref, kind):
             if found in ("http", "https"):
@@ -157,6 +158,12 @@ class Files:
         return await self.outputs.download(
             self.fetcher, url, kind=kind, stem=stem, guarded=guarded, limit=self.max_download_bytes
         )
+
+    async def save_text(self, text: str, *, stem: str, ext: str = ".md") -> SavedFile:
+        """Save text this server produced (a page read, a document parsed) in the output directory as
+        `<stem><ext>` (or `<stem>-2<ext>`, ...), UTF-8, published whole or not at all. `ext` is ".md"
+        or ".txt"; `stem` comes from `output_stem`, never from what was read."""
+        return await self.outputs.save(text.encode("utf-8"), stem=stem, ext=ext, mime_type=TEXT_TYPES[ext])
 
     output_stem = staticmethod(output_stem)
 

@@ -38,6 +38,7 @@ STALE_PART_SECONDS = 86400.0  # without file locks, a `.part` file this old is t
 NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK, errno.EXDEV}
 STEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,199}")
 EXT = re.compile(r"\.[a-z0-9]{1,8}")
+TEXT_TYPES = {".md": "text/markdown", ".txt": "text/plain"}  # the text save_text writes: extension, MIME type
 
 
 class Outputs:

@@ -19,8 +19,15 @@ ACCEPTED: dict[MediaKind, str] = {
     "image": "PNG, JPEG, WEBP or GIF",
     "audio": "WAV or MP3",
     "video": "MP4 or MOV",
+    "document": "PDF, PNG or JPEG",
 }
-NOUNS: dict[MediaKind, str] = {"image": "an image", "audio": "audio", "video": "a video"}
+NOUNS: dict[MediaKind, str] = {
+    "image": "an image",
+    "audio": "audio",
+    "video": "a video",
+    "document": "a document",
+}
+DOCUMENT_FORMATS = (".pdf", ".png", ".jpg")  # what GLM-OCR reads
 # extension: (MIME type, how messages name it)
 FORMATS = {
     ".png": ("image/png", "a PNG image"),
@@ -31,6 +38,7 @@ FORMATS = {
     ".mp3": ("audio/mpeg", "MP3 audio"),
     ".mp4": ("video/mp4", "an MP4 video"),
     ".mov": ("video/quicktime", "a QuickTime (MOV) video"),
+    ".pdf": ("application/pdf", "a PDF document"),
 }
 QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free")
 
@@ -53,6 +61,8 @@ def sniff(data: bytes) -> tuple[MediaKind, str] | None:
         return "video", ".mov" if data[8:12] == b"qt  " else ".mp4"
     if data[4:8] in QUICKTIME_ATOMS:
         return "video", ".mov"
+    if data.startswith(b"%PDF-"):
+        return "document", ".pdf"
     return None
 
 
@@ -61,7 +71,7 @@ def expect(kind: MediaKind, data: bytes) -> str:
     if not data:
         raise InputRefused("it is empty")
     found = sniff(data)
-    if found is not None and found[0] == kind:
+    if found is not None and (found[0] == kind or (kind == "document" and found[1] in DOCUMENT_FORMATS)):
         return FORMATS[found[1]][0]
     looks = f"it is {FORMATS[found[1]][1]}" if found else f"{looks_like(data)}it is not {ACCEPTED[kind]}"
     raise InputRefused(f"it is not {NOUNS[kind]} ({looks})")

@@ -109,12 +109,12 @@ def guard_installed(transport: httpx2.AsyncHTTPTransport) -> bool:
     )
 
 
-def check_remote_url(ref: str) -> str | None:
+def check_remote_url(ref: str, what: str = "image URL") -> str | None:
     """`ref` if it is an http(s) URL (the scheme in any case, given back in lower case) that may be handed
     to the GLM API for its servers to fetch; None if it is not an http(s) URL. Refused (`FileRefused`)
     when its host is `localhost` or a literal loopback, private, link-local or otherwise non-public
     address: those name this machine's network, or the API's own. Names are not resolved here: the API
-    resolves them, from its network."""
+    resolves them, from its network. `what` names the URL in the refusal ("page URL")."""
     found = scheme(ref)
     if found not in ("http", "https"):
         return None
@@ -122,18 +122,18 @@ def check_remote_url(ref: str) -> str | None:
     try:
         parsed = httpx2.URL(url)
     except (httpx2.InvalidURL, TypeError, ValueError):
-        raise FileRefused(f"image URL {quote(ref)} is refused: it is not a valid URL") from None
+        raise FileRefused(f"{what} {quote(ref)} is refused: it is not a valid URL") from None
     host = parsed.host.rstrip(".").lower()
     if not host:
-        raise FileRefused(f"image URL {quote(ref)} is refused: it names no host")
+        raise FileRefused(f"{what} {quote(ref)} is refused: it names no host")
     if host == "localhost" or host.endswith(".localhost"):
         raise FileRefused(
-            f"image URL {quote(ref)} is refused: {host} is this machine; only public hosts are fetched"
+            f"{what} {quote(ref)} is refused: {host} is this machine; only public hosts are fetched"
         )
     literal = literal_address(host)
     if literal is not None and (refusal := address_refusal(literal)) is not None:
         shown = f"{host} ({literal})" if ":" not in host and str(literal) != host else host
-        raise FileRefused(f"image URL {quote(ref)} is refused: {shown} is {refusal}")
+        raise FileRefused(f"{what} {quote(ref)} is refused: {shown} is {refusal}")
     return url
 
 

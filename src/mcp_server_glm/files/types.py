@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-MediaKind = Literal["image", "audio", "video"]
+MediaKind = Literal["image", "audio", "video", "document"]  # document: PDF, PNG or JPEG (GLM-OCR)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 

@@ -11,6 +11,8 @@ MODULES = (
     "tasks",
     "audio",
     "speak",
+    "read_webpage",
+    "parse_document",
     "translate",
     "embed",
     "rerank",
