@@ -276,7 +276,7 @@ async def test_saved_text_gets_a_generated_name_and_never_replaces_a_file(tmp_pa
         first = await files.save_text("# one\n", stem=stem)
         second = await files.save_text("two", stem=stem, ext=".txt")
         third = await files.save_text("# three\n", stem=stem)
-        with pytest.raises(ValueError, match="not a file name stem"):
+        with pytest.raises(ValueError, match="not a file name"):
             await files.save_text("x", stem="../escape")
     assert first.path == out / f"{stem}.md" and first.mime_type == "text/markdown"
     assert second.path == out / f"{stem}.txt" and second.mime_type == "text/plain"
