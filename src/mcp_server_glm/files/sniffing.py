@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from .. import formats
 from ..errors import Damaged, InputRefused
+from . import documents
 from .mpeg import mpeg_frame
 from .types import MediaKind
 
@@ -19,8 +20,14 @@ ACCEPTED: dict[MediaKind, str] = {
     "image": "PNG, JPEG, WEBP or GIF",
     "audio": "WAV or MP3",
     "video": "MP4 or MOV",
+    "file": documents.ACCEPTED,
 }
-NOUNS: dict[MediaKind, str] = {"image": "an image", "audio": "audio", "video": "a video"}
+NOUNS: dict[MediaKind, str] = {
+    "image": "an image",
+    "audio": "audio",
+    "video": "a video",
+    "file": "a document",
+}
 # extension: (MIME type, how messages name it)
 FORMATS = {
     ".png": ("image/png", "a PNG image"),

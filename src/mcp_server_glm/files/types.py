@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-MediaKind = Literal["image", "audio", "video"]
+MediaKind = Literal["image", "audio", "video", "file"]  # "file": a chat file part's document
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
