@@ -77,6 +77,8 @@ def expect(kind: MediaKind, data: bytes) -> str:
 def whole(kind: MediaKind, file: BinaryIO, size: int, head: bytes) -> str:
     """The MIME type of the `size` bytes in `file`, which start with `head`, if they are whole media of
     `kind` (its structure walked to the end, not only its first bytes), else a refusal."""
+    if kind == "file":
+        return documents.whole_file(file, size, head)
     mime_type = expect(kind, head)
     ext = extension(head)
     try:

@@ -155,11 +155,7 @@ async def glm_chat(
         inline.add(str(part.get("file", {}).get("file_data", "")))
     turns = [await _inline_data_urls(ctx, turn, formats, inline) for turn in turns]
     if prompt:
-        content = _user_content(prompt, image_urls)
-        if video_parts or file_parts:
-            text = [{"type": "text", "text": prompt}] if isinstance(content, str) else []
-            content = [*video_parts, *([] if isinstance(content, str) else content), *file_parts, *text]
-        turns.append({"role": "user", "content": content})
+        turns.append({"role": "user", "content": _user_content(prompt, image_urls, video_parts, file_parts)})
     request = ChatRequest(
         model=chosen,
         messages=turns,
@@ -383,11 +379,14 @@ def _part_url(part: dict[str, Any]) -> str:
     return url if isinstance(url, str) else ""
 
 
-def _user_content(prompt: str, images: list[str]) -> str | list[dict[str, Any]]:
-    if not images:
+def _user_content(
+    prompt: str, images: list[str], videos: list[dict[str, Any]], files: list[dict[str, Any]]
+) -> str | list[dict[str, Any]]:
+    """The prompt's turn: videos first (glm-4v-plus-0111 takes them there only), then images, files, text."""
+    if not (images or videos or files):
         return prompt
-    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}} for url in images]
-    return [*parts, {"type": "text", "text": prompt}]
+    pictures: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}} for url in images]
+    return [*videos, *pictures, *files, {"type": "text", "text": prompt}]
 
 
 class _Progress:
