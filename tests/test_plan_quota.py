@@ -147,3 +147,22 @@ async def test_a_1308_over_stdio_names_the_window_and_reset(fake: FakeGLM, tmp_p
     text = text_of(answer)
     assert "HTTP 429, code 1308" in text
     assert "5-hour window is reached: it resets at 2030-01-01 00:00:00" in text
+
+
+async def test_a_1308_without_a_reset_time_gets_the_plans_window_reset(fake: FakeGLM) -> None:
+    fake.coding_keys = {CODING_KEY}
+    fake.script("chat/completions", Fault(status=429, code="1308", message="Usage limit reached for 5 hour."))
+    async with in_process(fake, api_key=CODING_KEY, base_url=fake.coding_base_url) as client:
+        text = text_of(await client.call_tool("glm_chat", {"prompt": "out of quota"}))
+    assert text.endswith("The 5-hour window resets at 17:46 UTC."), text
+    assert "\n" not in text
+    assert len(fake.requests_to(QUOTA_ROUTE)) == 1
+
+
+async def test_a_1308_whose_quota_query_fails_keeps_its_line(fake: FakeGLM) -> None:
+    fake.coding_keys = {CODING_KEY}
+    fake.quota_available = False
+    fake.script("chat/completions", Fault(status=429, code="1308", message="Usage limit reached for 5 hour."))
+    async with in_process(fake, api_key=CODING_KEY, base_url=fake.coding_base_url) as client:
+        text = text_of(await client.call_tool("glm_chat", {"prompt": "out of quota"}))
+    assert text.endswith("wait until the window resets, or use a pay-as-you-go key."), text
