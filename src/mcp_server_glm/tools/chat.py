@@ -234,7 +234,10 @@ def _check_media(
     files: list[str],
 ) -> None:
     """Refuse, naming the rule, video and file parts the model or platform does not take (glm-api.md
-    §22 row 9): how many, on which model, and which may go with images."""
+    §22 row 9): how many, on which model, and which may go with images. A model of another platform is
+    left to the API (it answers that the model is unknown there)."""
+    if not entry.on(platform):
+        return
     name = entry.name
     video_count = len(videos) + sum(len(_parts(turn, "video_url")) for turn in turns)
     file_count = len(files) + sum(len(_parts(turn, "file")) + len(_parts(turn, "file_url")) for turn in turns)
