@@ -169,6 +169,8 @@ class Model:
                 base64_images=self.base64_images,
                 max_videos=self.max_videos,
                 files=self.files,
+                file_platforms=[where for where in self.platforms if self.file_part(where)],
+                video_first=self.video_first,
                 image_formats=list(self.image_formats),
             )
         if self.kind in ("image", "video"):

@@ -25,8 +25,8 @@ SPEC = ToolSpec(
     name="glm_chat",
     title="Ask a GLM model",
     annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
-    purpose="glm_chat asks a GLM model (a second opinion, thinking, images, JSON output, an answer "
-    "grounded in a web search)",
+    purpose="glm_chat asks a GLM model (a second opinion, thinking, images, videos and documents, JSON "
+    "output, an answer grounded in a web search)",
     summary="Ask a GLM model: a second opinion, a long answer with thinking, a look at images (vision "
     "models), a JSON answer, or an answer grounded in a web search with its sources.",
     settings=("chat_model", "vision_model", "chat_search_engine", "max_inline_mb", "max_tokens_per_day"),
