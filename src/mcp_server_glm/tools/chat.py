@@ -117,7 +117,7 @@ async def glm_chat(
         list[str] | None,
         Field(
             max_length=50,
-            description="Documents (PDF, Word, text...) by URL; paths on Z.AI. Not with images.",
+            description="Documents (PDF, Word, text) by URL; on Z.AI also paths, not with images.",
         ),
     ] = None,
 ) -> Annotated[CallToolResult, ChatResult]:
