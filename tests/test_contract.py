@@ -28,6 +28,7 @@ from tests.conftest import (
 )
 from tests.fake_glm import FakeGLM, reference
 from tests.fake_glm.media import PNG
+from tests.samples import pdf
 
 pytestmark = pytest.mark.anyio
 
@@ -46,6 +47,8 @@ VISION_SEARCH = "web_search"
 ZAI_CONTENT_SIZE = "content_size"
 LEGACY_ASR = "glm-asr-2512"
 THINKING_ONLY = "thinking"
+CN_INLINE_FILE = "bigmodel takes files by http(s) URL only"
+ZAI_MIXED = "Z.AI takes no file parts with images or videos"
 PNG_DATA_URL = "data:image/png;base64," + base64.b64encode(PNG).decode()
 
 WAV = wav_file(b"\x00\x01" * 8000)  # 1 s at 8 kHz
@@ -112,6 +115,11 @@ CASES = [
     *both("chat-vision-model", chat(images=["https://example.com/cat.png"], model="glm-4.6v-flash"), CHAT),
     *both("chat-image-file", chat(images=["{png}"]), CHAT),
     *both("chat-image-data-url", chat(images=[PNG_DATA_URL]), CHAT),
+    *both("chat-video-url", chat(videos=["https://example.com/clip.mp4"]), CHAT),
+    case("zai", "chat-video-4.5v", chat(videos=["https://example.com/clip.mp4"], model="glm-4.5v"), CHAT),
+    *both("chat-file-url", chat(files=["https://example.com/report.pdf"]), CHAT),
+    *both("chat-file-local", chat(files=["{pdf}"]), CHAT, None, CN_INLINE_FILE),
+    *both("chat-files-with-images", chat(files=["{pdf}"], images=["{png}"]), CHAT, ZAI_MIXED, CN_INLINE_FILE),
     *both(
         "chat-vision-json",
         chat(images=["https://e.com/a.png"], json_mode=True),
@@ -244,10 +252,12 @@ async def test_request_holds_to_the_reference(
     fake.platform = platform
     files = {
         "png": isolated_dirs / "cat.png",
+        "pdf": isolated_dirs / "report.pdf",
         "wav": isolated_dirs / "a.wav",
         "long_wav": isolated_dirs / "b.wav",
     }
     files["png"].write_bytes(PNG)
+    files["pdf"].write_bytes(pdf(2))
     files["wav"].write_bytes(WAV)
     files["long_wav"].write_bytes(LONG_WAV)
     task: str | None = None

@@ -75,9 +75,20 @@ def run_doctor(settings: Settings) -> int:
     say(f"Checking the key with a one-token answer from {model} at {settings.api_base_url} ...")
     accepted, explanation = anyio.run(check_key, settings, key, model, settings.api_base_url)
     say(("OK: " if accepted else "FAILED: ") + explanation)
+    if accepted and settings.on_coding_plan:
+        show_plan_quota(settings)
     if accepted:
         check_tools(settings, key)
     return 0 if accepted else 1
+
+
+def show_plan_quota(settings: Settings) -> None:
+    """The Coding Plan's quota, or why it is not available (never a failure of the check)."""
+    from .plan import lines, plan_quota
+
+    say("\nGLM Coding Plan quota")
+    for line in lines(anyio.run(plan_quota, settings)):
+        say(f"  {line}")
 
 
 def check_tools(settings: Settings, key: str) -> None:

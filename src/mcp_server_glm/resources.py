@@ -98,12 +98,18 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
         "glm://usage",
         name="usage",
         title="Usage",
-        description="Calls and units (tokens, images, videos, seconds) per tool and model.",
+        description="Calls and units (tokens, images, videos, seconds) per tool and model; on a GLM Coding "
+        "Plan key, {usage, plan_quota}: the 5-hour token window and the monthly tool calls.",
         mime_type="application/json",
     )
     async def usage() -> str:
         totals = await (await open_store(counted=True)).usage_totals()
-        return _json([dataclasses.asdict(total) for total in totals])
+        rows = [dataclasses.asdict(total) for total in totals]
+        if not settings.on_coding_plan:
+            return _json(rows)
+        from .plan import plan_quota
+
+        return _json({"usage": rows, "plan_quota": await plan_quota(settings)})
 
 
 async def read_media(settings: Settings, lazy_store: LazyStore, name: str) -> tuple[bytes, str]:

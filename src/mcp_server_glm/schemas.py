@@ -3,6 +3,8 @@
 Drops the titles pydantic generates and the `null` branch of optional fields (results leave unset
 fields out rather than sending null, and arguments may simply be omitted), and writes each `$ref` to
 `$defs` out in place: one self-contained schema, which every client reads and validates quickly.
+Output schemas also lose their descriptions: a result is read by its fields' names and values, and the
+tool's description says what it returns.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ _MAP_KEYS = frozenset({"properties", "$defs", "patternProperties"})
 
 def compact(schema: dict[str, Any]) -> dict[str, Any]:
     return _compact(_inline(schema, schema.get("$defs", {}), ()))
+
+
+def compact_output(schema: dict[str, Any]) -> dict[str, Any]:
+    """`compact`, and without descriptions (a field named "description" stays)."""
+    return _compact(_inline(schema, schema.get("$defs", {}), ()), drop=frozenset({"title", "description"}))
 
 
 def _inline(schema: Any, defs: dict[str, Any], seen: tuple[str, ...]) -> Any:
@@ -59,19 +66,19 @@ def _refers_to(schema: Any, name: str, defs: dict[str, Any], seen: tuple[str, ..
     return any(_refers_to(value, name, defs, seen) for key, value in schema.items() if key not in _DATA_KEYS)
 
 
-def _compact(schema: dict[str, Any]) -> dict[str, Any]:
+def _compact(schema: dict[str, Any], drop: frozenset[str] = frozenset({"title"})) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key == "title" and isinstance(value, str):
+        if key in drop and isinstance(value, str):
             continue
         if key in _DATA_KEYS:
             out[key] = value
         elif key in _MAP_KEYS and isinstance(value, dict):
-            out[key] = {name: _compact(sub) for name, sub in value.items()}
+            out[key] = {name: _compact(sub, drop) for name, sub in value.items()}
         elif isinstance(value, dict):
-            out[key] = _compact(value)
+            out[key] = _compact(value, drop)
         elif isinstance(value, list):
-            out[key] = [_compact(item) if isinstance(item, dict) else item for item in value]
+            out[key] = [_compact(item, drop) if isinstance(item, dict) else item for item in value]
         else:
             out[key] = value
     return _drop_null_branch(out)

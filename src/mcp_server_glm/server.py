@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC
 from typing import Any
 from urllib.parse import unquote
 
@@ -24,7 +25,15 @@ from mcp_types import INVALID_PARAMS
 from pydantic import AnyUrl, ValidationError
 
 from . import __version__, caps, resources
-from .errors import AuthenticationFailed, ConfigError, GLMError, JobError, NotOnPlatform, Refusal
+from .errors import (
+    AuthenticationFailed,
+    ConfigError,
+    GLMError,
+    JobError,
+    NotOnPlatform,
+    QuotaExhausted,
+    Refusal,
+)
 from .settings import Settings
 from .state import AppState, LazyStore
 from .tools import listing
@@ -125,12 +134,13 @@ class GLMServer(MCPServer[AppState]):
             )
             return result
         except (GLMError, Refusal, JobError) as exc:  # before the tool ran: its platform, a daily cap
-            raise ToolError(one_line(exc)) from exc
+            raise ToolError(one_line(exc) + await _window_reset(exc, context)) from exc
         except UnexpectedToolError as exc:
             # The SDK wraps whatever a tool raised that is not a ToolError: a failure of the error tree
             # is the tool's one line; anything else a crash.
             if isinstance(failure := exc.__cause__, GLMError | Refusal | JobError):
-                raise ToolError(f"Error executing tool {name}: {one_line(failure)}") from failure
+                line = one_line(failure) + await _window_reset(failure, context)
+                raise ToolError(f"Error executing tool {name}: {line}") from failure
             log.error("Tool %r crashed", name, exc_info=exc.__cause__)
             raise ToolError(
                 f"Error executing tool {name}: internal error in mcp-server-glm "
@@ -217,6 +227,25 @@ def one_line(failure: GLMError | Refusal | JobError) -> str:
     if isinstance(failure, AuthenticationFailed):
         return f"{failure} {SETTINGS_TO_CHECK}"
     return str(failure)
+
+
+async def _window_reset(
+    failure: GLMError | Refusal | JobError, context: Context[AppState, Any] | None
+) -> str:
+    """For a Coding Plan's spent 5-hour window (1308) whose message gives no reset time: when the plan's
+    quota says it resets, or nothing (the quota query is undocumented: any failure of it is silent)."""
+    if not (isinstance(failure, QuotaExhausted) and failure.code == "1308") or "reset" in failure.api_message:
+        return ""
+    state = context.request_context.lifespan_context if context is not None else None
+    client = state.glm if state is not None and state.settings.on_coding_plan else None
+    if client is None:
+        return ""
+    try:
+        quota = await client.plan_quota()
+    except GLMError:
+        return ""
+    when = quota.tokens.next_reset if quota is not None and quota.tokens is not None else None
+    return f" The 5-hour window resets at {when.astimezone(UTC):%H:%M} UTC." if when is not None else ""
 
 
 def _describe(error: ValidationError) -> str:

@@ -18,6 +18,7 @@ import anyio
 
 from . import __version__
 from .errors import StoreError
+from .glm import catalog
 from .settings import MB, Settings
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 USAGE_WRITE_DELAY = 1.0  # seconds a usage row may wait in memory, to be written with the ones after it
 # Input size limits per kind, as the API states them (images inline in chat and video requests).
-INPUT_LIMITS: dict[MediaKind, int] = {"image": 5 * MB, "video": 200 * MB}
+INPUT_LIMITS: dict[MediaKind, int] = {"image": 5 * MB, "video": 200 * MB, "file": catalog.MAX_FILE_BYTES}
 
 
 class LazyStore:

@@ -66,6 +66,23 @@ MAX_IMAGES: dict[str, int] = {
     "glm-4v-flash": 1,
 }
 URL_ONLY_IMAGES = frozenset({"glm-4v-flash"})
+# Videos per request (VisionMultimodalContentItem: 2 for GLM-5V / 4.6V, 1 for 4.5V; CN: GLM-4V-Plus); a
+# model not listed takes none. GLM-4V-Plus wants its video_url part first (§22 row 9).
+MAX_VIDEOS: dict[str, int] = {
+    **dict.fromkeys(("glm-5.3-flashx", "glm-5.3-flash", "glm-5v-turbo"), 2),
+    **dict.fromkeys(("glm-4.6v", "glm-4.6v-flash", "glm-4.6v-flashx"), 2),
+    **dict.fromkeys(("glm-4.5v", "glm-4v-plus-0111", "glm-4v-plus"), 1),
+}
+VIDEO_FIRST = frozenset({"glm-4v-plus-0111", "glm-4v-plus"})
+# File parts, per platform (§22 row 9): Z.AI's file_url / file_data for the GLM-5.3-Flash series, GLM-4.6V
+# and GLM-4.5V, file_id for the GLM-5.3-Flash series only; BigModel's file_url for 5V-Turbo, 4.6V, 4.5V.
+FILE_MODELS = {
+    "zai": frozenset({"glm-5.3-flashx", "glm-5.3-flash", "glm-4.6v", "glm-4.5v"}),
+    "bigmodel": frozenset({"glm-5v-turbo", "glm-4.6v", "glm-4.5v"}),
+}
+FILE_ID_MODELS = frozenset({"glm-5.3-flashx", "glm-5.3-flash"})
+MAX_FILES = 50
+FILE_MAX_BYTES = 50 * 1024 * 1024
 # CN's GLM-4V family answers with content as a list of text parts, streamed and not.
 PARTS_REPLY_MODELS = frozenset({"glm-4v", "glm-4v-plus", "glm-4v-plus-0111", "glm-4v-flash"})
 IMAGE_MAX_BYTES = 5 * 1024 * 1024
@@ -596,6 +613,7 @@ def parse_chat(payload: dict[str, Any], platform: str = "zai") -> ChatRequest:
         raise ApiError(400, "1214", "Input cannot be empty")
     texts, images, last_user = _walk_messages(messages, name, vision)
     _check_file_alone(messages)
+    _check_videos_and_files(messages, name, platform)
     _check_sampling(payload)
     if vision and payload.get("response_format") is not None:
         raise ApiError(400, "1210", "response_format:The response_format is not supported by vision models.")
@@ -671,6 +689,40 @@ def _check_file_alone(messages: list[Any]) -> None:
         raise ApiError(
             400, "1210", "messages.content.file:A file part cannot be sent with image_url or video_url parts."
         )
+
+
+def _check_videos_and_files(messages: list[Any], model: str, platform: str) -> None:
+    """The per-model rules of video and file parts: how many, which models, where a video goes."""
+    contents = [m["content"] for m in messages if isinstance(m, dict) and isinstance(m.get("content"), list)]
+    parts = [part for content in contents for part in content if isinstance(part, dict)]
+    videos = sum(part.get("type") == "video_url" for part in parts)
+    if videos > MAX_VIDEOS.get(model, 0):
+        limit = MAX_VIDEOS.get(model, 0)
+        raise ApiError(400, "1210", f"messages.content.video_url:{model} takes at most {limit} videos.")
+    if model in VIDEO_FIRST:
+        for content in contents:
+            kinds = [part.get("type") for part in content if isinstance(part, dict)]
+            if "video_url" in kinds and kinds[0] != "video_url":
+                raise ApiError(400, "1210", "messages.content.video_url:The video_url must come first.")
+    files = [part for part in parts if part.get("type") in ("file", "file_url")]
+    if files and model not in FILE_MODELS[platform]:
+        raise ApiError(400, "1210", f"messages.content.{files[0]['type']}:{model} does not support files.")
+    if len(files) > MAX_FILES:
+        raise ApiError(400, "1210", f"messages.content.file:At most {MAX_FILES} files are supported.")
+    for part in files:
+        inner = part.get("file")
+        if not isinstance(inner, dict):
+            continue
+        given = [key for key in ("file_id", "file_url", "file_data") if inner.get(key) is not None]
+        if len(given) != 1:
+            raise ApiError(
+                400, "1214", "messages.content.file:Give exactly one of file_id, file_url or file_data."
+            )
+        if inner.get("file_id") is not None and model not in FILE_ID_MODELS:
+            raise ApiError(400, "1210", f"messages.content.file.file_id:{model} does not support file_id.")
+        data = inner.get("file_data")
+        if isinstance(data, str) and len(data.partition(",")[2]) * 3 // 4 > FILE_MAX_BYTES:
+            raise ApiError(400, "1210", "messages.content.file.file_data:The file must be under 50M.")
 
 
 def _message_content(content: Any, role: str, model: str, vision: bool) -> tuple[str, int]:

@@ -36,6 +36,15 @@ CHAT_IMAGE_URL: Schema = {
 }
 
 
+# §22 row 9: videos and BigModel's files are fetched by URL (no base64); Z.AI's file_data is a full data URL.
+WEB_URL: Schema = {"type": "string", "pattern": "^https?://", "$comment": "an http(s) URL, not inline data"}
+FILE_DATA: Schema = {
+    "type": "string",
+    "pattern": "^data:[^;,]+;base64,",
+    "$comment": "a data URL, data:<MIME>;base64,<data>",
+}
+
+
 def obj(properties: Mapping[str, Schema], required: Iterable[str] = (), **more: Any) -> Schema:
     """A closed object: only `properties` may appear."""
     schema: Schema = {"type": "object", "properties": dict(properties), "additionalProperties": False}
@@ -218,7 +227,7 @@ def _search_tool(engines: tuple[str, ...]) -> Schema:
 
 def _parts(platform: str) -> Schema:
     """The parts of a vision user message."""
-    url = obj({"url": STRING}, ["url"])
+    url = obj({"url": WEB_URL}, ["url"])
     image = obj({"url": CHAT_IMAGE_URL}, ["url"])
     branches = {
         "text": tagged("type", "text", {"text": STRING}, ["text"]),
@@ -226,7 +235,8 @@ def _parts(platform: str) -> Schema:
         "video_url": tagged("type", "video_url", {"video_url": url}, ["video_url"]),
     }
     if platform == "zai":
-        file = obj({"file_id": STRING, "file_url": STRING, "file_data": STRING, "filename": STRING})
+        # "supports one of file_id, file_url, or file_data": exactly one (api.py checks it).
+        file = obj({"file_id": STRING, "file_url": WEB_URL, "file_data": FILE_DATA, "filename": STRING})
         branches["file"] = tagged("type", "file", {"file": file}, ["file"])
     else:  # §22 row 9: BigModel takes file_url parts only
         branches["file_url"] = tagged("type", "file_url", {"file_url": url}, ["file_url"])

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from .. import formats
 from ..errors import Damaged, InputRefused
+from . import documents
 from .mpeg import mpeg_frame
 from .types import MediaKind
 
@@ -20,12 +21,14 @@ ACCEPTED: dict[MediaKind, str] = {
     "audio": "WAV or MP3",
     "video": "MP4 or MOV",
     "document": "PDF, PNG or JPEG",
+    "file": documents.ACCEPTED,
 }
 NOUNS: dict[MediaKind, str] = {
     "image": "an image",
     "audio": "audio",
     "video": "a video",
     "document": "a document",
+    "file": "a document",
 }
 DOCUMENT_FORMATS = (".pdf", ".png", ".jpg")  # what GLM-OCR reads
 # extension: (MIME type, how messages name it)
@@ -80,6 +83,8 @@ def expect(kind: MediaKind, data: bytes) -> str:
 def whole(kind: MediaKind, file: BinaryIO, size: int, head: bytes) -> str:
     """The MIME type of the `size` bytes in `file`, which start with `head`, if they are whole media of
     `kind` (its structure walked to the end, not only its first bytes), else a refusal."""
+    if kind == "file":
+        return documents.whole_file(file, size, head)
     mime_type = expect(kind, head)
     ext = extension(head)
     try:

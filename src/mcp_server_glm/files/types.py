@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-MediaKind = Literal["image", "audio", "video", "document"]  # document: PDF, PNG or JPEG (GLM-OCR)
+# document: what GLM-OCR reads (PDF, PNG or JPEG); file: a document for a chat file part (PDF, Office, text)
+MediaKind = Literal["image", "audio", "video", "document", "file"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 

@@ -69,6 +69,7 @@ VIDU_FIELDS = ("with_audio", "size", "duration", "movement_amplitude")
 FILE_PARTS: dict[Platform, str] = {"zai": "file", "bigmodel": "file_url"}
 FILE_DATA_PLATFORMS: tuple[Platform, ...] = ZAI
 MAX_FILE_BYTES = 50 * MB  # one chat file part (Z.AI)
+MAX_FILES = 50  # file parts per request ("with a maximum of 50")
 MAX_VIDEO_BYTES = 200 * MB  # one chat video part (mp4, mkv, mov)
 TTS_VOICES = ("tongtong", "chuichui", "xiaochen", "jam", "kazi", "douji", "luodo")  # or a cloned voice's id
 
@@ -88,7 +89,8 @@ class Model:
     efforts: tuple[str, ...] = ()  # reasoning_effort values; empty: the field is not sent
     max_images: int | None = None  # images per request (vision)
     base64_images: bool = True  # inline images allowed (glm-4v-flash takes URLs only)
-    max_videos: int = 0  # video_url parts per request
+    max_videos: int = 0  # video_url parts per request (by URL only: no reference takes inline video)
+    video_first: bool = False  # a video_url part comes first in its message (BigModel's glm-4v-plus-0111)
     files: bool = False  # file parts (PDF, Word, ...) per request
     # Where `files` holds (None: on all its platforms), and whether a file part may name an uploaded file
     # (file_id); the part's form per platform is FILE_PARTS'.
@@ -144,6 +146,12 @@ class Model:
             return None
         return next((part for where, part in FILE_PARTS.items() if where == platform), None)
 
+    def takes(self, kind: Literal["video", "file"], platform: str) -> bool:
+        """Whether this model takes video or file parts on `platform`."""
+        if kind == "video":
+            return self.max_videos > 0 and self.on(platform)
+        return self.file_part(platform) is not None
+
     def as_dict(self) -> dict[str, object]:
         entry: dict[str, object] = {
             "id": self.name,
@@ -164,6 +172,8 @@ class Model:
                 base64_images=self.base64_images,
                 max_videos=self.max_videos,
                 files=self.files,
+                file_platforms=[where for where in self.platforms if self.file_part(where)],
+                video_first=self.video_first,
                 image_formats=list(self.image_formats),
             )
         if self.kind in ("image", "video"):
@@ -352,6 +362,7 @@ MODELS: tuple[Model, ...] = (
         legacy=True,
         max_images=5,
         max_videos=1,
+        video_first=True,
     ),
     _vision(
         "glm-4v-flash",
@@ -540,6 +551,19 @@ def find(name: str) -> Model | None:
 def default(platform: Platform, kind: Kind) -> str:
     """The platform's recommended model of a kind."""
     return DEFAULTS[platform][kind]
+
+
+def default_for(platform: Platform, kind: Literal["video", "file"], preferred: str) -> str:
+    """The vision model to send videos or files to: `preferred` (the configured vision model) when it
+    takes them on `platform`, else the first current vision model listed here that does."""
+    entry = find(preferred)
+    if entry is not None and entry.takes(kind, platform):
+        return preferred
+    return next(
+        model.name
+        for model in MODELS
+        if model.kind == "vision" and not model.legacy and model.takes(kind, platform)
+    )
 
 
 def is_text_only(name: str) -> bool:

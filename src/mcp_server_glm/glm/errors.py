@@ -8,6 +8,7 @@ response or a transport failure into its error.
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -48,9 +49,9 @@ HINTS: dict[str, str] = {
     "1112": "the account is locked: check it in the platform console",
     "1121": "the account is locked for irregular activity: contact the platform",
     "1304": "the daily call limit of this key is reached: it resets at midnight",
-    "1308": "the plan's usage limit is reached: wait until the reset time in the message",
+    "1308": "the plan's usage limit is reached: wait until it resets",
     "1309": "the GLM Coding Plan has expired: renew it, or use a pay-as-you-go key",
-    "1310": "the weekly or monthly limit is used up: wait until the reset time in the message",
+    "1310": "the plan's weekly or monthly limit is used up: wait until it resets",
     "1311": "the plan does not include this model: choose a model the plan covers",
     "1313": "requests are restricted under the fair-use policy: slow down and try again later",
     "1302": "too many concurrent requests on this account: wait a little or lower concurrency",
@@ -165,7 +166,7 @@ def envelope_error(
     code = _code(envelope.get("code"))
     message = redact(str(envelope.get("message") or ""))
     error_type = classify(status, code)
-    hint = HINTS.get(code or "")
+    hint = _quota_hint(code, message) or HINTS.get(code or "")
     if error_type is AuthenticationFailed:
         hint = (
             f"the API key was refused by {endpoint}: a key works only on its own platform "
@@ -178,6 +179,37 @@ def envelope_error(
         request_id=request_id,
         retry_after=retry_after,
         hint=hint,
+    )
+
+
+# "Usage limit reached for 5 hour", "Your limit will reset at 2026-03-06 22:19:54", "reset at midnight UTC"
+_WINDOW = re.compile(r"\bfor ([0-9]+) ?(hour|day|week|month)s?\b", re.I)
+_RESET = re.compile(
+    r"\breset(?:s)? at ([0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2})?(?: ?UTC)?"
+    r"|midnight(?: UTC)?)",
+    re.I,
+)
+
+
+def _quota_hint(code: str | None, message: str) -> str | None:
+    """For a quota that ran out (1113, 1304, 1308, 1310): which one, and when it resets where the
+    message says (glm-api.md §17.3: 1308 and 1310 carry the reset time, 1304 resets at midnight)."""
+    if code not in ("1304", "1308", "1310"):
+        return None
+    found = _RESET.search(message)
+    when = f"it resets at {found.group(1)}" if found else None
+    if code == "1304":
+        return f"the daily call limit of this key is reached: {when or 'it resets at midnight'}"
+    if code == "1310":
+        return (
+            f"the plan's weekly or monthly limit is used up: {when or 'wait until it resets'}"
+            ", or use a pay-as-you-go key"
+        )
+    window = _WINDOW.search(message)
+    named = f" for its {window.group(1)}-{window.group(2).lower()} window" if window else ""
+    return (
+        f"the plan's usage limit{named} is reached: {when or 'wait until the window resets'}"
+        ", or use a pay-as-you-go key"
     )
 
 

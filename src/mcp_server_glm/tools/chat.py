@@ -17,7 +17,7 @@ from ..calls import app_state, count_usage, glm_client, result
 from ..errors import BadArguments
 from ..glm import catalog
 from ..glm.models import ChatCompletion, ChatRequest, WebSearchOptions
-from .references import chat_image
+from .references import chat_file, chat_image, chat_video
 from .spec import ToolSpec
 
 MB = 1024 * 1024
@@ -25,8 +25,8 @@ SPEC = ToolSpec(
     name="glm_chat",
     title="Ask a GLM model",
     annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
-    purpose="glm_chat asks a GLM model (a second opinion, thinking, images, JSON output, an answer "
-    "grounded in a web search)",
+    purpose="glm_chat asks a GLM model (a second opinion, thinking, images, videos and documents, JSON "
+    "output, an answer grounded in a web search)",
     summary="Ask a GLM model: a second opinion, a long answer with thinking, a look at images (vision "
     "models), a JSON answer, or an answer grounded in a web search with its sources.",
     settings=("chat_model", "vision_model", "chat_search_engine", "max_inline_mb", "max_tokens_per_day"),
@@ -110,20 +110,34 @@ async def glm_chat(
         list[str] | None,
         Field(max_length=150, description="Images (vision models): paths, file://, http(s) or data: URLs."),
     ] = None,
+    videos: Annotated[
+        list[str] | None, Field(max_length=2, description="Videos (mp4, mkv, mov) by http(s) URL.")
+    ] = None,
+    files: Annotated[
+        list[str] | None,
+        Field(
+            max_length=50,
+            description="Documents (PDF, Word, text) by URL; on Z.AI also paths, not with images.",
+        ),
+    ] = None,
 ) -> Annotated[CallToolResult, ChatResult]:
     """Ask a GLM model: a second opinion, thinking, images (vision models), a JSON answer, or an answer
     grounded in a web search with its sources. For pages to read yourself use web_search. Billed per token
     (glm-4.7-flash and glm-4.6v-flash are free); images are paths, data: or http(s) URLs, e.g. a file
     generate_image saved."""
     settings = app_state(ctx).settings
-    chosen = model or (settings.default_vision_model if images else settings.default_chat_model)
+    platform = settings.platform
+    chosen = model or _default_model(settings, images, videos, files)
     entry = catalog.find(chosen)
-    turns = _conversation(prompt, messages, system, images)
-    vision = bool(images) or any(_parts(turn, "image_url") for turn in turns)
+    turns = _conversation(prompt, messages, system, [*(images or ()), *(videos or ()), *(files or ())])
+    vision = bool(images or videos or files) or any(
+        _parts(turn, kind) for turn in turns for kind in ("image_url", "video_url", "file", "file_url")
+    )
     if entry is not None and entry.kind == "chat":
         if vision:
             raise BadArguments(
-                f"{chosen} cannot see images: use a vision model such as {settings.default_vision_model}."
+                f"{chosen} cannot see images, videos or files: use a vision model such as "
+                f"{settings.default_vision_model}."
             )
         turns = [_text_only(turn, chosen) for turn in turns]
     vision = vision or (entry is not None and entry.kind == "vision")
@@ -131,12 +145,17 @@ async def glm_chat(
     if entry is not None:
         given = [*(images or ()), *(_part_url(part) for turn in turns for part in _parts(turn, "image_url"))]
         _check_images(entry, given)
+        _check_media(entry, platform, turns, images or [], videos or [], files or [])
     formats = entry.image_formats if entry is not None else catalog.CHAT_IMAGE_FORMATS
     inline = _Inline(settings.max_inline_mb)
+    video_parts = [chat_video(ref) for ref in videos or ()]
     image_urls = [inline.add(await chat_image(ctx, ref, formats)) for ref in images or ()]
+    file_parts = [await chat_file(ctx, ref, platform) for ref in files or ()]
+    for part in file_parts:
+        inline.add(str(part.get("file", {}).get("file_data", "")))
     turns = [await _inline_data_urls(ctx, turn, formats, inline) for turn in turns]
     if prompt:
-        turns.append({"role": "user", "content": _user_content(prompt, image_urls)})
+        turns.append({"role": "user", "content": _user_content(prompt, image_urls, video_parts, file_parts)})
     request = ChatRequest(
         model=chosen,
         messages=turns,
@@ -194,6 +213,68 @@ def _check(
         )
 
 
+def _default_model(
+    settings: Any, images: list[str] | None, videos: list[str] | None, files: list[str] | None
+) -> str:
+    """The model a call without one goes to: the configured vision model with media, or the first
+    current vision model that takes the call's videos or files on this platform."""
+    if files:
+        return catalog.default_for(settings.platform, "file", settings.default_vision_model)
+    if videos:
+        return catalog.default_for(settings.platform, "video", settings.default_vision_model)
+    return str(settings.default_vision_model if images else settings.default_chat_model)
+
+
+def _check_media(
+    entry: catalog.Model,
+    platform: str,
+    turns: list[dict[str, Any]],
+    images: list[str],
+    videos: list[str],
+    files: list[str],
+) -> None:
+    """Refuse, naming the rule, video and file parts the model or platform does not take (glm-api.md
+    §22 row 9): how many, on which model, and which may go with images. A model of another platform is
+    left to the API (it answers that the model is unknown there)."""
+    if not entry.on(platform):
+        return
+    name = entry.name
+    video_count = len(videos) + sum(len(_parts(turn, "video_url")) for turn in turns)
+    file_count = len(files) + sum(len(_parts(turn, "file")) + len(_parts(turn, "file_url")) for turn in turns)
+    image_count = len(images) + sum(len(_parts(turn, "image_url")) for turn in turns)
+    if video_count and not entry.takes("video", platform):
+        other = catalog.default_for(_platform(platform), "video", name)
+        raise BadArguments(f"{name} takes no videos: use a model that does, such as {other}.")
+    if video_count > entry.max_videos:
+        raise BadArguments(
+            f"{name} takes at most {entry.max_videos} video{'s' if entry.max_videos != 1 else ''} "
+            f"per request; this one has {video_count}."
+        )
+    if file_count and not entry.takes("file", platform):
+        other = catalog.default_for(_platform(platform), "file", name)
+        raise BadArguments(f"{name} takes no files on {platform}: use a model that does, such as {other}.")
+    if file_count > catalog.MAX_FILES:
+        raise BadArguments(f"A request takes at most {catalog.MAX_FILES} files; this one has {file_count}.")
+    if file_count and (image_count or video_count) and platform == "zai":
+        raise BadArguments(
+            "Z.AI takes no file parts with images or videos in the same request: ask about them in "
+            "separate calls."
+        )
+    if entry.video_first:
+        for turn in turns:
+            content = turn.get("content")
+            if (
+                _parts(turn, "video_url")
+                and isinstance(content, list)
+                and content[0].get("type") != "video_url"
+            ):
+                raise BadArguments(f"{name} takes a video_url part only as the first part of its message.")
+
+
+def _platform(name: str) -> catalog.Platform:
+    return "bigmodel" if name == "bigmodel" else "zai"
+
+
 def _check_images(entry: catalog.Model, refs: list[str]) -> None:
     """Refuse more images than the model takes, or inline ones where it takes URLs only."""
     if entry.max_images is not None and len(refs) > entry.max_images:
@@ -209,13 +290,15 @@ def _check_images(entry: catalog.Model, refs: list[str]) -> None:
 
 
 def _conversation(
-    prompt: str | None, messages: list[Message] | None, system: str | None, images: list[str] | None
+    prompt: str | None, messages: list[Message] | None, system: str | None, media: list[str]
 ) -> list[dict[str, Any]]:
-    """The turns before the prompt (which the caller appends, with its images)."""
+    """The turns before the prompt (which the caller appends, with its images, videos and files)."""
     if not prompt and not messages:
         raise BadArguments("Give prompt (a single message) or messages (a conversation).")
-    if images and not prompt:
-        raise BadArguments("images go with prompt: say in prompt what to do with them.")
+    if media and not prompt:
+        raise BadArguments(
+            "images go with prompt (videos and files too): say in prompt what to do with them."
+        )
     turns: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     given = [message.model_dump(exclude_none=True) for message in messages or ()]
     for number, turn in enumerate(given):
@@ -275,8 +358,8 @@ async def _inline_data_urls(
 
 
 class _Inline:
-    """The images one request carries inline (base64), refused as soon as they pass the setting's
-    total: a call with many large images is stopped before they are all read and encoded."""
+    """The images and files one request carries inline (base64), refused as soon as they pass the
+    setting's total: a call with many large ones is stopped before they are all read and encoded."""
 
     def __init__(self, limit_mb: int) -> None:
         self.limit = limit_mb * MB
@@ -287,8 +370,8 @@ class _Inline:
             self.total += len(url) * 3 // 4  # bytes behind the base64 text
             if self.total > self.limit:
                 raise BadArguments(
-                    f"The images inlined into this request pass {self.limit // MB} MiB in all "
-                    "(GLM_MAX_INLINE_MB): send fewer or smaller images, or give them as http(s) URLs."
+                    f"The images and files inlined into this request pass {self.limit // MB} MiB in all "
+                    "(GLM_MAX_INLINE_MB): send fewer or smaller ones, or give them as http(s) URLs."
                 )
         return url
 
@@ -299,11 +382,14 @@ def _part_url(part: dict[str, Any]) -> str:
     return url if isinstance(url, str) else ""
 
 
-def _user_content(prompt: str, images: list[str]) -> str | list[dict[str, Any]]:
-    if not images:
+def _user_content(
+    prompt: str, images: list[str], videos: list[dict[str, Any]], files: list[dict[str, Any]]
+) -> str | list[dict[str, Any]]:
+    """The prompt's turn: videos first (glm-4v-plus-0111 takes them there only), then images, files, text."""
+    if not (images or videos or files):
         return prompt
-    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}} for url in images]
-    return [*parts, {"type": "text", "text": prompt}]
+    pictures: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}} for url in images]
+    return [*videos, *pictures, *files, {"type": "text", "text": prompt}]
 
 
 class _Progress:

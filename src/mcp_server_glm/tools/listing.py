@@ -62,7 +62,7 @@ def build(spec: ToolSpec) -> Tool:
     tool = Tool.from_function(function, name=spec.name, title=spec.title, annotations=spec.annotations)
     tool.parameters = schemas.compact(tool.parameters)
     if tool.fn_metadata.output_schema is not None:
-        tool.fn_metadata.output_schema = schemas.compact(tool.fn_metadata.output_schema)
+        tool.fn_metadata.output_schema = schemas.compact_output(tool.fn_metadata.output_schema)
     return tool
 
 

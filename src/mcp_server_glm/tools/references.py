@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from pathlib import PurePath
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp.server.mcpserver import Context
 
 from ..calls import app_state
 from ..errors import BadArguments
+from ..glm import catalog
+
+MB = 1024 * 1024
 
 
 async def video_image_for_api(
@@ -50,6 +55,44 @@ async def chat_image(ctx: Context[Any, Any], ref: str, formats: Sequence[str]) -
         names = " or ".join(_format_name(kind) for kind in formats)
         data = to_png(data, _named(picture.source), names)
     return base64.b64encode(data).decode("ascii")
+
+
+def chat_video(ref: str) -> dict[str, Any]:
+    """A chat `video_url` part: by http(s) URL only, the one form both platforms document (Z.AI's
+    video_url.url is a "Video URL address"; neither takes an inline video)."""
+    if (url := _remote_url(ref)) is None:
+        raise BadArguments(
+            f"Videos go to the chat API by http(s) URL only (it takes no inline video, mp4/mkv/mov up to "
+            f"{catalog.MAX_VIDEO_BYTES // MB} MB): give a URL instead of {_shown(ref)}."
+        )
+    return {"type": "video_url", "video_url": {"url": url}}
+
+
+async def chat_file(ctx: Context[Any, Any], ref: str, platform: str) -> dict[str, Any]:
+    """A chat file part as `platform` writes it (catalog.FILE_PARTS): Z.AI's {type: "file", file:
+    {file_url | file_data, filename}}, BigModel's {type: "file_url", file_url: {url}}. A local file or
+    data URL is checked like any input and sent as a full data URL, where the platform takes one."""
+    if (url := _remote_url(ref)) is not None:
+        if catalog.FILE_PARTS[_platform(platform)] == "file_url":
+            return {"type": "file_url", "file_url": {"url": url}}
+        name = urlsplit(url).path.rstrip("/").rpartition("/")[2]
+        return {"type": "file", "file": {"file_url": url, **({"filename": name} if name else {})}}
+    if platform not in catalog.FILE_DATA_PLATFORMS:
+        raise BadArguments(
+            f"{platform} takes files by http(s) URL only (file_url parts, no inline data): give a URL "
+            f"instead of {_shown(ref)}."
+        )
+    document = await app_state(ctx).files.read_input(ref, "file")
+    name = "document" if document.source == "data URL" else PurePath(document.source).name
+    return {"type": "file", "file": {"file_data": document.data_url(), "filename": name}}
+
+
+def _platform(name: str) -> catalog.Platform:
+    return "bigmodel" if name == "bigmodel" else "zai"
+
+
+def _shown(ref: str) -> str:
+    return "a data URL" if ref.startswith("data:") else f'"{ref}"'
 
 
 def _remote_url(ref: str) -> str | None:
