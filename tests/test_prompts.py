@@ -4,6 +4,7 @@ platform, sizes per model, task ids from the store, saved media names)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -288,3 +289,18 @@ async def test_completing_an_unknown_prompt_or_template_is_invalid_params(fake: 
             with pytest.raises(MCPError) as raised:
                 await complete(client, ref, "model", "")
             assert raised.value.error.code == -32602
+
+
+async def test_a_store_that_cannot_open_is_one_line_and_the_server_keeps_serving(
+    fake: FakeGLM, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    async with in_process(fake, data_dir=blocker, allowed_dirs=[tmp_path]) as client:
+        with pytest.raises(MCPError) as raised:
+            await complete(client, template_ref(TASKS), "task_id", "")
+        models = await complete(client, prompt_ref("research"), "model", "glm-5.3")
+    assert raised.value.error.code == -32603, raised.value.error.message
+    assert "\n" not in raised.value.error.message
+    assert str(blocker) in raised.value.error.message
+    assert models.values
