@@ -4,7 +4,9 @@ instructions' tasks clause, and the cache hints of the 2026-07-28 era, in proces
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -80,3 +82,13 @@ def test_instructions_mention_tasks_only_when_the_client_can_use_them() -> None:
     # Without a job tool and get_task there is no job to follow either way.
     chat_only = [spec for spec in specs if spec.name == "glm_chat"]
     assert server.instructions(chat_only, tasks=True) == server.instructions(chat_only)
+
+
+def test_icon_py_is_what_make_icon_writes() -> None:
+    path = Path(__file__).resolve().parent.parent / "scripts" / "make_icon.py"
+    spec = importlib.util.spec_from_file_location("make_icon", path)
+    assert spec is not None
+    assert spec.loader is not None
+    make_icon = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_icon)
+    assert make_icon.MODULE.read_text(encoding="utf-8") == make_icon.module(make_icon.small_png())
