@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.server.mcpserver.prompts import Prompt
 from mcp.shared.exceptions import MCPError
 from mcp.types import Completion, PromptReference, ResourceTemplateReference, TextContent
 
 from mcp_server_glm import completions, prompts
 from mcp_server_glm.glm import catalog
 from mcp_server_glm.store import Store, TaskRecord
+from mcp_server_glm.tools import listing
 from tests.conftest import in_process, settings_for, text_of
 from tests.fake_glm import FakeGLM
 
@@ -304,3 +306,12 @@ async def test_a_store_that_cannot_open_is_one_line_and_the_server_keeps_serving
     assert "\n" not in raised.value.error.message
     assert str(blocker) in raised.value.error.message
     assert models.values
+
+
+def test_every_prompt_names_registered_tools_and_its_own_arguments(fake: FakeGLM) -> None:
+    registered = set(listing.load())
+    for spec in prompts.PROMPTS:
+        assert set(spec.tools) <= registered, spec.name
+        assert spec.tools[0] in spec.description  # says what it calls
+        made = Prompt.from_function(spec.make(settings_for(fake)), name=spec.name)
+        assert set(spec.completes) <= {argument.name for argument in made.arguments or []}, spec.name
