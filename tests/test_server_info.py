@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,9 @@ def test_icon_py_is_what_make_icon_writes() -> None:
     make_icon = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_icon)
     assert make_icon.MODULE.read_text(encoding="utf-8") == make_icon.module(make_icon.small_png())
+
+
+def test_the_description_is_server_jsons() -> None:
+    published = json.loads((Path(__file__).resolve().parent.parent / "server.json").read_text())
+    assert published["description"] == server.DESCRIPTION
+    assert published["name"].startswith("io.github.mcp-server-glm/")  # where WEBSITE_URL comes from

@@ -1,5 +1,5 @@
-"""Builds the MCP server: its tools and resources, and a lifespan that hands every call the server's
-state (GLM client, files, store: each made on first use) and closes it at the end.
+"""Builds the MCP server: its tools, resources, prompts and completions, and a lifespan that hands every
+call the server's state (GLM client, files, store: each made on first use) and closes it at the end.
 
 `build_server(settings)` is the one factory; the transports run what it returns.
 """
