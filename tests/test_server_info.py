@@ -10,11 +10,14 @@ import json
 from pathlib import Path
 
 import pytest
+from mcp import Client
+from mcp.client import advertise
 from PIL import Image
 
 from mcp_server_glm import icon, server
+from mcp_server_glm.server import build_server
 from mcp_server_glm.tools import listing
-from tests.conftest import in_process
+from tests.conftest import in_process, settings_for
 from tests.fake_glm import FakeGLM
 
 pytestmark = pytest.mark.anyio
@@ -99,3 +102,24 @@ def test_the_description_is_server_jsons() -> None:
     published = json.loads((Path(__file__).resolve().parent.parent / "server.json").read_text())
     assert published["description"] == server.DESCRIPTION
     assert published["name"].startswith("io.github.mcp-server-glm/")  # where WEBSITE_URL comes from
+
+
+@pytest.mark.parametrize("served", [True, False])
+@pytest.mark.parametrize("declared", [True, False])
+async def test_discover_gives_the_tasks_clause_only_to_a_client_that_can_use_tasks(
+    fake: FakeGLM, served: bool, declared: bool
+) -> None:
+    built = build_server(settings_for(fake))
+    if served:  # as an extension registered with MCPServer(extensions=...) is advertised
+        built._lowlevel_server.extensions[server.TASKS_EXTENSION] = {}
+    extensions = [advertise(server.TASKS_EXTENSION)] if declared else []
+    async with Client(built, extensions=extensions) as client:
+        assert client.protocol_version == "2026-07-28"
+        given = client.instructions
+    async with Client(built, mode="legacy", extensions=extensions) as client:
+        legacy = client.instructions
+    assert given is not None
+    assert (server.TASKS_WORKFLOW in given) == (served and declared)
+    assert server.JOB_WORKFLOW in given
+    assert legacy == built.instructions  # the handshake era has no tasks
+    assert server.TASKS_WORKFLOW not in (legacy or "")

@@ -22,15 +22,18 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     CallToolResult,
+    DiscoverResult,
     GetPromptResult,
     Icon,
     InputRequiredResult,
     ReadResourceRequestParams,
     ReadResourceResult,
+    RequestParams,
     ServerCapabilities,
 )
 from mcp.types import Tool as ToolEntry
 from mcp_types import INVALID_PARAMS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import AnyUrl, ValidationError
 
 from . import __version__, caps, completions, icon, prompts, resources
@@ -48,6 +51,7 @@ JOB_WORKFLOW = (
 )
 
 
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"  # SEP-2663, 2026-07-28 only
 TASKS_WORKFLOW = (
     "A client that runs tools as MCP tasks may call a job tool as a task and follow it with tasks/get; "
     "get_task follows the same job by its task_id."
@@ -80,7 +84,10 @@ def instructions(tools: Sequence[ToolSpec], *, tasks: bool = False) -> str:
 class GLMServer(MCPServer[AppState]):
     """MCPServer whose tools are listed from listing.json and built on first call, and whose tool
     failures always read as one actionable line. Tools added the usual way (`server.tool()`) work too.
-    `elsewhere`: registered tools of another platform, not listed; a call says where they are."""
+    `elsewhere`: registered tools of another platform, not listed; a call says where they are.
+    `tasks_instructions`: the instructions for a client that can run tools as MCP tasks, given on
+    server/discover when the server serves the tasks extension and the client declares it (tasks
+    exist only on 2026-07-28, so initialize always gives `instructions`)."""
 
     def __init__(
         self,
@@ -88,6 +95,7 @@ class GLMServer(MCPServer[AppState]):
         glm_tools: Sequence[listing.Listed] = (),
         elsewhere: Sequence[ToolSpec] = (),
         settings: Settings | None = None,
+        tasks_instructions: str | None = None,
         **options: Any,
     ) -> None:
         self._specs = {listed.spec.name: listed.spec for listed in glm_tools}
@@ -113,6 +121,27 @@ class GLMServer(MCPServer[AppState]):
             return found if self._prompts else found.model_copy(update={"prompts": None})
 
         lowlevel.get_capabilities = capabilities  # type: ignore[method-assign]
+        if tasks_instructions is not None:
+            self._serve_discover(tasks_instructions)
+
+    def _serve_discover(self, tasks_instructions: str) -> None:
+        """server/discover as the SDK answers it, with the instructions for what this client can use."""
+        lowlevel = self._lowlevel_server
+
+        async def discover(
+            ctx: ServerRequestContext[AppState], params: RequestParams | None
+        ) -> DiscoverResult:
+            declared = ctx.session.client_capabilities
+            tasks = TASKS_EXTENSION in lowlevel.extensions and TASKS_EXTENSION in (
+                (declared.extensions if declared is not None else None) or {}
+            )
+            return DiscoverResult(
+                supported_versions=list(MODERN_PROTOCOL_VERSIONS),
+                capabilities=lowlevel.get_capabilities(protocol_version=ctx.protocol_version),
+                instructions=tasks_instructions if tasks else lowlevel.instructions,
+            )
+
+        lowlevel.add_request_handler("server/discover", RequestParams, discover)
 
     def add_prompt(self, prompt: Prompt) -> None:
         super().add_prompt(prompt)
@@ -346,6 +375,7 @@ def build_server(settings: Settings, registered: Mapping[str, listing.Listed] | 
         icons=ICONS,
         version=__version__,
         instructions=instructions([listed.spec for listed in enabled]),
+        tasks_instructions=instructions([listed.spec for listed in enabled], tasks=True),
         lifespan=_lifespan(state),
         log_level=settings.log_level,
         cache_hints=CACHE_HINTS,
