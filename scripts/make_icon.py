@@ -1,11 +1,16 @@
-"""Draws icon.png, the bundle's 512x512 icon: a white "G" on a rounded indigo square.
+"""Draws icon.png, the bundle's 512x512 icon: a white "G" on a rounded indigo square; and the same
+icon at 48x48 as the data URI the MCP server announces (src/mcp_server_glm/icon.py).
 
-Pure Python (zlib + struct, no imaging library); every shape is a signed distance field, so edges are
-anti-aliased. Run `python scripts/make_icon.py` from the repository root; the output is deterministic.
+Every shape is a signed distance field, so edges are anti-aliased at any size. icon.png is pure Python
+(zlib + struct); the small one is reduced to a 32-colour palette with Pillow (a runtime dependency), as
+it travels in every 2026-07-28 result's serverInfo. Run `python scripts/make_icon.py` from the
+repository root; the output is deterministic.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 import struct
 import sys
@@ -56,14 +61,20 @@ def coverage(distance: float) -> float:
     return min(max(0.5 - distance, 0.0), 1.0)
 
 
-def pixel(column: int, row: int) -> bytes:
-    x, y = column + 0.5, row + 0.5
-    alpha = coverage(rounded_square(x, y))
+SMALL = 48  # the served icon's side in pixels
+SMALL_COLOURS = 32
+MODULE = Path(__file__).resolve().parent.parent / "src" / "mcp_server_glm" / "icon.py"
+
+
+def pixel(column: int, row: int, scale: float = 1.0) -> bytes:
+    """One RGBA pixel of the icon drawn `scale` times smaller than SIZE (distances in its own pixels)."""
+    x, y = (column + 0.5) * scale, (row + 0.5) * scale
+    alpha = coverage(rounded_square(x, y) / scale)
     if alpha == 0.0:
         return b"\0\0\0\0"
     t = (x + y) / (2 * SIZE)
     background = [a + (b - a) * t for a, b in zip(TOP, BOTTOM, strict=True)]
-    ink = coverage(glyph(x, y))
+    ink = coverage(glyph(x, y) / scale)
     rgb = [round(bg + (fg - bg) * ink) for bg, fg in zip(background, GLYPH, strict=True)]
     return bytes([*rgb, round(255 * alpha)])
 
@@ -82,11 +93,40 @@ def png(width: int, height: int, rows: list[bytes]) -> bytes:
     )
 
 
+def small_png() -> bytes:
+    """The icon at SMALL pixels, as a palette PNG."""
+    from PIL import Image
+
+    scale = SIZE / SMALL
+    rows = [b"".join(pixel(column, row, scale) for column in range(SMALL)) for row in range(SMALL)]
+    image = Image.open(io.BytesIO(png(SMALL, SMALL, rows)))
+    reduced = image.quantize(colors=SMALL_COLOURS, method=Image.Quantize.FASTOCTREE)
+    out = io.BytesIO()
+    reduced.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def module(data: bytes) -> str:
+    encoded = base64.b64encode(data).decode()
+    lines = [encoded[start : start + 100] for start in range(0, len(encoded), 100)]
+    body = "\n".join(f'    "{line}"' for line in lines)
+    return (
+        '"""The server\'s icon, a 48x48 PNG as a data URI (written by scripts/make_icon.py: do not edit).\n\n'
+        "The same drawing as icon.png, small enough to travel in every result's serverInfo.\n"
+        '"""\n\n'
+        f'SIZES = "{SMALL}x{SMALL}"\n'
+        f'PNG_DATA_URI = (\n    "data:image/png;base64,"\n{body}\n)\n'
+    )
+
+
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "icon.png"
     rows = [b"".join(pixel(column, row) for column in range(SIZE)) for row in range(SIZE)]
     out.write_bytes(png(SIZE, SIZE, rows))
     print(f"wrote {out} ({out.stat().st_size} bytes)")
+    small = small_png()
+    MODULE.write_text(module(small), encoding="utf-8")
+    print(f"wrote {MODULE} ({len(small)} bytes of PNG)")
 
 
 if __name__ == "__main__":

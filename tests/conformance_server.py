@@ -2,7 +2,7 @@
 
 `python tests/conformance_server.py PORT` builds the real server with `build_server`, adds the
 fixtures the `@modelcontextprotocol/conformance` server scenarios call by fixed names (tools
-`test_*`, resources `test://...`, prompts `test_*`, a completion handler, `logging/setLevel` and
+`test_*`, resources `test://...`, prompts `test_*`, `logging/setLevel` and
 `resources/subscribe`/`unsubscribe`), and serves it through the project's own HTTP stack
 (`mcp_server_glm.transports.serve`: Host/Origin checks, body cap, /healthz, uvicorn) at
 http://127.0.0.1:PORT/mcp, on both protocol eras at once.
@@ -13,7 +13,10 @@ the baseline lists it, and every listed scenario must have run and failed. This 
 scenarios a requirement set runs but does not score, too (the suite itself ignores those).
 
 The fixtures live only here: the shipped server never has them (`tests/test_conformance_fixtures.py`
-checks both). They answer with the texts the scenario descriptions give.
+checks both). They answer with the texts the scenario descriptions give. Where a scenario names no
+fixture, the shipped server answers: completion-complete is served by its own completion handler (it
+completes the fixture prompt's `arg1` with no values, which the scenario accepts), and prompts-list
+and the cache hints list its own prompts beside the fixtures.
 """
 
 from __future__ import annotations
@@ -37,9 +40,6 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import (
     AudioContent,
     ClientCapabilities,
-    Completion,
-    CompletionArgument,
-    CompletionContext,
     CreateMessageRequest,
     CreateMessageRequestParams,
     CreateMessageResult,
@@ -54,8 +54,6 @@ from mcp.types import (
     InputResponse,
     ListRootsRequest,
     ListRootsResult,
-    PromptReference,
-    ResourceTemplateReference,
     SamplingMessage,
     SetLevelRequestParams,
     SubscribeRequestParams,
@@ -502,19 +500,8 @@ def _add_prompts(server: MCPServer[Any]) -> None:
 
 
 def _add_handlers(server: MCPServer[Any]) -> None:
-    """Completion, and the handshake-era methods MCPServer does not serve itself."""
+    """The handshake-era methods MCPServer does not serve itself."""
     subscriptions: set[str] = set()
-
-    @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK's is untyped
-    async def complete(
-        ref: PromptReference | ResourceTemplateReference,
-        argument: CompletionArgument,
-        context: CompletionContext | None,
-    ) -> Completion:
-        if isinstance(ref, PromptReference) and ref.name == "test_prompt_with_arguments":
-            values = [word for word in ("paris", "park", "party") if word.startswith(argument.value)]
-            return Completion(values=values, total=len(values), has_more=False)
-        return Completion(values=[], total=0, has_more=False)
 
     async def set_level(ctx: ServerRequestContext[Any], params: SetLevelRequestParams) -> EmptyResult:
         log.info("Client asked for log level %s", params.level)

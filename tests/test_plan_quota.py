@@ -14,8 +14,8 @@ from mcp import Client
 from mcp.types import TextResourceContents
 
 from tests.conftest import in_process, over_stdio, server_env, text_of
-from tests.support.stdio import installed_server
 from tests.fake_glm import FakeGLM, Fault
+from tests.support.stdio import installed_server
 
 pytestmark = pytest.mark.anyio
 CODING_KEY = "coding-plan-key-without-balance-7d41"

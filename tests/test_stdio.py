@@ -210,12 +210,17 @@ async def test_instructions_state_the_job_workflow_with_the_job_tools(fake: Fake
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_only_capabilities_with_something_behind_them(fake: FakeGLM, tmp_path: Path, mode: str) -> None:
-    async with over_stdio(server_env(fake), tmp_path / "stderr.log", mode=mode) as client:
+    env = server_env(fake, GLM_TOOLS="web_search")  # no prompt uses web_search alone
+    async with over_stdio(env, tmp_path / "stderr.log", mode=mode) as client:
         capabilities = client.server_capabilities.model_dump(exclude_none=True)
-        assert "prompts" not in capabilities  # no prompt is registered yet
+        assert "prompts" not in capabilities
         assert "tools" in capabilities
         assert "resources" in capabilities
+        assert "completions" in capabilities  # the resource templates' parameters
         assert (await client.list_resources()).resources
+    async with over_stdio(server_env(fake), tmp_path / "stderr.log", mode=mode) as client:
+        assert "prompts" in client.server_capabilities.model_dump(exclude_none=True)
+        assert (await client.list_prompts()).prompts
 
 
 async def test_descriptions_name_the_configured_defaults(fake: FakeGLM, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""Builds the MCP server: its tools and resources, and a lifespan that hands every call the server's
-state (GLM client, files, store: each made on first use) and closes it at the end.
+"""Builds the MCP server: its tools, resources, prompts and completions, and a lifespan that hands every
+call the server's state (GLM client, files, store: each made on first use) and closes it at the end.
 
 `build_server(settings)` is the one factory; the transports run what it returns.
 """
@@ -13,18 +13,31 @@ from datetime import UTC
 from typing import Any
 from urllib.parse import unquote
 
+from mcp.server.caching import CacheHint
+from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.prompts import Prompt
 from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, GetPromptResult, InputRequiredResult, ServerCapabilities
+from mcp.types import (
+    CallToolResult,
+    DiscoverResult,
+    GetPromptResult,
+    Icon,
+    InputRequiredResult,
+    ReadResourceRequestParams,
+    ReadResourceResult,
+    RequestParams,
+    ServerCapabilities,
+)
 from mcp.types import Tool as ToolEntry
 from mcp_types import INVALID_PARAMS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import AnyUrl, ValidationError
 
-from . import __version__, caps, resources
+from . import __version__, caps, completions, icon, prompts, resources
 from .errors import (
     AuthenticationFailed,
     ConfigError,
@@ -47,19 +60,43 @@ JOB_WORKFLOW = (
 )
 
 
-def instructions(tools: Sequence[ToolSpec]) -> str:
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"  # SEP-2663, 2026-07-28 only
+TASKS_WORKFLOW = (
+    "A client that runs tools as MCP tasks may call a job tool as a task and follow it with tasks/get; "
+    "get_task follows the same job by its task_id."
+)
+
+DESCRIPTION = "GLM models on Z.AI or BigModel: chat, web search, image and video generation, speech to text."
+WEBSITE_URL = "https://github.com/mcp-server-glm/mcp-server-glm"  # server.json's io.github name
+ICONS = [Icon(src=icon.PNG_DATA_URI, mime_type="image/png", sizes=[icon.SIZES])]
+
+# Cache hints (2026-07-28, SEP-2549): what is fixed for the life of the server may be kept an hour and
+# shared; whatever else is read (jobs, media, usage) stays private and stale at once (the SDK's default).
+HOUR_MS = 3_600_000
+STATIC = CacheHint(ttl_ms=HOUR_MS, scope="public")
+CACHE_HINTS = {"tools/list": STATIC, "prompts/list": STATIC, "resources/templates/list": STATIC}
+STATIC_RESOURCES = frozenset({"glm://models"})  # read with the STATIC hint
+
+
+def instructions(tools: Sequence[ToolSpec], *, tasks: bool = False) -> str:
     """The server's instructions for the enabled `tools`: what each is for, and how jobs are followed
-    when a job tool and get_task are both there."""
+    when a job tool and get_task are both there; with `tasks` (the client can run tools as MCP tasks),
+    also how a job started as a task is followed."""
     text = "Tools of the GLM platform (Z.AI / BigModel): " + "; ".join(spec.purpose for spec in tools) + "."
     if "get_task" in {spec.name for spec in tools} and any(spec.job for spec in tools):
         text += " " + JOB_WORKFLOW
+        if tasks:
+            text += " " + TASKS_WORKFLOW
     return text
 
 
 class GLMServer(MCPServer[AppState]):
     """MCPServer whose tools are listed from listing.json and built on first call, and whose tool
     failures always read as one actionable line. Tools added the usual way (`server.tool()`) work too.
-    `elsewhere`: registered tools of another platform, not listed; a call says where they are."""
+    `elsewhere`: registered tools of another platform, not listed; a call says where they are.
+    `tasks_instructions`: the instructions for a client that can run tools as MCP tasks, given on
+    server/discover when the server serves the tasks extension and the client declares it (tasks
+    exist only on 2026-07-28, so initialize always gives `instructions`)."""
 
     def __init__(
         self,
@@ -67,6 +104,7 @@ class GLMServer(MCPServer[AppState]):
         glm_tools: Sequence[listing.Listed] = (),
         elsewhere: Sequence[ToolSpec] = (),
         settings: Settings | None = None,
+        tasks_instructions: str | None = None,
         **options: Any,
     ) -> None:
         self._specs = {listed.spec.name: listed.spec for listed in glm_tools}
@@ -92,6 +130,27 @@ class GLMServer(MCPServer[AppState]):
             return found if self._prompts else found.model_copy(update={"prompts": None})
 
         lowlevel.get_capabilities = capabilities  # type: ignore[method-assign]
+        if tasks_instructions is not None:
+            self._serve_discover(tasks_instructions)
+
+    def _serve_discover(self, tasks_instructions: str) -> None:
+        """server/discover as the SDK answers it, with the instructions for what this client can use."""
+        lowlevel = self._lowlevel_server
+
+        async def discover(
+            ctx: ServerRequestContext[AppState], params: RequestParams | None
+        ) -> DiscoverResult:
+            declared = ctx.session.client_capabilities
+            tasks = TASKS_EXTENSION in lowlevel.extensions and TASKS_EXTENSION in (
+                (declared.extensions if declared is not None else None) or {}
+            )
+            return DiscoverResult(
+                supported_versions=list(MODERN_PROTOCOL_VERSIONS),
+                capabilities=lowlevel.get_capabilities(protocol_version=ctx.protocol_version),
+                instructions=tasks_instructions if tasks else lowlevel.instructions,
+            )
+
+        lowlevel.add_request_handler("server/discover", RequestParams, discover)
 
     def add_prompt(self, prompt: Prompt) -> None:
         super().add_prompt(prompt)
@@ -157,9 +216,23 @@ class GLMServer(MCPServer[AppState]):
         arguments: dict[str, Any] | None = None,
         context: Context[AppState, Any] | None = None,
     ) -> GetPromptResult | InputRequiredResult:
-        # An unknown name is the caller's mistake: invalid params, not an internal error with a traceback.
-        if name not in {prompt.name for prompt in await self.list_prompts()}:
+        # An unknown name or a wrong set of arguments is the caller's mistake: invalid params, not an
+        # internal error with a traceback.
+        listed = {prompt.name: prompt for prompt in await self.list_prompts()}
+        if name not in listed:
             raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name}")
+        declared = listed[name].arguments or []
+        given = set(arguments or {})
+        missing = [argument.name for argument in declared if argument.required and argument.name not in given]
+        unknown = sorted(given - {argument.name for argument in declared})
+        if missing or unknown:
+            problems = [
+                f"{label} argument {', '.join(names)}"
+                for label, names in (("missing", missing), ("unknown", unknown))
+                if names
+            ]
+            takes = ", ".join(argument.name for argument in declared) or "no arguments"
+            raise MCPError(INVALID_PARAMS, f"Prompt {name}: {'; '.join(problems)}; it takes {takes}.")
         return await super().get_prompt(name, arguments, context)
 
     async def read_resource(
@@ -175,6 +248,17 @@ class GLMServer(MCPServer[AppState]):
                 return [ReadResourceContents(content=data.decode("utf-8", "replace"), mime_type=mime_type)]
             return [ReadResourceContents(content=data, mime_type=mime_type)]
         return await super().read_resource(uri, context)
+
+    # A cache hint per resource: MCPServer builds the read's result in this handler (the one its
+    # low-level server calls) and offers no hook for its ttlMs/cacheScope; the method-wide hint
+    # (`cache_hints`) cannot tell the catalogue from a job.
+    async def _handle_read_resource(
+        self, ctx: ServerRequestContext[AppState], params: ReadResourceRequestParams
+    ) -> ReadResourceResult | InputRequiredResult:
+        result = await super()._handle_read_resource(ctx, params)
+        if isinstance(result, ReadResourceResult) and str(params.uri) in STATIC_RESOURCES:
+            return result.model_copy(update={"ttl_ms": STATIC.ttl_ms, "cache_scope": STATIC.scope})
+        return result
 
 
 def configured(listed: listing.Listed, settings: Settings) -> ToolEntry:
@@ -317,12 +401,19 @@ def build_server(settings: Settings, registered: Mapping[str, listing.Listed] | 
         settings=settings,
         name="mcp-server-glm",
         title="GLM",
+        description=DESCRIPTION,
+        website_url=WEBSITE_URL,
+        icons=ICONS,
         version=__version__,
         instructions=instructions([listed.spec for listed in enabled]),
+        tasks_instructions=instructions([listed.spec for listed in enabled], tasks=True),
         lifespan=_lifespan(state),
         log_level=settings.log_level,
+        cache_hints=CACHE_HINTS,
     )
     resources.register(server, settings, store)
+    served = prompts.register(server, settings, [listed.spec.name for listed in enabled])
+    completions.register(server, settings, store, served)
     server.store = store
     server.state = state
     return server

@@ -262,6 +262,10 @@ class Store:
 
         return await self._run("cannot read", read)
 
+    async def task_ids(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` task ids starting with `prefix` (case-insensitive), newest first."""
+        return await self._run("cannot read", lambda db: _names(db, "tasks", "id", prefix, limit))
+
     async def processing_tasks(self, kind: str, model: str) -> list[TaskRecord]:
         """The tasks of that kind and model the store still holds as PROCESSING, newest first."""
 
@@ -380,6 +384,10 @@ class Store:
             return None if row is None else MediaRecord(*row)
 
         return await self._run("cannot read", read)
+
+    async def media_names(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` saved media names starting with `prefix` (case-insensitive), newest first."""
+        return await self._run("cannot read", lambda db: _names(db, "media", "name", prefix, limit))
 
     # -- usage -----------------------------------------------------------------------------------
 
@@ -544,6 +552,17 @@ def _replay_journal(db: sqlite3.Connection, journal: Path) -> None:
                 db.execute("DELETE FROM tasks WHERE id = ?", (entry["replaces"],))
             log.info("Recorded job %s from the journal", task.get("id"))
     journal.unlink(missing_ok=True)
+
+
+def _names(db: sqlite3.Connection, table: str, column: str, prefix: str, limit: int) -> list[str]:
+    """The `column` of the newest rows of `table` whose value starts with `prefix` (no LIKE: ids may
+    hold % or _)."""
+    rows = db.execute(
+        f"SELECT {column} FROM {table} WHERE lower(substr({column}, 1, length(?))) = lower(?) "  # noqa: S608
+        "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+        (prefix, prefix, max(limit, 0)),
+    )
+    return [row[0] for row in rows]
 
 
 @contextlib.contextmanager

@@ -38,7 +38,7 @@ class RawSession:
             text=True,
         )
         self.next_id = 0
-        self.request(
+        self.initialized = self.request(  # the initialize result
             "initialize",
             {
                 "protocolVersion": "2025-11-25",
