@@ -23,7 +23,7 @@ from mcp.types import Tool as ToolEntry
 from mcp_types import INVALID_PARAMS
 from pydantic import AnyUrl, ValidationError
 
-from . import __version__, caps, resources
+from . import __version__, caps, resources, tasks
 from .errors import AuthenticationFailed, ConfigError, GLMError, JobError, Refusal
 from .settings import Settings
 from .state import AppState, LazyStore
@@ -280,6 +280,7 @@ def build_server(settings: Settings, registered: Mapping[str, listing.Listed] | 
     elsewhere = [listed.spec for listed in chosen if settings.platform not in listed.spec.platforms]
     store = LazyStore(settings)
     state = AppState(settings, store)
+    added = tasks.extensions([listed.spec for listed in enabled], one_line) if settings.tasks else []
     server = GLMServer(
         glm_tools=enabled,
         elsewhere=elsewhere,
@@ -290,7 +291,9 @@ def build_server(settings: Settings, registered: Mapping[str, listing.Listed] | 
         instructions=instructions([listed.spec for listed in enabled]),
         lifespan=_lifespan(state),
         log_level=settings.log_level,
+        extensions=added,
     )
+    tasks.install(server, added)
     resources.register(server, settings, store)
     server.store = store
     server.state = state

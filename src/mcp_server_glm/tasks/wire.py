@@ -1,0 +1,67 @@
+"""A task as each dialect writes it: 2025-11-25 (`ttl`, `pollInterval`, nested in `task` when created,
+`failed` for a tool error) and the 2026-07-28 extension (flat with `resultType`, `ttlMs`, `pollIntervalMs`,
+the result inlined, a tool error `completed`).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from ..store import McpTask
+from .service import COMPLETED, FAILED
+
+LEGACY = "2025-11-25"
+EXTENSION = "io.modelcontextprotocol/tasks"
+RELATED_TASK = "io.modelcontextprotocol/related-task"
+IMMEDIATE_RESPONSE = "io.modelcontextprotocol/model-immediate-response"
+
+
+def _when(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def legacy_task(task: McpTask, poll_ms: int) -> dict[str, Any]:
+    """The 2025-11-25 `Task` (every required field present, `ttl` an integer)."""
+    shown: dict[str, Any] = {
+        "taskId": task.id,
+        "status": task.status,
+        "createdAt": _when(task.created_at),
+        "lastUpdatedAt": _when(task.updated_at),
+        "ttl": task.ttl_ms,
+        "pollInterval": poll_ms,
+    }
+    if task.message:
+        shown["statusMessage"] = task.message
+    return shown
+
+
+def legacy_result(task: McpTask) -> dict[str, Any]:
+    """What `tasks/result` gives: the call's own result, tagged with its task."""
+    result = dict(task.result or _cancelled(task))
+    result["_meta"] = {**result.get("_meta", {}), RELATED_TASK: {"taskId": task.id}}
+    return result
+
+
+def modern_task(task: McpTask, poll_ms: int) -> dict[str, Any]:
+    """The 2026-07-28 task (the handle, and tasks/get's DetailedTask with the result inlined)."""
+    # The extension reserves `failed` for JSON-RPC errors: a tool's error result is `completed`.
+    ended = task.status in (COMPLETED, FAILED)
+    shown: dict[str, Any] = {
+        "taskId": task.id,
+        "status": COMPLETED if ended else task.status,
+        "createdAt": _when(task.created_at),
+        "lastUpdatedAt": _when(task.updated_at),
+        "ttlMs": task.ttl_ms,
+        "pollIntervalMs": poll_ms,
+    }
+    if task.message:
+        shown["statusMessage"] = task.message
+    if ended:
+        shown["result"] = task.result or _cancelled(task)
+    return shown
+
+
+def _cancelled(task: McpTask) -> dict[str, Any]:
+    text = task.message or f"Task {task.id} was cancelled."
+    return {"content": [{"type": "text", "text": text}], "isError": True}
