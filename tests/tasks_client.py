@@ -78,10 +78,10 @@ class TasksClient(ClientExtension):
 
 async def get_task(session: Any, task_id: str) -> DetailedTask:
     task: DetailedTask = await session.send_request(
-        GetTask(params=TaskIdParams(task_id=task_id)), DetailedTask
+        GetTask(params=TaskIdParams(taskId=task_id)), DetailedTask
     )
     return task
 
 
 async def cancel_task(session: Any, task_id: str) -> None:
-    await session.send_request(CancelTask(params=TaskIdParams(task_id=task_id)), Result)
+    await session.send_request(CancelTask(params=TaskIdParams(taskId=task_id)), Result)
