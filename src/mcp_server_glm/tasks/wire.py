@@ -38,7 +38,7 @@ def legacy_task(task: McpTask, poll_ms: int) -> dict[str, Any]:
 
 def legacy_result(task: McpTask) -> dict[str, Any]:
     """What `tasks/result` gives: the call's own result, tagged with its task."""
-    result = dict(task.result or _cancelled(task))
+    result = {key: value for key, value in (task.result or _cancelled(task)).items() if key != "resultType"}
     result["_meta"] = {**result.get("_meta", {}), RELATED_TASK: {"taskId": task.id}}
     return result
 
