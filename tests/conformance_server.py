@@ -33,7 +33,7 @@ import anyio
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer, Resolve, Sample, UserMessage
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types import (
     AudioContent,
     ClientCapabilities,
@@ -61,12 +61,16 @@ from mcp.types import (
     SubscribeRequestParams,
     TextContent,
     TextResourceContents,
+    ToolAnnotations,
     UnsubscribeRequestParams,
 )
+from mcp_types import INTERNAL_ERROR
 from pydantic import Field
 
 from mcp_server_glm.server import GLMServer, build_server
 from mcp_server_glm.settings import Settings
+from mcp_server_glm.tasks import tasks_of
+from mcp_server_glm.tools.spec import ToolSpec
 from mcp_server_glm.transports import serve
 
 log = logging.getLogger("conformance_server")
@@ -133,6 +137,7 @@ def add_fixtures(server: MCPServer[Any]) -> None:
     _add_content_tools(server)
     _add_client_request_tools(server)
     _add_input_required_tools(server)
+    _add_task_tools(server)
     _add_resources(server)
     _add_prompts(server)
     _add_handlers(server)
@@ -428,6 +433,36 @@ def _add_input_required_tools(server: MCPServer[Any]) -> None:
         if not requests:
             return "The client declared no capability to ask through"
         return InputRequiredResult(input_requests=requests)
+
+
+def _add_task_tools(server: MCPServer[Any]) -> None:
+    """The tasks extension's fixtures (SEP-2663 scenarios), run as tasks by the server's own tasks
+    package (a run of the tool in the process, like transcribe's)."""
+    tasks = tasks_of(server)
+    assert tasks is not None, "GLM_TASKS is on in the conformance server"
+
+    @server.tool(description="Says hello; never a task (conformance: tasks-*).")
+    def greet(name: str) -> str:
+        return f"Hello, {name}!"
+
+    @server.tool(description="Sleeps `seconds`, then answers (conformance: tasks-*).")
+    async def slow_compute(seconds: float = 1.0, label: str = "") -> str:
+        await anyio.sleep(seconds)
+        return f"Computed {label} after {seconds:g} s"
+
+    @server.tool(description="Fails as a tool after about 1 s (conformance: tasks-lifecycle).")
+    async def failing_job() -> str:
+        await anyio.sleep(1)
+        raise ToolError("failing_job always fails")
+
+    @server.tool(description="Fails with a protocol error (conformance: tasks-lifecycle).")
+    async def protocol_error_job() -> str:
+        await anyio.sleep(0.5)
+        raise MCPError(INTERNAL_ERROR, "protocol_error_job always fails with a protocol error")
+
+    for name in ("slow_compute", "failing_job", "protocol_error_job"):
+        spec = ToolSpec(name=name, title=name, annotations=ToolAnnotations(), purpose="", summary="")
+        tasks.add(spec, required=name == "failing_job")
 
 
 def _add_resources(server: MCPServer[Any]) -> None:

@@ -22,8 +22,8 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import RawSession, installed_server, server_env
-from tests.fake_glm import FakeGLM, TaskPlan
+from tests.conftest import RawSession, installed_server, server_env, wav_file
+from tests.fake_glm import FakeGLM, Fault, TaskPlan
 from tests.tasks_client import TasksClient, cancel_task, get_task
 from tests.test_http import http_server
 
@@ -181,6 +181,31 @@ def test_without_tasks_calls_are_unchanged(fake: FakeGLM) -> None:
     finally:
         off.kill()
     assert len(fake.requests_to("videos/generations")) == 2
+
+
+def test_legacy_transcribe_runs_as_a_task_and_a_restart_ends_it(fake: FakeGLM, isolated_dirs: Path) -> None:
+    audio = isolated_dirs / "speech.wav"
+    audio.write_bytes(wav_file(b"\x01\x00" * 8000))  # 1 s at 8 kHz
+    fake.script("audio/transcriptions", Fault(delay=1.0))  # a run longer than the call's first moment
+    call = {"name": "transcribe", "arguments": {"file": str(audio)}}
+    session = RawSession(server_env(fake))
+    try:
+        task = legacy_call(session, call=call)
+        assert task["status"] == "working"
+        assert polled(session, task["taskId"])["status"] == "completed"
+        result = session.request("tasks/result", {"taskId": task["taskId"]})
+        assert result["structuredContent"]["text"] == "Transcript of 1.00 s of audio."
+        fake.script("audio/transcriptions", Fault(delay=30.0))
+        cut = legacy_call(session, call=call)
+    finally:
+        session.kill()  # a run lives in its process: this one cannot finish
+    again = RawSession(server_env(fake))
+    try:
+        ended = again.request("tasks/get", {"taskId": cut["taskId"]})
+        assert ended["status"] == "failed"
+        assert "restarted during this run of transcribe" in ended["statusMessage"]
+    finally:
+        again.kill()
 
 
 # --- 2026-07-28: the SDK client with the tasks extension, over stdio and Streamable HTTP -----------------

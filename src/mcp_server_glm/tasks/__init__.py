@@ -37,3 +37,9 @@ def install(server: MCPServer[Any], added: Sequence[Extension]) -> None:
         if isinstance(extension, TasksExtension):
             extension.tasks.server = server
             server.middleware.append(TaskCalls(extension.tasks))
+
+
+def tasks_of(server: MCPServer[Any]) -> Tasks | None:
+    """The tasks `install` put on `server`, if any (to let a tool added later run as a task)."""
+    found = [entry.tasks for entry in server.middleware if isinstance(entry, TaskCalls)]
+    return found[0] if found else None

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver.server import require_client_extension
 from mcp.shared.exceptions import MCPError
 from mcp_types import METHOD_NOT_FOUND
 
@@ -21,9 +22,9 @@ from .wire import EXTENSION, IMMEDIATE_RESPONSE, LEGACY, legacy_task, modern_tas
 
 CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 LEGACY_CAPABILITY: dict[str, Any] = {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
-# How long a task's call first runs before its handle goes out, as a multiple of GLM_POLL_INTERVAL:
-# a job polled once, a run given a moment; one done by then is answered as it is.
-WINDOW_FLOORS = 1
+# How long a task's call first runs before its handle goes out: a job is polled once (GLM_POLL_INTERVAL
+# after it was submitted), a run is given RUN_WINDOW seconds; one done by then is answered as it is.
+RUN_WINDOW = 0.25
 
 
 class TaskCalls:
@@ -47,8 +48,14 @@ class TaskCalls:
                 raise MCPError(METHOD_NOT_FOUND, f"{params.get('name')} does not run as a task.")
             ttl = self.tasks.ttl(asked.get("ttl") if isinstance(asked, Mapping) else None)
             return await self._call(ctx, call_next, params, ttl, legacy=True)
-        if not legacy and _declares_extension(params) and self.tasks.supports(params.get("name")):
-            return await self._call(ctx, call_next, params, self.tasks.ttl(None), legacy=False)
+        name = params.get("name")
+        if not legacy and self.tasks.supports(name):
+            if _declares_extension(params):
+                return await self._call(ctx, call_next, params, self.tasks.ttl(None), legacy=False)
+            if name in self.tasks.required:
+                require_client_extension(ctx, EXTENSION)  # -32021, naming the extension
+        if legacy and name in self.tasks.required:
+            raise MCPError(METHOD_NOT_FOUND, f"{name} runs only as a task: call it with a task.")
         return await call_next(ctx)
 
     async def _call(
@@ -61,8 +68,8 @@ class TaskCalls:
         legacy: bool,
     ) -> HandlerResult:
         tool: str = params["name"]
-        window = WINDOW_FLOORS * ctx.lifespan_context.settings.poll_interval
         if self.tasks.follows_jobs(tool):
+            window = ctx.lifespan_context.settings.poll_interval
             # The real tool submits the job once and waits a moment; its answer names the job.
             arguments = dict(params.get("arguments") or {})
             given = arguments.get("wait_seconds")
@@ -86,7 +93,7 @@ class TaskCalls:
             return _wire(await call_next(dataclasses.replace(ctx, params=quiet)))
 
         task = await self.tasks.open_run(ctx, tool, ttl, run)
-        await self.tasks.wait_run(task.id, window)
+        await self.tasks.wait_run(task.id, RUN_WINDOW)
         task = await self.tasks.find(ctx, task.id)
         if not legacy and task.result is not None:
             return task.result

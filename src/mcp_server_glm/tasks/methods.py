@@ -91,6 +91,9 @@ def _check_modern(ctx: ServerRequestContext[Any, Any], task_id: str) -> None:
         return
     require_client_extension(ctx, EXTENSION)
     headers = getattr(ctx.request, "headers", None)
-    named = headers.get("mcp-name") if headers is not None else None
-    if named is not None and named != task_id:
-        raise MCPError(HEADER_MISMATCH, f"The Mcp-Name header {named!r} does not match taskId {task_id!r}.")
+    if headers is None:
+        return  # stdio: no headers to route by
+    named = headers.get("mcp-name")
+    if named != task_id:
+        shown = "is missing" if named is None else f"{named!r} does not match taskId {task_id!r}"
+        raise MCPError(HEADER_MISMATCH, f"The Mcp-Name header {shown}: it must name the task.")

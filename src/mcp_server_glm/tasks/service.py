@@ -11,23 +11,23 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
-from mcp_types import INVALID_PARAMS
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
 from ..errors import GLMError, JobError, JobFailed, JobUnchecked, JobUnsaved, Refusal
-from ..glm.jobs import PollSchedule
-from ..jobs.outcome import Outcome, seconds_text
-from ..jobs.settle import report_recorded
-from ..jobs.wait import wait_and_settle
 from ..state import AppState
-from ..store import McpTask, Store, TaskRecord
 from ..tools.spec import ToolSpec
+
+if TYPE_CHECKING:  # the store, the GLM client and the jobs code load on a task's first use, not at start
+    from ..glm.jobs import PollSchedule
+    from ..jobs.outcome import Outcome
+    from ..store import McpTask, Store, TaskRecord
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class Tasks:
     ) -> None:
         self.specs = dict(specs)
         self.describe = describe
+        self.required: set[str] = set()  # tools that run only as tasks (none of ours: the fixtures')
         self.server: MCPServer[Any] | None = None
         self._runs: dict[str, asyncio.Task[None]] = {}  # runs of tools in this process, by task id
         self._polled: dict[str, float] = {}  # a job task's age at its last poll, by task id
@@ -63,6 +64,12 @@ class Tasks:
 
     def follows_jobs(self, tool: str) -> bool:
         return self.specs[tool].job
+
+    def add(self, spec: ToolSpec, *, required: bool = False) -> None:
+        """Let a tool added outside the registry run as a task (a run in this process unless `job`)."""
+        self.specs[spec.name] = spec
+        if required:
+            self.required.add(spec.name)
 
     @staticmethod
     def ttl(requested: object) -> int:
@@ -75,7 +82,7 @@ class Tasks:
         """When to ask again: the job's next polling age (a few seconds at first, GLM_POLL_MAX_INTERVAL
         later on), never sooner than HINT_FLOORS x GLM_POLL_INTERVAL."""
         settings = _state(rctx).settings
-        schedule = PollSchedule(floor=settings.poll_interval, cap=settings.poll_max_interval)
+        schedule = _schedule(rctx)
         age = max(0.0, time.time() - task.created_at)
         gap = schedule.next_after(age) - age
         return int(1000 * min(settings.poll_max_interval, max(gap, HINT_FLOORS * settings.poll_interval)))
@@ -83,14 +90,14 @@ class Tasks:
     async def open_job(
         self, rctx: ServerRequestContext[Any, Any], tool: str, job_id: str, ttl_ms: int, message: str
     ) -> McpTask:
-        return await self._open(rctx, McpTask(_new_id(), tool, job_id, WORKING, message, None, ttl_ms))
+        return await self._open(rctx, _task(_new_id(), tool, job_id, WORKING, message, None, ttl_ms))
 
     async def open_done(
         self, rctx: ServerRequestContext[Any, Any], tool: str, result: WireResult, ttl_ms: int
     ) -> McpTask:
         """A task for a call that ended within its first moments: already completed (or failed)."""
         status, message = _ended(tool, result)
-        return await self._open(rctx, McpTask(_new_id(), tool, None, status, message, result, ttl_ms))
+        return await self._open(rctx, _task(_new_id(), tool, None, status, message, result, ttl_ms))
 
     async def open_run(
         self,
@@ -101,18 +108,21 @@ class Tasks:
     ) -> McpTask:
         """A task for a run of the tool in this process, started now; its result is kept when it ends."""
         task = await self._open(
-            rctx, McpTask(_new_id(), tool, None, WORKING, f"{tool} is running", None, ttl_ms)
+            rctx, _task(_new_id(), tool, None, WORKING, f"{tool} is running", None, ttl_ms)
         )
         records = await _records(rctx)
 
         async def follow() -> None:
             try:
                 result = await run()
-            except MCPError as exc:
-                result = _error_result(f"Error executing tool {tool}: {exc.error.message}")
+            except MCPError as exc:  # a protocol error, not a tool's: the task fails with it
+                error = exc.error.model_dump(by_alias=True, mode="json", exclude_none=True)
+                result = {"error": error}
             except Exception:
                 log.exception("The task run of %s crashed", tool)
-                result = _error_result(f"Error executing tool {tool}: internal error; the server log has it.")
+                result = {
+                    "error": {"code": INTERNAL_ERROR, "message": f"{tool} crashed; the server log has it."}
+                }
             status, message = _ended(tool, result)
             with anyio.CancelScope(shield=True):
                 await records.update_mcp_task(task.id, status=status, message=message, result=result)
@@ -204,8 +214,7 @@ class Tasks:
                 task_id, status=FAILED, message=message, result=_error_result(message)
             )
             return ended or task
-        settings = _state(rctx).settings
-        schedule = PollSchedule(floor=settings.poll_interval, cap=settings.poll_max_interval)
+        schedule = _schedule(rctx)
         age = time.time() - task.created_at
         last = self._polled.get(task_id)
         if last is not None and age < schedule.next_after(last):
@@ -221,6 +230,10 @@ class Tasks:
     ) -> tuple[str, str, WireResult | None]:
         """Where the task's job stands: polled once (or read from the store when it has ended), and
         settled by the jobs code as get_task settles it."""
+        from ..jobs.outcome import seconds_text
+        from ..jobs.settle import report_recorded
+        from ..jobs.wait import wait_and_settle
+
         assert task.job_id is not None and self.server is not None
         job_id = task.job_id
         ctx: Context[Any, Any] = Context(request_context=rctx, mcp_server=self.server)
@@ -261,6 +274,19 @@ class Tasks:
         return shaped
 
 
+def _schedule(rctx: ServerRequestContext[Any, Any]) -> PollSchedule:
+    from ..glm.jobs import PollSchedule
+
+    settings = _state(rctx).settings
+    return PollSchedule(floor=settings.poll_interval, cap=settings.poll_max_interval)
+
+
+def _task(*fields: Any) -> McpTask:
+    from ..store import McpTask
+
+    return McpTask(*fields)
+
+
 def _new_id() -> str:
     return secrets.token_urlsafe(24)  # a bearer handle: unguessable
 
@@ -283,7 +309,10 @@ def _wire(result: CallToolResult) -> WireResult:
 
 
 def _ended(tool: str, result: WireResult) -> tuple[str, str]:
-    """The status and message of a task whose call ended with `result` (a failure's one line)."""
+    """The status and message of a task whose call ended with `result` (a failure's one line); a
+    protocol error is kept as `{"error": ...}`."""
+    if isinstance(error := result.get("error"), dict):
+        return FAILED, str(error.get("message"))
     text = next((block.get("text") for block in result.get("content", []) if block.get("type") == "text"), "")
     if result.get("isError"):
         return FAILED, str(text).removeprefix(f"Error executing tool {tool}: ")

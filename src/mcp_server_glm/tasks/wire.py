@@ -6,10 +6,15 @@ the result inlined, a tool error `completed`).
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..store import McpTask
+from mcp.shared.exceptions import MCPError
+from mcp.types import ErrorData
+
 from .service import COMPLETED, FAILED
+
+if TYPE_CHECKING:
+    from ..store import McpTask
 
 LEGACY = "2025-11-25"
 EXTENSION = "io.modelcontextprotocol/tasks"
@@ -37,7 +42,9 @@ def legacy_task(task: McpTask, poll_ms: int) -> dict[str, Any]:
 
 
 def legacy_result(task: McpTask) -> dict[str, Any]:
-    """What `tasks/result` gives: the call's own result, tagged with its task."""
+    """What `tasks/result` gives: the call's own result, tagged with its task (or its protocol error)."""
+    if is_protocol_error(task):
+        raise MCPError.from_error_data(ErrorData.model_validate((task.result or {})["error"]))
     result = {key: value for key, value in (task.result or _cancelled(task)).items() if key != "resultType"}
     result["_meta"] = {**result.get("_meta", {}), RELATED_TASK: {"taskId": task.id}}
     return result
@@ -46,7 +53,8 @@ def legacy_result(task: McpTask) -> dict[str, Any]:
 def modern_task(task: McpTask, poll_ms: int) -> dict[str, Any]:
     """The 2026-07-28 task (the handle, and tasks/get's DetailedTask with the result inlined)."""
     # The extension reserves `failed` for JSON-RPC errors: a tool's error result is `completed`.
-    ended = task.status in (COMPLETED, FAILED)
+    failed = is_protocol_error(task)
+    ended = task.status in (COMPLETED, FAILED) and not failed
     shown: dict[str, Any] = {
         "taskId": task.id,
         "status": COMPLETED if ended else task.status,
@@ -59,7 +67,13 @@ def modern_task(task: McpTask, poll_ms: int) -> dict[str, Any]:
         shown["statusMessage"] = task.message
     if ended:
         shown["result"] = task.result or _cancelled(task)
+    if failed:
+        shown["error"] = (task.result or {})["error"]
     return shown
+
+
+def is_protocol_error(task: McpTask) -> bool:
+    return task.status == FAILED and task.result is not None and "error" in task.result
 
 
 def _cancelled(task: McpTask) -> dict[str, Any]:
