@@ -460,9 +460,36 @@ def _add_task_tools(server: MCPServer[Any]) -> None:
         await anyio.sleep(0.5)
         raise MCPError(INTERNAL_ERROR, "protocol_error_job always fails with a protocol error")
 
-    for name in ("slow_compute", "failing_job", "protocol_error_job"):
+    def question(message: str, field: str) -> dict[str, Any]:
+        asked = _elicit(message, field, "boolean")
+        return asked.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+    @server.tool(
+        description="Asks, once running as a task, whether to delete (conformance: tasks-mrtr-input)."
+    )
+    async def confirm_delete(filename: str = "file.txt") -> str:
+        answers = await tasks.ask({"confirm": question(f"Delete {filename}?", "confirm")})
+        content = answers["confirm"].get("content") or {}
+        return f"Deleted {filename}" if content.get("confirm") else f"Kept {filename}"
+
+    @server.tool(description="Asks two things at once as a task (conformance: tasks-mrtr-input).")
+    async def multi_input() -> str:
+        answers = await tasks.ask({"first": question("First?", "ok"), "second": question("Second?", "ok")})
+        return f"Answered {len(answers)} questions"
+
+    @server.tool(
+        description="Asks a name by MRTR, then runs as a task (conformance: tasks-mrtr-composition)."
+    )
+    async def test_tool_with_task(ctx: Context) -> str | InputRequiredResult:
+        name = _accepted(ctx, "user_name", "name")
+        if name is None:
+            return InputRequiredResult(input_requests={"user_name": _elicit("What is your name?", "name")})
+        return f"Hello, {name}!"
+
+    runs = ("slow_compute", "failing_job", "protocol_error_job", "confirm_delete", "multi_input")
+    for name in (*runs, "test_tool_with_task"):
         spec = ToolSpec(name=name, title=name, annotations=ToolAnnotations(), purpose="", summary="")
-        tasks.add(spec, required=name == "failing_job")
+        tasks.add(spec, required=name in ("failing_job", "test_tool_with_task"))
 
 
 def _add_resources(server: MCPServer[Any]) -> None:

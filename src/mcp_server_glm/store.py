@@ -422,6 +422,13 @@ class Store:
 
         return await self._run("cannot write to", write)
 
+    async def drop_mcp_task(self, task_id: str) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            with _immediate(db):
+                db.execute("DELETE FROM mcp_tasks WHERE id = ?", (task_id,))
+
+        await self._run("cannot write to", write)
+
     async def get_mcp_task(self, task_id: str) -> McpTask | None:
         return await self._run("cannot read", lambda db: _get_mcp_task(db, task_id))
 

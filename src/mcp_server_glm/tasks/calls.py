@@ -95,7 +95,10 @@ class TaskCalls:
         task = await self.tasks.open_run(ctx, tool, ttl, run)
         await self.tasks.wait_run(task.id, RUN_WINDOW)
         task = await self.tasks.find(ctx, task.id)
-        if not legacy and task.result is not None:
+        if task.result is not None and task.result.get("resultType") == "input_required":
+            await self.tasks.forget(ctx, task.id)  # an MRTR round of tools/call: no task yet
+            return task.result
+        if not legacy and task.result is not None and tool not in self.tasks.required:
             return task.result
         return self._handle(ctx, task, None, legacy=legacy)
 

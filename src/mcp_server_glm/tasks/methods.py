@@ -1,6 +1,6 @@
 """The tasks extension (`io.modelcontextprotocol/tasks`, advertised in 2026-07-28 `server/discover`) and
 the `tasks/*` methods of both dialects: get and cancel in both, result and list in 2025-11-25 only,
-update in 2026-07-28 only (no task of ours asks for input, so an update has nothing to answer).
+update in 2026-07-28 only (answers to what a run asked through `Tasks.ask`).
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ class TasksExtension(Extension):
         _check_modern(ctx, params.task_id)
         task = await self.tasks.find(ctx, params.task_id)
         poll = self.tasks.poll_ms(ctx, task)
-        return legacy_task(task, poll) if ctx.protocol_version == LEGACY else modern_task(task, poll)
+        if ctx.protocol_version == LEGACY:
+            return legacy_task(task, poll)
+        return modern_task(task, poll, self.tasks.questions(task.id))
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> HandlerResult:
         _check_modern(ctx, params.task_id)
@@ -82,6 +84,7 @@ class TasksExtension(Extension):
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateParams) -> HandlerResult:
         _check_modern(ctx, params.task_id)
         await self.tasks.find(ctx, params.task_id)
+        self.tasks.answer(params.task_id, params.input_responses or {})
         return {}
 
 

@@ -6,6 +6,7 @@ of a tool in this process (its result kept when it ends; a restart ends it as fa
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import logging
 import secrets
@@ -42,6 +43,7 @@ NO_CANCEL = (
 )
 
 WireResult = dict[str, Any]
+RUNNING: contextvars.ContextVar[str | None] = contextvars.ContextVar("mcp_task", default=None)  # a run's task
 
 
 class Tasks:
@@ -58,6 +60,8 @@ class Tasks:
         self._runs: dict[str, asyncio.Task[None]] = {}  # runs of tools in this process, by task id
         self._polled: dict[str, float] = {}  # a job task's age at its last poll, by task id
         self._locks: dict[str, anyio.Lock] = {}
+        # Questions a run asked its client (2026-07-28 inputRequests), by task id, then key.
+        self._asked: dict[str, dict[str, tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]]] = {}
 
     def supports(self, tool: object) -> bool:
         return isinstance(tool, str) and tool in self.specs
@@ -113,6 +117,7 @@ class Tasks:
         records = await _records(rctx)
 
         async def follow() -> None:
+            RUNNING.set(task.id)
             try:
                 result = await run()
             except MCPError as exc:  # a protocol error, not a tool's: the task fails with it
@@ -131,6 +136,42 @@ class Tasks:
         self._runs[task.id] = runner
         runner.add_done_callback(lambda _: self._runs.pop(task.id, None))
         return task
+
+    async def ask(self, requests: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Inside a task's run: ask the client (`requests` by key, each a server-to-client request such
+        as `elicitation/create`); the task is input_required until tasks/update has answered them all.
+        Returns the answers by key."""
+        task_id = RUNNING.get()
+        if task_id is None:
+            raise RuntimeError("ask() is for a tool running as a task")
+        loop = asyncio.get_running_loop()
+        pending = {key: (dict(request), loop.create_future()) for key, request in requests.items()}
+        asked = self._asked.setdefault(task_id, {})
+        asked.update(pending)
+        try:
+            return {key: await answer for key, (_, answer) in pending.items()}
+        finally:
+            for key in pending:
+                asked.pop(key, None)
+            if not asked:
+                self._asked.pop(task_id, None)
+
+    def questions(self, task_id: str) -> dict[str, dict[str, Any]]:
+        """What the task's run is waiting for the client to answer, by key."""
+        asked = self._asked.get(task_id, {})
+        return {key: request for key, (request, answer) in asked.items() if not answer.done()}
+
+    def answer(self, task_id: str, responses: Mapping[str, Any]) -> None:
+        """Answers from tasks/update: keys not asked (or answered already) are ignored."""
+        asked = self._asked.get(task_id, {})
+        for key, response in responses.items():
+            entry = asked.get(key)
+            if entry is not None and not entry[1].done() and isinstance(response, dict):
+                entry[1].set_result(response)
+
+    async def forget(self, rctx: ServerRequestContext[Any, Any], task_id: str) -> None:
+        """Drop a task that is not one after all (its call asked for input before it could start)."""
+        await (await _records(rctx)).drop_mcp_task(task_id)
 
     async def _open(self, rctx: ServerRequestContext[Any, Any], task: McpTask) -> McpTask:
         records = await _records(rctx)

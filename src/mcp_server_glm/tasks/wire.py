@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from mcp.shared.exceptions import MCPError
 from mcp.types import ErrorData
 
-from .service import COMPLETED, FAILED
+from .service import COMPLETED, FAILED, WORKING
 
 if TYPE_CHECKING:
     from ..store import McpTask
@@ -50,8 +50,9 @@ def legacy_result(task: McpTask) -> dict[str, Any]:
     return result
 
 
-def modern_task(task: McpTask, poll_ms: int) -> dict[str, Any]:
-    """The 2026-07-28 task (the handle, and tasks/get's DetailedTask with the result inlined)."""
+def modern_task(task: McpTask, poll_ms: int, questions: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The 2026-07-28 task (the handle, and tasks/get's DetailedTask with the result inlined, or the
+    `questions` its run waits for, as input_required)."""
     # The extension reserves `failed` for JSON-RPC errors: a tool's error result is `completed`.
     failed = is_protocol_error(task)
     ended = task.status in (COMPLETED, FAILED) and not failed
@@ -69,6 +70,8 @@ def modern_task(task: McpTask, poll_ms: int) -> dict[str, Any]:
         shown["result"] = task.result or _cancelled(task)
     if failed:
         shown["error"] = (task.result or {})["error"]
+    if questions and task.status == WORKING:
+        shown["status"], shown["inputRequests"] = "input_required", questions
     return shown
 
 
