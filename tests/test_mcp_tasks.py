@@ -22,7 +22,8 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import RawSession, installed_server, server_env, wav_file
+from mcp_server_glm.server import build_server
+from tests.conftest import RawSession, installed_server, server_env, settings_for, wav_file
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
 from tests.tasks_client import TasksClient, cancel_task, get_task
 from tests.test_http import http_server
@@ -350,3 +351,20 @@ def test_typescript_sdk_runs_a_video_as_a_task(
     assert result["structuredContent"]["status"] == "SUCCESS"  # and the SDK checked it against the schema
     assert Path(result["structuredContent"]["path"]).is_file()
     assert len(fake.requests_to("videos/generations")) == 1
+
+
+@pytest.mark.anyio
+async def test_modern_glm_image_task_has_the_tools_own_result(fake: FakeGLM, tmp_path: Path) -> None:
+    fake.task_plan = TaskPlan(polls=3)
+    ext = TasksClient()
+    settings = settings_for(fake, data_dir=tmp_path / "data", output_dir=tmp_path / "out")
+    async with Client(build_server(settings), extensions=[ext]) as client:  # in process
+        result = await client.call_tool("generate_image", {"prompt": "a lighthouse", "model": "glm-image"})
+        assert not result.is_error  # and the SDK checked it against generate_image's output schema
+        assert result.structured_content is not None
+        assert result.structured_content["status"] == "SUCCESS"
+        assert result.structured_content["model"] == "glm-image"
+        assert Path(result.structured_content["path"]).is_file()
+        assert any(block.type == "image" for block in result.content)  # the preview, as the blocking call
+        assert len(ext.handles) == 1
+    assert len(fake.requests_to("async/images/generations")) == 1
