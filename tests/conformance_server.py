@@ -36,7 +36,7 @@ import anyio
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer, Resolve, Sample, UserMessage
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types import (
     AudioContent,
     ClientCapabilities,
@@ -59,12 +59,16 @@ from mcp.types import (
     SubscribeRequestParams,
     TextContent,
     TextResourceContents,
+    ToolAnnotations,
     UnsubscribeRequestParams,
 )
+from mcp_types import INTERNAL_ERROR
 from pydantic import Field
 
 from mcp_server_glm.server import GLMServer, build_server
 from mcp_server_glm.settings import Settings
+from mcp_server_glm.tasks import tasks_of
+from mcp_server_glm.tools.spec import ToolSpec
 from mcp_server_glm.transports import serve
 
 log = logging.getLogger("conformance_server")
@@ -131,6 +135,7 @@ def add_fixtures(server: MCPServer[Any]) -> None:
     _add_content_tools(server)
     _add_client_request_tools(server)
     _add_input_required_tools(server)
+    _add_task_tools(server)
     _add_resources(server)
     _add_prompts(server)
     _add_handlers(server)
@@ -426,6 +431,63 @@ def _add_input_required_tools(server: MCPServer[Any]) -> None:
         if not requests:
             return "The client declared no capability to ask through"
         return InputRequiredResult(input_requests=requests)
+
+
+def _add_task_tools(server: MCPServer[Any]) -> None:
+    """The tasks extension's fixtures (SEP-2663 scenarios), run as tasks by the server's own tasks
+    package (a run of the tool in the process, like transcribe's)."""
+    tasks = tasks_of(server)
+    assert tasks is not None, "GLM_TASKS is on in the conformance server"
+
+    @server.tool(description="Says hello; never a task (conformance: tasks-*).")
+    def greet(name: str) -> str:
+        return f"Hello, {name}!"
+
+    @server.tool(description="Sleeps `seconds`, then answers (conformance: tasks-*).")
+    async def slow_compute(seconds: float = 1.0, label: str = "") -> str:
+        await anyio.sleep(seconds)
+        return f"Computed {label} after {seconds:g} s"
+
+    @server.tool(description="Fails as a tool after about 1 s (conformance: tasks-lifecycle).")
+    async def failing_job() -> str:
+        await anyio.sleep(1)
+        raise ToolError("failing_job always fails")
+
+    @server.tool(description="Fails with a protocol error (conformance: tasks-lifecycle).")
+    async def protocol_error_job() -> str:
+        await anyio.sleep(0.5)
+        raise MCPError(INTERNAL_ERROR, "protocol_error_job always fails with a protocol error")
+
+    def question(message: str, field: str) -> dict[str, Any]:
+        asked = _elicit(message, field, "boolean")
+        return asked.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+    @server.tool(
+        description="Asks, once running as a task, whether to delete (conformance: tasks-mrtr-input)."
+    )
+    async def confirm_delete(filename: str = "file.txt") -> str:
+        answers = await tasks.ask({"confirm": question(f"Delete {filename}?", "confirm")})
+        content = answers["confirm"].get("content") or {}
+        return f"Deleted {filename}" if content.get("confirm") else f"Kept {filename}"
+
+    @server.tool(description="Asks two things at once as a task (conformance: tasks-mrtr-input).")
+    async def multi_input() -> str:
+        answers = await tasks.ask({"first": question("First?", "ok"), "second": question("Second?", "ok")})
+        return f"Answered {len(answers)} questions"
+
+    @server.tool(
+        description="Asks a name by MRTR, then runs as a task (conformance: tasks-mrtr-composition)."
+    )
+    async def test_tool_with_task(ctx: Context) -> str | InputRequiredResult:
+        name = _accepted(ctx, "user_name", "name")
+        if name is None:
+            return InputRequiredResult(input_requests={"user_name": _elicit("What is your name?", "name")})
+        return f"Hello, {name}!"
+
+    runs = ("slow_compute", "failing_job", "protocol_error_job", "confirm_delete", "multi_input")
+    for name in (*runs, "test_tool_with_task"):
+        spec = ToolSpec(name=name, title=name, annotations=ToolAnnotations(), purpose="", summary="")
+        tasks.add(spec, required=name in ("failing_job", "test_tool_with_task"))
 
 
 def _add_resources(server: MCPServer[Any]) -> None:

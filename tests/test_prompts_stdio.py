@@ -11,8 +11,8 @@ from mcp.types import PromptReference, ResourceTemplateReference, TextContent
 
 from mcp_server_glm import icon, server
 from tests.conftest import over_stdio, server_env, text_of
-from tests.support.stdio import RawSession
 from tests.fake_glm import FakeGLM
+from tests.support.stdio import RawSession
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

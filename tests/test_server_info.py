@@ -109,9 +109,7 @@ def test_the_description_is_server_jsons() -> None:
 async def test_discover_gives_the_tasks_clause_only_to_a_client_that_can_use_tasks(
     fake: FakeGLM, served: bool, declared: bool
 ) -> None:
-    built = build_server(settings_for(fake))
-    if served:  # as an extension registered with MCPServer(extensions=...) is advertised
-        built._lowlevel_server.extensions[server.TASKS_EXTENSION] = {}
+    built = build_server(settings_for(fake, tasks=served))  # GLM_TASKS: the extension served or not
     extensions = [advertise(server.TASKS_EXTENSION)] if declared else []
     async with Client(built, extensions=extensions) as client:
         assert client.protocol_version == "2026-07-28"

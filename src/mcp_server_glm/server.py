@@ -37,7 +37,7 @@ from mcp_types import INVALID_PARAMS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import AnyUrl, ValidationError
 
-from . import __version__, caps, completions, icon, prompts, resources
+from . import __version__, caps, completions, icon, prompts, resources, tasks
 from .errors import (
     AuthenticationFailed,
     ConfigError,
@@ -395,6 +395,7 @@ def build_server(settings: Settings, registered: Mapping[str, listing.Listed] | 
     elsewhere = [listed.spec for listed in chosen if settings.platform not in listed.spec.platforms]
     store = LazyStore(settings)
     state = AppState(settings, store)
+    added = tasks.extensions([listed.spec for listed in enabled], one_line) if settings.tasks else []
     server = GLMServer(
         glm_tools=enabled,
         elsewhere=elsewhere,
@@ -410,7 +411,9 @@ def build_server(settings: Settings, registered: Mapping[str, listing.Listed] | 
         lifespan=_lifespan(state),
         log_level=settings.log_level,
         cache_hints=CACHE_HINTS,
+        extensions=added,
     )
+    tasks.install(server, added)
     resources.register(server, settings, store)
     served = prompts.register(server, settings, [listed.spec.name for listed in enabled])
     completions.register(server, settings, store, served)

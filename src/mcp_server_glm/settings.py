@@ -136,6 +136,11 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Shortest wait between two polls of a job, and before the first."
     )
     poll_max_interval: float = Field(default=30.0, gt=0, description="Longest wait between two polls.")
+    tasks: bool = Field(
+        default=True,
+        description="Answer MCP task requests (2025-11-25 tasks, the 2026-07-28 tasks extension) for "
+        "generate_video, glm-image and transcribe; off: every call blocks as without tasks.",
+    )
     inline_previews: bool = Field(
         default=True,
         description="Show generated images and video covers inline as previews of at most 512 KiB "

@@ -79,6 +79,22 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE tasks ADD COLUMN claimed_by TEXT",
         "ALTER TABLE tasks ADD COLUMN claimed_until REAL",
     ),
+    # MCP tasks (the protocol's task handles): each maps an unguessable id to the GLM job it follows
+    # (job_id, none for a run of a tool in this process), with its status, final result and lifetime.
+    (
+        """CREATE TABLE mcp_tasks (
+            id TEXT PRIMARY KEY,
+            tool TEXT NOT NULL,
+            job_id TEXT,
+            status TEXT NOT NULL,
+            message TEXT,
+            result TEXT,
+            ttl_ms INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX mcp_tasks_created_at ON mcp_tasks (created_at)",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -105,6 +121,25 @@ class TaskRecord:
     error: str | None = None
     created_at: float = 0.0  # unix seconds; 0 means "now" when recorded
     updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class McpTask:
+    """An MCP task handle: `status` is working, completed, failed or cancelled; `result` the final
+    CallToolResult as it went on the wire; `job_id` the GLM job it follows (None: a run in this process)."""
+
+    id: str
+    tool: str
+    job_id: str | None
+    status: str
+    message: str | None = None
+    result: dict[str, Any] | None = None
+    ttl_ms: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+MCP_TASK_COLUMNS = "id, tool, job_id, status, message, result, ttl_ms, created_at, updated_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +391,63 @@ class Store:
         await self._run("cannot write to", write)
 
     # -- media -----------------------------------------------------------------------------------
+
+    async def add_mcp_task(self, task: McpTask) -> None:
+        now = time.time()
+        result = None if task.result is None else self._dumps(task.result, "the task's result")
+        values = (task.id, task.tool, task.job_id, task.status, task.message, result, task.ttl_ms)
+        created = task.created_at or now
+
+        def write(db: sqlite3.Connection) -> None:
+            with _immediate(db):
+                db.execute(
+                    f"INSERT INTO mcp_tasks ({MCP_TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                    (*values, created, now),
+                )
+
+        await self._run("cannot write to", write)
+
+    async def update_mcp_task(
+        self, task_id: str, *, status: str, message: str | None, result: dict[str, Any] | None = None
+    ) -> McpTask | None:
+        """Set an MCP task's status and message (and its result when given) unless it has ended: a
+        finished task never changes. Returns the task as it is now, or None when no task has that id."""
+        result_json = None if result is None else self._dumps(result, "the task's result")
+        now = time.time()
+
+        def write(db: sqlite3.Connection) -> McpTask | None:
+            with _immediate(db):
+                db.execute(
+                    "UPDATE mcp_tasks SET status = ?, message = ?, result = coalesce(?, result), "
+                    "updated_at = ? WHERE id = ? AND status = 'working'",
+                    (status, message, result_json, now, task_id),
+                )
+                return _get_mcp_task(db, task_id)
+
+        return await self._run("cannot write to", write)
+
+    async def drop_mcp_task(self, task_id: str) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            with _immediate(db):
+                db.execute("DELETE FROM mcp_tasks WHERE id = ?", (task_id,))
+
+        await self._run("cannot write to", write)
+
+    async def get_mcp_task(self, task_id: str) -> McpTask | None:
+        return await self._run("cannot read", lambda db: _get_mcp_task(db, task_id))
+
+    async def recent_mcp_tasks(self, limit: int, before: float | None = None) -> list[McpTask]:
+        """MCP tasks newest first, created before `before` when given (a page of tasks/list)."""
+
+        def read(db: sqlite3.Connection) -> list[McpTask]:
+            rows = db.execute(
+                f"SELECT {MCP_TASK_COLUMNS} FROM mcp_tasks WHERE created_at < ? "  # noqa: S608
+                "ORDER BY created_at DESC LIMIT ?",
+                (math.inf if before is None else before, limit),
+            ).fetchall()
+            return [_mcp_task(row) for row in rows]
+
+        return await self._run("cannot read", read)
 
     async def add_media(self, media: MediaRecord) -> None:
         """Record a saved file; a record with the same name is replaced (the file was rewritten)."""
@@ -617,6 +709,29 @@ def _task(row: tuple[Any, ...]) -> TaskRecord:
         status=status,
         result=None if result is None else json.loads(result),
         error=error,
+        created_at=created_at,
+        updated_at=updated_at,
+    )
+
+
+def _get_mcp_task(db: sqlite3.Connection, task_id: str) -> McpTask | None:
+    row = db.execute(
+        f"SELECT {MCP_TASK_COLUMNS} FROM mcp_tasks WHERE id = ?",  # noqa: S608
+        (task_id,),
+    ).fetchone()
+    return None if row is None else _mcp_task(row)
+
+
+def _mcp_task(row: tuple[Any, ...]) -> McpTask:
+    id_, tool, job_id, status, message, result, ttl_ms, created_at, updated_at = row
+    return McpTask(
+        id=id_,
+        tool=tool,
+        job_id=job_id,
+        status=status,
+        message=message,
+        result=None if result is None else json.loads(result),
+        ttl_ms=ttl_ms,
         created_at=created_at,
         updated_at=updated_at,
     )

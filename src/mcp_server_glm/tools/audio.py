@@ -32,6 +32,7 @@ SPEC = ToolSpec(
     purpose="transcribe turns WAV or MP3 speech into text",
     summary="Turn speech (WAV or MP3, any length) into text with GLM-ASR.",
     settings=("asr_model", "max_audio_mb", "max_speech_seconds_per_day"),
+    task_support=True,
     argument_texts={"model": "Default {asr_model}."},
 )
 

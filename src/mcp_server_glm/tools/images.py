@@ -20,9 +20,11 @@ from ..errors import BadArguments
 from ..glm import catalog
 from ..glm.models import AsyncImageRequest, ImageRequest
 from ..jobs.budget import WaitSeconds, wait_budget
+from ..jobs.outcome import Outcome
 from ..jobs.submit import New, submit_once
 from ..jobs.wait import await_job
 from ..settings import Settings
+from ..store import TaskRecord
 from .spec import WAIT_TEXT, ToolSpec
 
 SPEC = ToolSpec(
@@ -35,6 +37,7 @@ SPEC = ToolSpec(
     summary="Create an image (CogView-4, GLM-Image), shown in the client and saved to a file.",
     settings=("image_model", "timeout", "max_wait", "inline_previews", "output_dir", "max_images_per_day"),
     job=True,
+    task_support=True,
     argument_texts={
         "model": "Default {image_model}; glm-image is the best (~20 s), cogview-4-250304 the fastest.",
         "wait_seconds": WAIT_TEXT,
@@ -158,11 +161,22 @@ async def _generate_as_job(
         usage=("generate_image", 1, "images"),
         new=new,
     )
-    record = submitted.record
     budget, lowered = wait_budget(ctx, wait_seconds)
     outcome = (await await_job(ctx, submitted, budget)).noted(lowered)
+    return await _job_result(ctx, outcome, model, size)
+
+
+async def task_result(ctx: Context[Any, Any], outcome: Outcome, record: TaskRecord) -> CallToolResult:
+    """The result of an image job followed as an MCP task: what the call would have answered."""
+    size = record.request.get("size")
+    return await _job_result(ctx, outcome, record.model, size if isinstance(size, str) else None)
+
+
+async def _job_result(
+    ctx: Context[Any, Any], outcome: Outcome, model: str, size: str | None
+) -> CallToolResult:
     job = outcome.job
-    told = ImageResult(model=model, size=size, task_id=record.id, note=job.note, next_step=job.next_step)
+    told = ImageResult(model=model, size=size, task_id=job.task_id, note=job.note, next_step=job.next_step)
     told.elapsed_seconds = job.elapsed_seconds
     if job.status != "SUCCESS" or job.path is None:
         told.status = "PROCESSING"

@@ -106,6 +106,7 @@ def parse(text: str) -> dict[str, Listed]:
             settings=tuple(data["settings"]),
             default=data["default"],
             job=data["job"],
+            task_support=data.get("task_support", False),
             argument_texts=data["argument_texts"],
             module=data["module"],
         )

@@ -40,6 +40,7 @@ SPEC = ToolSpec(
     summary="Turn a PDF or an image (PNG, JPEG) into Markdown and layout blocks with GLM-OCR, any number "
     "of pages.",
     settings=("max_inline_chars",),
+    task_support=True,  # a long PDF takes a request per range: a client with tasks need not wait
 )
 log = logging.getLogger(__name__)
 MAX_BLOCKS = 200  # layout blocks kept in a result

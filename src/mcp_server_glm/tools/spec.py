@@ -27,6 +27,10 @@ class ToolSpec:
     settings: tuple[str, ...] = ()  # the Settings fields it reads
     default: bool = True  # False: opt-in, listed only when GLM_TOOLS names it
     job: bool = False  # starts paid jobs that get_task follows
+    # Runs as an MCP task when the client asks (2025-11-25 `execution.taskSupport: "optional"`; the
+    # 2026-07-28 tasks extension): a job tool's task follows its GLM job (and survives a restart), any
+    # other tool's task is a run of the tool in this process. See the tasks package.
+    task_support: bool = False
     argument_texts: Mapping[str, str] = field(default_factory=dict)
     module: str = ""  # filled by the registry: the module that defines the function
 
@@ -40,6 +44,7 @@ class ToolSpec:
             "settings": list(self.settings),
             "default": self.default,
             "job": self.job,
+            "task_support": self.task_support,
             "argument_texts": dict(self.argument_texts),
         }
 

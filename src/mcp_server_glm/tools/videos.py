@@ -37,6 +37,7 @@ SPEC = ToolSpec(
     "within a budget with progress, and otherwise hands back a task id.",
     settings=("video_model", "video_wait", "max_wait", "confirm_videos", "output_dir", "max_videos_per_day"),
     job=True,
+    task_support=True,
     argument_texts={"model": "Default {video_model}; Vidu on BigModel.", "wait_seconds": WAIT_TEXT},
 )
 # Models whose image_url is an array in the references even for one image; the others take one image as
