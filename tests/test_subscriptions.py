@@ -4,6 +4,7 @@ told when it ends, without any get_task; glm://usage after a call; nobody watchi
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,8 +39,10 @@ class Updates:
         self._arrived = anyio.Event()
 
     async def wait_for(self, uri: str) -> None:
-        while uri not in self.uris:
-            await self._arrived.wait()
+        """Until `uri`'s update arrived (failing after 20 s, a bound against a hang, not a measure)."""
+        with anyio.fail_after(20):
+            while uri not in self.uris:
+                await self._arrived.wait()
 
     async def handle(self, message: IncomingMessage) -> None:
         if isinstance(message, ResourceUpdatedNotification):
@@ -133,3 +136,97 @@ async def test_nobody_watching_means_no_background_poll(fake: FakeGLM, mode: str
         await client.call_tool("glm_chat", {"prompt": "and again"})
         assert await read_status(client, task_id) == "PROCESSING"
     assert fake.requests_to(f"async-result/{task_id}") == []
+
+
+def background_tasks() -> list[str]:
+    """The server's background work still running in this process (the poller, its followers, the
+    fan-out)."""
+    ours = {"follow_watched", "_follow", "_send"}  # anyio names a task after its function
+    return [
+        name
+        for task in asyncio.all_tasks()
+        if not task.done() and (name := task.get_name().rpartition(".")[2]) in ours
+    ]
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (yielding to the server) until `condition` holds; fails after 10 s."""
+    with anyio.fail_after(10):
+        while not condition():
+            await anyio.sleep(0.01)
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_unsubscribing_stops_the_polls(fake: FakeGLM, mode: str) -> None:
+    fake.task_plan = TaskPlan(polls=10**6)
+    updates = Updates()
+    async with client_for(fake, mode, updates) as client:
+        task_id = await submit_video(client)
+        route = f"async-result/{task_id}"
+        async with watching(client, mode, updates, f"glm://tasks/{task_id}"):
+            await until(lambda: len(fake.requests_to(route)) >= 2)
+            assert "_follow" in background_tasks()
+        # Nobody watches: the job's follower ends, so nothing polls it any more.
+        await until(lambda: "_follow" not in background_tasks())
+        polls = len(fake.requests_to(route))
+        await client.call_tool("glm_chat", {"prompt": "still serving"})
+        assert await read_status(client, task_id) == "PROCESSING"
+        assert len(fake.requests_to(route)) == polls
+    assert updates.uris.count(f"glm://tasks/{task_id}") == 0  # it never finished
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_the_task_list_watched_follows_every_pending_job(fake: FakeGLM, mode: str) -> None:
+    fake.task_plan = TaskPlan(polls=2)
+    updates = Updates()
+    async with client_for(fake, mode, updates) as client, watching(client, mode, updates, "glm://tasks"):
+        first, second = await submit_video(client), await submit_video_again(client)
+        await until(lambda: updates.uris.count("glm://tasks") >= 5)  # 2 submitted (x2), 2 settled
+        for task_id in (first, second):
+            await until(lambda task_id=task_id: len(fake.requests_to(f"async-result/{task_id}")) == 3)
+        await until(lambda: "_follow" not in background_tasks())
+        assert [await read_status(client, task) for task in (first, second)] == ["SUCCESS", "SUCCESS"]
+
+
+async def submit_video_again(client: Client) -> str:
+    answer = await client.call_tool("generate_video", {"prompt": "a dog", "wait_seconds": 0})
+    assert answer.structured_content is not None
+    task_id: str = answer.structured_content["task_id"]
+    return task_id
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_usage_is_pushed_once_its_rows_are_written(fake: FakeGLM, mode: str) -> None:
+    updates = Updates()
+    async with client_for(fake, mode, updates) as client, watching(client, mode, updates, "glm://usage"):
+        await client.call_tool("glm_chat", {"prompt": "count me"})
+        await updates.wait_for("glm://usage")
+    assert set(updates.uris) == {"glm://usage"}  # nothing else was watched
+
+
+async def test_stopping_the_server_stops_the_poller(fake: FakeGLM) -> None:
+    # A subscriber still there as the server stops (over stdio too: tests/test_subscriptions_stdio.py).
+    fake.task_plan = TaskPlan(polls=10**6)
+    async with client_for(fake, "legacy", Updates()) as client:
+        task_id = await submit_video(client)
+        await subscribe_legacy(client, f"glm://tasks/{task_id}")
+        await until(lambda: len(fake.requests_to(f"async-result/{task_id}")) >= 1)
+        assert {"follow_watched", "_follow"} <= set(background_tasks())
+    assert background_tasks() == []
+
+
+async def test_recent_media_are_listed_and_the_list_change_pushed(fake: FakeGLM) -> None:
+    async with client_for(fake, "auto", Updates()) as client:
+        async with client.listen(resources_list_changed=True) as stream:
+            made = await client.call_tool("generate_image", {"prompt": "a red square"})
+            assert not made.is_error, made
+            with anyio.fail_after(10):
+                event = await anext(stream)
+        assert type(event).__name__ == "ResourcesListChanged"
+        listed = {str(r.uri): r for r in (await client.list_resources()).resources}
+        media = [entry for uri, entry in listed.items() if uri.startswith("glm://media/")]
+        assert len(media) == 1
+        assert media[0].mime_type == "image/png"
+        assert media[0].size
+        [contents] = (await client.read_resource(str(media[0].uri))).contents
+        assert contents.mime_type == "image/png"
