@@ -181,11 +181,11 @@ async def test_the_task_list_watched_follows_every_pending_job(fake: FakeGLM, mo
     updates = Updates()
     async with client_for(fake, mode, updates) as client, watching(client, mode, updates, "glm://tasks"):
         first, second = await submit_video(client), await submit_video_again(client)
-        await until(lambda: updates.uris.count("glm://tasks") >= 5)  # 2 submitted (x2), 2 settled
-        for task_id in (first, second):
-            await until(lambda task_id=task_id: len(fake.requests_to(f"async-result/{task_id}")) == 3)
+        polled = [f"async-result/{first}", f"async-result/{second}"]
+        await until(lambda: [len(fake.requests_to(route)) for route in polled] == [3, 3])
         await until(lambda: "_follow" not in background_tasks())
         assert [await read_status(client, task) for task in (first, second)] == ["SUCCESS", "SUCCESS"]
+        await updates.wait_for("glm://tasks")
 
 
 async def submit_video_again(client: Client) -> str:
