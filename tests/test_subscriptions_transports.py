@@ -89,3 +89,19 @@ async def test_a_server_stopped_while_polling_exits_cleanly(fake: FakeGLM, tmp_p
     assert "Traceback" not in log
     assert "ERROR" not in log
     assert CANARY_KEY not in log
+
+
+async def test_a_subscriber_gone_without_unsubscribing_is_dropped(fake: FakeGLM, tmp_path: Path) -> None:
+    # A 2025-11-25 Streamable HTTP session that ends (the client leaves) drops its subscriptions: the
+    # job it watched is no longer polled.
+    fake.task_plan = TaskPlan(polls=10**6)
+    with http_server(server_env(fake), "streamable-http", tmp_path) as running:
+        async with connect(running, "streamable-http", "legacy") as client:
+            task_id = await submit_video(client)
+            await subscribe_legacy(client, f"glm://tasks/{task_id}")
+            with anyio.fail_after(20):
+                while not fake.requests_to(f"async-result/{task_id}"):  # noqa: ASYNC110 - the fake's thread
+                    await anyio.sleep(0.01)
+        with anyio.fail_after(20):
+            while "no longer watched" not in running.stderr.read_text():  # noqa: ASYNC110 - the server's log
+                await anyio.sleep(0.05)

@@ -113,3 +113,5 @@ async def _follow(
         finally:
             if followed.get(task_id) is scope:
                 del followed[task_id]
+    if scope.cancelled_caught:
+        log.info("Task %s is no longer watched: the server stopped polling it", task_id)
