@@ -13,6 +13,7 @@ import math
 import anyio
 
 from ..errors import GLMError, JobError, JobFailed, StoreError
+from ..glm.client import ON_RETRY
 from ..glm.jobs import PollSchedule, wait_for
 from ..state import AppState
 from ..updates import TASK_PREFIX, TASKS_URI
@@ -28,6 +29,8 @@ ATTEMPTS = 3  # polls or saves in a row that may fail before a job is left until
 
 async def follow_watched(state: AppState) -> None:
     """Follows the pending jobs someone watches, each in its own task, until the server stops."""
+    # Started from a request's task, whose context it copied: its polls' retries are told to no call.
+    ON_RETRY.set(None)
     updates = state.updates
     limiter = anyio.CapacityLimiter(POLLS_AT_ONCE)
     followed: dict[str, anyio.CancelScope] = {}
