@@ -62,7 +62,8 @@ async def test_the_shipped_server_has_none_of_the_fixtures(tmp_path: Path) -> No
         "test://template/{id}/data",
         "test_simple_prompt",
     } <= fixtures
-    assert {"logging/setLevel", "resources/subscribe", "completion/complete"} <= fixtures
+    assert {"logging/setLevel", "completion/complete"} <= fixtures
+    assert {"resources/subscribe", "resources/unsubscribe"} <= shipped  # served for real (subscriptions)
     # The real tools are all still there.
     assert set(listing.defaults(listing.load(), settings.platform)) <= shipped
 
