@@ -230,3 +230,35 @@ async def test_recent_media_are_listed_and_the_list_change_pushed(fake: FakeGLM)
         assert media[0].size
         [contents] = (await client.read_resource(str(media[0].uri))).contents
         assert contents.mime_type == "image/png"
+
+
+class Session:
+    """Stands for a 2025-11-25 session: records the updates it takes, or never takes one (`stuck`)."""
+
+    def __init__(self, stuck: bool = False) -> None:
+        self.stuck = stuck
+        self.took: list[str] = []
+
+    async def send_resource_updated(self, uri: str) -> None:
+        if self.stuck:
+            await anyio.sleep_forever()
+        self.took.append(uri)
+
+
+async def test_a_session_that_takes_no_update_is_dropped(fake: FakeGLM) -> None:
+    from mcp_server_glm.state import AppState, LazyStore
+
+    settings = settings_for(fake)
+    state = AppState(settings, LazyStore(settings))
+    async with state.serving():
+        updates = state.updates
+        updates.send_seconds = 0.2
+        stuck, alive = Session(stuck=True), Session()
+        updates.subscribe(stuck, "glm://usage")  # type: ignore[arg-type]
+        updates.subscribe(alive, "glm://usage")  # type: ignore[arg-type]
+        updates.changed("glm://usage")  # returns at once: the fan-out runs in the background
+        await until(lambda: alive.took == ["glm://usage"])
+        await until(lambda: len(updates._sessions) == 1)  # the stuck one, dropped at its send's end
+        updates.changed("glm://usage")
+        await until(lambda: alive.took == ["glm://usage"] * 2)
+        assert stuck.took == []

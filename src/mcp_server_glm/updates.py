@@ -56,6 +56,7 @@ class Updates:
         self._wake = anyio.Event()
         self._sending = False
         self._polling = False
+        self.send_seconds = SEND_SECONDS
         # Set whenever what is watched, or a job, changes: the poller then looks again.
         self.watch_changed = anyio.Event()
 
@@ -152,18 +153,19 @@ class Updates:
                 await self._bus.publish(ResourcesListChanged())
             for uri in uris:
                 await self._bus.publish(ResourceUpdated(uri=uri))
-                for key, subscriber in list(self._sessions.items()):
-                    if uri in subscriber.uris and not await _sent(subscriber.session, uri):
-                        log.info("A subscriber did not take the update of %s: dropped", uri)
-                        self.drop(key)
+                # Side by side: a session slow to take it delays the others once, by send_seconds at most.
+                async with anyio.create_task_group() as sends:
+                    for key, subscriber in list(self._sessions.items()):
+                        if uri in subscriber.uris:
+                            sends.start_soon(self._send_one, key, subscriber.session, uri)
 
-
-async def _sent(session: ServerSession, uri: str) -> bool:
-    with anyio.move_on_after(SEND_SECONDS):
-        try:
-            await session.send_resource_updated(uri)
-        except Exception as exc:  # the session's transport failed; the type only
-            log.debug("Sending the update of %s failed (%s)", uri, type(exc).__name__)
-            return False
-        return True
-    return False
+    async def _send_one(self, key: object, session: ServerSession, uri: str) -> None:
+        with anyio.move_on_after(self.send_seconds):
+            try:
+                await session.send_resource_updated(uri)
+            except Exception as exc:  # the session's transport failed; the type only
+                log.debug("Sending the update of %s failed (%s)", uri, type(exc).__name__)
+            else:
+                return
+        log.info("A subscriber did not take the update of %s: dropped", uri)
+        self.drop(key)
