@@ -2,8 +2,9 @@
 
 `python tests/conformance_server.py PORT` builds the real server with `build_server`, adds the
 fixtures the `@modelcontextprotocol/conformance` server scenarios call by fixed names (tools
-`test_*`, resources `test://...`, prompts `test_*`, `logging/setLevel` and
-`resources/subscribe`/`unsubscribe`), and serves it through the project's own HTTP stack
+`test_*`, resources `test://...`, prompts `test_*` and `logging/setLevel`; the server's own
+completion and `resources/subscribe`/`unsubscribe` serve those scenarios), and serves it
+through the project's own HTTP stack
 (`mcp_server_glm.transports.serve`: Host/Origin checks, body cap, /healthz, uvicorn) at
 http://127.0.0.1:PORT/mcp, on both protocol eras at once.
 
@@ -56,11 +57,9 @@ from mcp.types import (
     ListRootsResult,
     SamplingMessage,
     SetLevelRequestParams,
-    SubscribeRequestParams,
     TextContent,
     TextResourceContents,
     ToolAnnotations,
-    UnsubscribeRequestParams,
 )
 from mcp_types import INTERNAL_ERROR
 from pydantic import Field
@@ -563,24 +562,13 @@ def _add_prompts(server: MCPServer[Any]) -> None:
 
 def _add_handlers(server: MCPServer[Any]) -> None:
     """The handshake-era methods MCPServer does not serve itself."""
-    subscriptions: set[str] = set()
 
     async def set_level(ctx: ServerRequestContext[Any], params: SetLevelRequestParams) -> EmptyResult:
         log.info("Client asked for log level %s", params.level)
         return EmptyResult()
 
-    async def subscribe(ctx: ServerRequestContext[Any], params: SubscribeRequestParams) -> EmptyResult:
-        subscriptions.add(str(params.uri))
-        return EmptyResult()
-
-    async def unsubscribe(ctx: ServerRequestContext[Any], params: UnsubscribeRequestParams) -> EmptyResult:
-        subscriptions.discard(str(params.uri))
-        return EmptyResult()
-
     lowlevel = server._lowlevel_server
     lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
-    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
-    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
 
 
 def _needs_sampling() -> Sample:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import is_hypothesis_test
 from mcp import Client, StdioServerParameters
+from mcp.client.session import MessageHandlerFnT
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
 
@@ -209,12 +210,19 @@ def server_env(fake: FakeGLM | None, **extra: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def over_stdio(
-    env: dict[str, str], stderr_path: Path, mode: str = "auto", args: list[str] | None = None
+    env: dict[str, str],
+    stderr_path: Path,
+    mode: str = "auto",
+    args: list[str] | None = None,
+    message_handler: MessageHandlerFnT | None = None,
 ) -> AsyncIterator[Client]:
-    """An MCP client talking to the installed server, spawned as a subprocess, over stdio."""
+    """An MCP client talking to the installed server, spawned as a subprocess, over stdio; the server's
+    notifications go to `message_handler` when given."""
     params = StdioServerParameters(command=installed_server(), args=args or [], env=env)
     with stderr_path.open("w") as errlog:
-        async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:
+        async with Client(
+            stdio_client(params, errlog=errlog), mode=mode, message_handler=message_handler
+        ) as client:
             yield client
 
 

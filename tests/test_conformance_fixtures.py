@@ -62,9 +62,9 @@ async def test_the_shipped_server_has_none_of_the_fixtures(tmp_path: Path) -> No
         "test://template/{id}/data",
         "test_simple_prompt",
     } <= fixtures
-    assert {"logging/setLevel", "resources/subscribe"} <= fixtures
-    # Completion is the shipped server's own (completion-complete needs no fixture handler).
-    assert "completion/complete" in shipped
+    assert "logging/setLevel" in fixtures
+    # Completion and subscriptions are the shipped server's own (served for real).
+    assert {"completion/complete", "resources/subscribe", "resources/unsubscribe"} <= shipped
     # The real tools are all still there.
     assert set(listing.defaults(listing.load(), settings.platform)) <= shipped
 

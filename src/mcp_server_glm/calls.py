@@ -36,7 +36,13 @@ MISSING_KEY = (
 )
 
 
-def app_state(ctx: Context[Any, Any]) -> AppState:
+# A job is followed by a call (its context) or in the background by the server itself (its state).
+Caller = Context[Any, Any] | AppState
+
+
+def app_state(ctx: Caller) -> AppState:
+    if isinstance(ctx, AppState):
+        return ctx
     return cast(AppState, ctx.request_context.lifespan_context)
 
 
@@ -121,7 +127,7 @@ def progress(ctx: Context[Any, Any]) -> Progress:
     return reporter
 
 
-async def store(ctx: Context[Any, Any]) -> Store:
+async def store(ctx: Caller) -> Store:
     """The task store, opened on first use."""
     return await app_state(ctx).store.get()
 
@@ -136,7 +142,7 @@ def result(text: str, structured: BaseModel, extra: Sequence[ContentBlock] = ())
 
 
 async def save_media(
-    ctx: Context[Any, Any], url: str, *, kind: MediaKind, task_id: str | None, label: str | None = None
+    ctx: Caller, url: str, *, kind: MediaKind, task_id: str | None, label: str | None = None
 ) -> SavedFile:
     """Download media the GLM API produced into the output directory and remember it in the store.
     The file is named `<label or kind>-<time>-<task id>`."""
@@ -171,9 +177,7 @@ async def save_made(
     return saved
 
 
-async def _remember(
-    ctx: Context[Any, Any], saved: SavedFile, task_id: str | None, *, source: str | None = None
-) -> None:
+async def _remember(ctx: Caller, saved: SavedFile, task_id: str | None, *, source: str | None = None) -> None:
     """Record saved media in the store (`source`: where it came from, when not a download's URL)."""
     from .store import MediaRecord
 
@@ -191,6 +195,8 @@ async def _remember(
         await (await store(ctx)).add_media(record)
     except StoreError as exc:
         log.warning("Saved %s, but the store could not record it: %s", saved.path, exc)
+    else:
+        app_state(ctx).changed(listed=True)  # resources/list shows the recent media
 
 
 async def save_text(

@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.types import Resource
 
 from .errors import StoreError
 from .glm import catalog
 from .settings import Settings
 from .state import AppState, LazyStore
+from .updates import TASKS_URI, USAGE_URI
 
 if TYPE_CHECKING:
     from .store import Store, TaskRecord
@@ -27,6 +31,8 @@ MEDIA_TEMPLATE = "glm://media/{name}"
 MEDIA_PREFIX = "glm://media/"
 MB = 1024 * 1024
 MAX_RESOURCE_BYTES = 100 * MB
+RECENT_MEDIA = 20  # saved files resources/list shows, newest first
+log = logging.getLogger(__name__)
 
 
 def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazyStore) -> None:
@@ -60,7 +66,7 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
         return _json([{**model.as_dict(), "default": model.name in defaults} for model in catalog.MODELS])
 
     @server.resource(
-        "glm://tasks",
+        TASKS_URI,
         name="tasks",
         title="Recent jobs",
         description="The 50 most recent video and image jobs this server submitted, newest first.",
@@ -95,7 +101,7 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
         return data
 
     @server.resource(
-        "glm://usage",
+        USAGE_URI,
         name="usage",
         title="Usage",
         description="Calls and units (tokens, images, videos, seconds) per tool and model; on a GLM Coding "
@@ -110,6 +116,30 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
         from .plan import plan_quota
 
         return _json({"usage": rows, "plan_quota": await plan_quota(settings)})
+
+
+async def recent_media(lazy_store: LazyStore) -> list[Resource]:
+    """The files saved last, as resources/list shows them (none when the store cannot be read: the
+    listing still serves the rest)."""
+    try:
+        saved = await (await lazy_store.get()).recent_media(RECENT_MEDIA)
+    except StoreError as exc:
+        log.warning("Recent media not listed: %s", exc)
+        return []
+    return [
+        Resource(
+            uri=MEDIA_PREFIX + quote(record.name, safe=""),
+            name=record.name,
+            title=f"{record.mime_type.split('/')[0].capitalize()} saved {_when(record.created_at)}",
+            mime_type=record.mime_type,
+            size=record.size,
+        )
+        for record in saved
+    ]
+
+
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def read_media(settings: Settings, lazy_store: LazyStore, name: str) -> tuple[bytes, str]:

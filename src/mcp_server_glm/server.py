@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 from mcp.server.caching import CacheHint
@@ -24,13 +24,19 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import (
     CallToolResult,
     DiscoverResult,
+    EmptyResult,
     GetPromptResult,
     Icon,
     InputRequiredResult,
     ReadResourceRequestParams,
     ReadResourceResult,
     RequestParams,
+    Resource,
     ServerCapabilities,
+    SubscribeRequestParams,
+    SubscriptionsListenRequestParams,
+    SubscriptionsListenResult,
+    UnsubscribeRequestParams,
 )
 from mcp.types import Tool as ToolEntry
 from mcp_types import INVALID_PARAMS
@@ -132,6 +138,7 @@ class GLMServer(MCPServer[AppState]):
         lowlevel.get_capabilities = capabilities  # type: ignore[method-assign]
         if tasks_instructions is not None:
             self._serve_discover(tasks_instructions)
+        self._serve_subscriptions()
 
     def _serve_discover(self, tasks_instructions: str) -> None:
         """server/discover as the SDK answers it, with the instructions for what this client can use."""
@@ -151,6 +158,41 @@ class GLMServer(MCPServer[AppState]):
             )
 
         lowlevel.add_request_handler("server/discover", RequestParams, discover)
+
+    def _serve_subscriptions(self) -> None:
+        """Resource updates for subscribers: resources/subscribe and unsubscribe (2025-11-25, which the
+        SDK leaves to the server), and subscriptions/listen (2026-07-28, the SDK's handler) wrapped to
+        record which resources each open stream watches (the job poller follows them)."""
+        lowlevel = self._lowlevel_server
+
+        async def subscribe(ctx: ServerRequestContext[Any], params: SubscribeRequestParams) -> EmptyResult:
+            if isinstance(state := ctx.lifespan_context, AppState):
+                state.updates.subscribe(ctx.session, str(params.uri))
+            return EmptyResult()
+
+        async def unsubscribe(
+            ctx: ServerRequestContext[Any], params: UnsubscribeRequestParams
+        ) -> EmptyResult:
+            if isinstance(state := ctx.lifespan_context, AppState):
+                state.updates.unsubscribe(ctx.session, str(params.uri))
+            return EmptyResult()
+
+        lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+        lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+        served = lowlevel.get_request_handler("subscriptions/listen")
+        if served is None:
+            return
+        stream = served.handler
+
+        async def listen(
+            ctx: ServerRequestContext[Any], params: SubscriptionsListenRequestParams
+        ) -> SubscriptionsListenResult:
+            if not isinstance(state := ctx.lifespan_context, AppState):
+                return cast(SubscriptionsListenResult, await stream(ctx, params))
+            with state.updates.listening(params.notifications.resource_subscriptions or ()):
+                return cast(SubscriptionsListenResult, await stream(ctx, params))
+
+        lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen)
 
     def add_prompt(self, prompt: Prompt) -> None:
         super().add_prompt(prompt)
@@ -234,6 +276,11 @@ class GLMServer(MCPServer[AppState]):
             takes = ", ".join(argument.name for argument in declared) or "no arguments"
             raise MCPError(INVALID_PARAMS, f"Prompt {name}: {'; '.join(problems)}; it takes {takes}.")
         return await super().get_prompt(name, arguments, context)
+
+    async def list_resources(self) -> list[Resource]:
+        # The recent media too, so that a host's attach menu offers them.
+        listed = await super().list_resources()
+        return listed if self.store is None else [*listed, *await resources.recent_media(self.store)]
 
     async def read_resource(
         self, uri: AnyUrl | str, context: Context[AppState, Any] | None = None
@@ -354,12 +401,14 @@ def _lifespan(state: AppState) -> Callable[[MCPServer[AppState]], AbstractAsyncC
 
 @asynccontextmanager
 async def _serving(state: AppState) -> AsyncIterator[None]:
-    """The state in use: usage written in the background; at the end the store and clients closed."""
+    """The state in use: usage written in the background, updates pushed to subscribers and watched
+    jobs polled (stopped first at the end); at the end the store and clients closed."""
     if state.settings.api_key is None:
         log.warning("No GLM API key configured: tools will answer with how to set ZAI_API_KEY")
     async with state.store.serving():
         try:
-            yield
+            async with state.serving():
+                yield
         finally:
             await state.aclose()
 
@@ -412,6 +461,7 @@ def build_server(settings: Settings, registered: Mapping[str, listing.Listed] | 
         log_level=settings.log_level,
         cache_hints=CACHE_HINTS,
         extensions=added,
+        subscriptions=state.listeners,
     )
     tasks.install(server, added)
     resources.register(server, settings, store)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import anyio
+from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from . import __version__
 from .errors import StoreError
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .glm.client import GLMClient
     from .jobs.submit import Submitted
     from .store import Store, UsageRow
+    from .updates import Updates
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class LazyStore:
         self._background: TaskGroup | None = None
         # Why the server's background work stopped while the server runs on (read by /healthz), or None.
         self.failure: str | None = None
+        self.on_usage: Callable[[], None] | None = None  # told once usage rows are written
 
     async def get(self) -> Store:
         async with self._lock:
@@ -75,6 +78,8 @@ class LazyStore:
                 # Shielded: rows taken from the queue are written, even by a server being stopped.
                 with anyio.CancelScope(shield=True):
                     await (await self.get()).record_usage_rows(rows)
+                if self.on_usage is not None:
+                    self.on_usage()
 
     async def _write_usage_in_background(self, delay: float = 0.0) -> None:
         """Write the queued usage rows after `delay`; a failure is logged (nobody is waiting for it) and
@@ -131,6 +136,51 @@ class AppState:
         # True while one owner serves the state for the whole process (the SSE app's lifespan): the
         # per-connection lifespans then neither start nor close anything.
         self.hosted = False
+        # The subscriptions/listen streams' fan-out (2026-07-28), handed to the MCP server; who watches
+        # what, and the notifications owed, in `updates` (made on first use).
+        self.listeners = InMemorySubscriptionBus()
+        self._updates: Updates | None = None
+        # While the server runs: its background work started on first use (updates, the job poller).
+        self.background: TaskGroup | None = None
+        store.on_usage = self._usage_written
+
+    @property
+    def updates(self) -> Updates:
+        """Subscriptions to resources and the updates pushed to them."""
+        if self._updates is None:
+            from .updates import Updates
+
+            self._updates = Updates(self, self.listeners)
+        return self._updates
+
+    def changed(self, *uris: str, listed: bool = False) -> None:
+        """Tell the subscribers of `uris` (with `listed`, of the resource list) that they changed; a
+        no-op until anyone subscribed. Never waits."""
+        if self._updates is not None:
+            self._updates.changed(*uris, listed=listed)
+
+    def task_changed(self, task_id: str | None = None) -> None:
+        """A job's record changed (submitted, settled, failed): glm://tasks and glm://tasks/{id}."""
+        from .updates import TASKS_URI, task_uri
+
+        self.changed(TASKS_URI, *([task_uri(task_id)] if task_id else []))
+
+    def _usage_written(self) -> None:
+        from .updates import USAGE_URI
+
+        self.changed(USAGE_URI)
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """For the server's lifetime: a task group for the background work started on first use
+        (updates to subscribers, the job poller), cancelled at the end. That work never raises."""
+        async with anyio.create_task_group() as background:
+            self.background = background
+            try:
+                yield
+            finally:
+                self.background = None
+                background.cancel_scope.cancel()
 
     @property
     def glm(self) -> GLMClient | None:

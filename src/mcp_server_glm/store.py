@@ -481,6 +481,18 @@ class Store:
         """Up to `limit` saved media names starting with `prefix` (case-insensitive), newest first."""
         return await self._run("cannot read", lambda db: _names(db, "media", "name", prefix, limit))
 
+    async def recent_media(self, limit: int = 20) -> list[MediaRecord]:
+        """Up to `limit` saved files, newest first."""
+
+        def read(db: sqlite3.Connection) -> list[MediaRecord]:
+            rows = db.execute(
+                f"SELECT {MEDIA_COLUMNS} FROM media ORDER BY created_at DESC, rowid DESC LIMIT ?",  # noqa: S608
+                (max(limit, 0),),
+            )
+            return [MediaRecord(*row) for row in rows]
+
+        return await self._run("cannot read", read)
+
     # -- usage -----------------------------------------------------------------------------------
 
     async def record_usage(self, tool: str, model: str, units: int, unit: str) -> None:

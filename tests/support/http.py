@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.session import MessageHandlerFnT
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -92,16 +93,26 @@ def http_server(
 
 @asynccontextmanager
 async def connect(
-    running: Running, transport: str, mode: str, token: str | None = None
+    running: Running,
+    transport: str,
+    mode: str,
+    token: str | None = None,
+    message_handler: MessageHandlerFnT | None = None,
 ) -> AsyncIterator[Client]:
+    """A client of the running server; its notifications go to `message_handler` when given."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if transport == "sse":
-        async with Client(sse_client(f"{running.root}/sse", headers=headers), mode=mode) as client:
+        transport_ = sse_client(f"{running.root}/sse", headers=headers)
+        async with Client(transport_, mode=mode, message_handler=message_handler) as client:
             yield client
         return
     async with (
         httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http,
-        Client(streamable_http_client(f"{running.root}/mcp", http_client=http), mode=mode) as client,
+        Client(
+            streamable_http_client(f"{running.root}/mcp", http_client=http),
+            mode=mode,
+            message_handler=message_handler,
+        ) as client,
     ):
         yield client
 

@@ -51,6 +51,7 @@ async def wait_for(
     schedule: PollSchedule,
     age: float = 0.0,
     on_poll: OnPoll | None = None,
+    limiter: anyio.CapacityLimiter | None = None,
 ) -> TaskResult:
     """Poll a job submitted `age` seconds ago until it succeeds or fails, or `budget` seconds pass;
     returns the last state seen.
@@ -65,7 +66,11 @@ async def wait_for(
         await anyio.sleep(min(submitted + schedule.floor, deadline) - started)
     polls = 0
     while True:
-        result = await client.task_result(task_id)
+        if limiter is None:
+            result = await client.task_result(task_id)
+        else:
+            async with limiter:
+                result = await client.task_result(task_id)
         polls += 1
         now = anyio.current_time()
         if on_poll is not None:

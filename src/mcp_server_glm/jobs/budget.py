@@ -4,12 +4,11 @@ drop a call near 60 s; get_task picks the job up).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from ..calls import app_state
+from ..calls import Caller, app_state
 
 WaitSeconds = Annotated[
     float | None,
@@ -21,7 +20,7 @@ WaitSeconds = Annotated[
 ]
 
 
-def wait_budget(ctx: Context[Any, Any], wait_seconds: float | None) -> tuple[float, str | None]:
+def wait_budget(ctx: Caller, wait_seconds: float | None) -> tuple[float, str | None]:
     """The seconds a call waits for its job (the default or `wait_seconds`, at most GLM_MAX_WAIT), and
     a note when `wait_seconds` was lowered."""
     settings = app_state(ctx).settings

@@ -12,13 +12,11 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
-from mcp.server.mcpserver import Context
 from mcp.types import ContentBlock
 
-from ..calls import app_state, beside, link, media_link, save_media, store
+from ..calls import Caller, app_state, beside, link, media_link, save_media, store
 from ..errors import GLMError, JobFailed, JobUnsaved, Refusal, StoreError
 from ..glm import catalog
 from ..glm.models import TaskResult
@@ -34,7 +32,7 @@ CLAIM_POLL = 0.5  # seconds between looks at a job another process is saving
 
 
 async def settle(
-    ctx: Context[Any, Any],
+    ctx: Caller,
     task_id: str,
     record: TaskRecord | None,
     state: TaskResult,
@@ -51,7 +49,7 @@ async def settle(
 
 
 async def _settle(
-    ctx: Context[Any, Any], task_id: str, record: TaskRecord | None, state: TaskResult, records: Store
+    ctx: Caller, task_id: str, record: TaskRecord | None, state: TaskResult, records: Store
 ) -> Outcome:
     model = state.model or (record.model if record else None)
     if record is None:
@@ -59,9 +57,11 @@ async def _settle(
         # Recorded as processing: SUCCESS is written only once the media is saved, below.
         record = TaskRecord(id=task_id, kind=kind, model=model or "", request={}, status="PROCESSING")
         await records.record_task(record)
+        app_state(ctx).task_changed(task_id)
     if state.task_status == "FAIL":
         reason = _failure(state)
         await records.update_task(task_id, status="FAIL", error=reason)
+        app_state(ctx).task_changed(task_id)
         raise JobFailed(failed_text(record.kind, task_id, reason))
     if state.task_status == "PROCESSING":
         wait, _ = wait_budget(ctx, None)
@@ -87,6 +87,7 @@ async def _settle(
         note = None
         try:
             await records.update_task(task_id, status="SUCCESS", result=job.model_dump(exclude_none=True))
+            app_state(ctx).task_changed(task_id)
         except StoreError as exc:
             log.warning(
                 "The %s task %s is saved to %s but not recorded: %s", record.kind, task_id, job.path, exc
@@ -135,7 +136,7 @@ def _kind_of(state: TaskResult, model: str | None) -> str:
 
 
 async def _complete(
-    ctx: Context[Any, Any], task_id: str, kind: str, model: str | None, state: TaskResult
+    ctx: Caller, task_id: str, kind: str, model: str | None, state: TaskResult
 ) -> tuple[JobResult, list[ContentBlock]]:
     media = state.video_result or state.image_result
     if not media or not media[0].url:
@@ -159,7 +160,7 @@ async def _complete(
     return job, [media_link(image)]
 
 
-async def _cover_preview(ctx: Context[Any, Any], path: Path) -> list[ContentBlock]:
+async def _cover_preview(ctx: Caller, path: Path) -> list[ContentBlock]:
     """A video's cover shown inline as a preview that fits any host's result (none if previews are off)."""
     from ..previews import preview_blocks
 
@@ -167,7 +168,7 @@ async def _cover_preview(ctx: Context[Any, Any], path: Path) -> list[ContentBloc
     return await preview_blocks(state.settings, path, state.files.open_saved)
 
 
-async def report_recorded(ctx: Context[Any, Any], record: TaskRecord) -> Outcome:
+async def report_recorded(ctx: Caller, record: TaskRecord) -> Outcome:
     """A job the store already knows to be finished: no API call, no second download."""
     if record.status == "FAIL":
         raise JobFailed(failed_text(record.kind, record.id, record.error or "no reason given"))

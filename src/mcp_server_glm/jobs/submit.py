@@ -70,6 +70,7 @@ class Submitted:
             return dataclasses.replace(self, problem=str(exc))
         log.info("The %s task %s is recorded now", now.kind, now.id)
         app.unrecorded.pop(now.id, None)
+        _recorded(app, now.id)
         return Submitted(now)
 
 
@@ -131,10 +132,12 @@ async def _submit(
 ) -> Submitted:
     with anyio.CancelScope(shield=True):
         pending = await records.begin_submission(kind, model, summary)
+        app.task_changed()
         try:
             task = await submit()
         except BaseException as exc:
             await _settle_failed_submission(records, pending, exc)
+            app.task_changed()
             raise
         assert task.id is not None  # the adapter refuses a task without an id
         record = TaskRecord(
@@ -148,8 +151,17 @@ async def _submit(
             log.warning("%s task %s was accepted by the API but not recorded: %s", kind, task.id, exc)
             submitted = app.unrecorded[task.id] = Submitted(record, str(exc), pending, row)
             return submitted
+    _recorded(app, record.id)
     log.info("%s task %s submitted (%s)", kind.capitalize(), record.id, model)
     return Submitted(record)
+
+
+def _recorded(app: AppState, task_id: str) -> None:
+    """A job and its usage are in the store: their subscribers are told."""
+    from ..updates import USAGE_URI
+
+    app.task_changed(task_id)
+    app.changed(USAGE_URI)
 
 
 async def _settle_failed_submission(records: Store, pending: str, error: BaseException) -> None:
