@@ -9,7 +9,7 @@ import pytest
 from mcp.shared.exceptions import MCPError
 from mcp.types import PromptReference, ResourceTemplateReference, TextContent
 
-from mcp_server_glm import icon, server
+from mcp_server_glm import icon, presentation
 from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM
 from tests.support.stdio import RawSession
@@ -47,7 +47,7 @@ async def test_prompts_and_completions_over_stdio(fake: FakeGLM, tmp_path: Path,
         tools = await client.list_tools()
 
     assert info is not None
-    assert info.description == server.DESCRIPTION
+    assert info.description == presentation.DESCRIPTION
     assert [shown.src for shown in info.icons or []] == [icon.PNG_DATA_URI]
     assert names == ["make_video", "second_opinion", "research"]  # transcribe is not enabled
     [message] = research.messages
@@ -71,8 +71,8 @@ def test_a_legacy_initialize_carries_the_icon_and_no_cache_hints(fake: FakeGLM, 
         session.kill()
     info = initialized["serverInfo"]
     assert info["icons"] == [{"src": icon.PNG_DATA_URI, "mimeType": "image/png", "sizes": ["48x48"]}]
-    assert info["websiteUrl"] == server.WEBSITE_URL
-    assert info["description"] == server.DESCRIPTION
+    assert info["websiteUrl"] == presentation.WEBSITE_URL
+    assert info["description"] == presentation.DESCRIPTION
     assert set(initialized["capabilities"]) >= {"prompts", "completions", "tools", "resources"}
     # The handshake era has no cache hints: nothing of SEP-2549 reaches its wire.
     assert "ttlMs" not in listed

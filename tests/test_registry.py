@@ -15,7 +15,8 @@ import pytest
 from mcp import Client
 
 from mcp_server_glm.errors import ConfigError
-from mcp_server_glm.server import build_server, configured
+from mcp_server_glm.presentation import configured
+from mcp_server_glm.server import build_server
 from mcp_server_glm.settings import Settings
 from mcp_server_glm.tools import artefacts, listing, registry
 from mcp_server_glm.tools.spec import PLATFORMS

@@ -14,7 +14,7 @@ from mcp import Client
 from mcp.client import advertise
 from PIL import Image
 
-from mcp_server_glm import icon, server
+from mcp_server_glm import icon, presentation
 from mcp_server_glm.server import build_server
 from mcp_server_glm.tools import listing
 from tests.conftest import in_process, settings_for
@@ -35,7 +35,7 @@ async def test_the_server_names_its_icon_description_and_website(fake: FakeGLM, 
     assert info is not None
     assert info.name == "mcp-server-glm"
     assert info.title == "GLM"
-    assert info.description == server.DESCRIPTION
+    assert info.description == presentation.DESCRIPTION
     assert info.website_url == "https://github.com/mcp-server-glm/mcp-server-glm"
     [shown] = info.icons or []
     assert shown.mime_type == "image/png"
@@ -78,14 +78,14 @@ async def test_cache_hints_on_2026_07_28(fake: FakeGLM) -> None:
 
 def test_instructions_mention_tasks_only_when_the_client_can_use_them() -> None:
     specs = [listed.spec for listed in listing.load().values()]
-    without = server.instructions(specs)
-    with_tasks = server.instructions(specs, tasks=True)
-    assert server.JOB_WORKFLOW in without
+    without = presentation.instructions(specs)
+    with_tasks = presentation.instructions(specs, tasks=True)
+    assert presentation.JOB_WORKFLOW in without
     assert "tasks/get" not in without
-    assert with_tasks == f"{without} {server.TASKS_WORKFLOW}"
+    assert with_tasks == f"{without} {presentation.TASKS_WORKFLOW}"
     # Without a job tool and get_task there is no job to follow either way.
     chat_only = [spec for spec in specs if spec.name == "glm_chat"]
-    assert server.instructions(chat_only, tasks=True) == server.instructions(chat_only)
+    assert presentation.instructions(chat_only, tasks=True) == presentation.instructions(chat_only)
 
 
 def test_icon_py_is_what_make_icon_writes() -> None:
@@ -100,7 +100,7 @@ def test_icon_py_is_what_make_icon_writes() -> None:
 
 def test_the_description_is_server_jsons() -> None:
     published = json.loads((Path(__file__).resolve().parent.parent / "server.json").read_text())
-    assert published["description"] == server.DESCRIPTION
+    assert published["description"] == presentation.DESCRIPTION
     assert published["name"].startswith("io.github.mcp-server-glm/")  # where WEBSITE_URL comes from
 
 
@@ -110,14 +110,14 @@ async def test_discover_gives_the_tasks_clause_only_to_a_client_that_can_use_tas
     fake: FakeGLM, served: bool, declared: bool
 ) -> None:
     built = build_server(settings_for(fake, tasks=served))  # GLM_TASKS: the extension served or not
-    extensions = [advertise(server.TASKS_EXTENSION)] if declared else []
+    extensions = [advertise(presentation.TASKS_EXTENSION)] if declared else []
     async with Client(built, extensions=extensions) as client:
         assert client.protocol_version == "2026-07-28"
         given = client.instructions
     async with Client(built, mode="legacy", extensions=extensions) as client:
         legacy = client.instructions
     assert given is not None
-    assert (server.TASKS_WORKFLOW in given) == (served and declared)
-    assert server.JOB_WORKFLOW in given
+    assert (presentation.TASKS_WORKFLOW in given) == (served and declared)
+    assert presentation.JOB_WORKFLOW in given
     assert legacy == built.instructions  # the handshake era has no tasks
-    assert server.TASKS_WORKFLOW not in (legacy or "")
+    assert presentation.TASKS_WORKFLOW not in (legacy or "")

@@ -13,7 +13,6 @@ from datetime import UTC
 from typing import Any, cast
 from urllib.parse import unquote
 
-from mcp.server.caching import CacheHint
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
@@ -26,7 +25,6 @@ from mcp.types import (
     DiscoverResult,
     EmptyResult,
     GetPromptResult,
-    Icon,
     InputRequiredResult,
     ReadResourceRequestParams,
     ReadResourceResult,
@@ -43,7 +41,7 @@ from mcp_types import INVALID_PARAMS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import AnyUrl, ValidationError
 
-from . import __version__, caps, completions, icon, prompts, resources, tasks
+from . import __version__, caps, completions, prompts, resources, tasks
 from .errors import (
     AuthenticationFailed,
     ConfigError,
@@ -53,47 +51,23 @@ from .errors import (
     QuotaExhausted,
     Refusal,
 )
+from .presentation import (
+    CACHE_HINTS,
+    DESCRIPTION,
+    ICONS,
+    STATIC,
+    STATIC_RESOURCES,
+    TASKS_EXTENSION,
+    WEBSITE_URL,
+    configured,
+    instructions,
+)
 from .settings import Settings
 from .state import AppState, LazyStore
 from .tools import listing
 from .tools.spec import PLATFORM_NAMES, ToolSpec
 
 log = logging.getLogger(__name__)
-
-JOB_WORKFLOW = (
-    "A job is submitted once and billed once: when a result says it is still processing, call get_task "
-    "with its task_id (nothing is lost meanwhile) and never submit the same job again."
-)
-
-
-TASKS_EXTENSION = "io.modelcontextprotocol/tasks"  # SEP-2663, 2026-07-28 only
-TASKS_WORKFLOW = (
-    "A client that runs tools as MCP tasks may call a job tool as a task and follow it with tasks/get; "
-    "get_task follows the same job by its task_id."
-)
-
-DESCRIPTION = "GLM models on Z.AI or BigModel: chat, web search, image and video generation, speech to text."
-WEBSITE_URL = "https://github.com/mcp-server-glm/mcp-server-glm"  # server.json's io.github name
-ICONS = [Icon(src=icon.PNG_DATA_URI, mime_type="image/png", sizes=[icon.SIZES])]
-
-# Cache hints (2026-07-28, SEP-2549): what is fixed for the life of the server may be kept an hour and
-# shared; whatever else is read (jobs, media, usage) stays private and stale at once (the SDK's default).
-HOUR_MS = 3_600_000
-STATIC = CacheHint(ttl_ms=HOUR_MS, scope="public")
-CACHE_HINTS = {"tools/list": STATIC, "prompts/list": STATIC, "resources/templates/list": STATIC}
-STATIC_RESOURCES = frozenset({"glm://models"})  # read with the STATIC hint
-
-
-def instructions(tools: Sequence[ToolSpec], *, tasks: bool = False) -> str:
-    """The server's instructions for the enabled `tools`: what each is for, and how jobs are followed
-    when a job tool and get_task are both there; with `tasks` (the client can run tools as MCP tasks),
-    also how a job started as a task is followed."""
-    text = "Tools of the GLM platform (Z.AI / BigModel): " + "; ".join(spec.purpose for spec in tools) + "."
-    if "get_task" in {spec.name for spec in tools} and any(spec.job for spec in tools):
-        text += " " + JOB_WORKFLOW
-        if tasks:
-            text += " " + TASKS_WORKFLOW
-    return text
 
 
 class GLMServer(MCPServer[AppState]):
@@ -306,37 +280,6 @@ class GLMServer(MCPServer[AppState]):
         if isinstance(result, ReadResourceResult) and str(params.uri) in STATIC_RESOURCES:
             return result.model_copy(update={"ttl_ms": STATIC.ttl_ms, "cache_scope": STATIC.scope})
         return result
-
-
-def configured(listed: listing.Listed, settings: Settings) -> ToolEntry:
-    """The tool's entry with the defaults its descriptions name taken from `settings` (its spec's
-    `argument_texts`): a model reads the model and the wait this server will really use."""
-    entry = listed.entry
-    properties: dict[str, Any] = entry.input_schema.get("properties", {})
-    values = _Attributes(settings)
-    texts = {
-        argument: template.format_map(values)
-        for argument, template in listed.spec.argument_texts.items()
-        if argument in properties
-    }
-    if not texts:
-        return entry
-    changed = {
-        **properties,
-        **{name: {**properties[name], "description": text} for name, text in texts.items()},
-    }
-    return entry.model_copy(update={"input_schema": {**entry.input_schema, "properties": changed}})
-
-
-class _Attributes(dict[str, Any]):
-    """The settings' attributes (fields and properties) as a mapping, to fill description templates."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__()
-        self.settings = settings
-
-    def __missing__(self, key: str) -> Any:
-        return getattr(self.settings, key)
 
 
 def _elsewhere(spec: ToolSpec, platform: str | None) -> str:

@@ -15,6 +15,7 @@ a valid request right after it is answered. What each transport answers today:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import signal
@@ -141,6 +142,10 @@ class Pipes:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+        for pipe in (self.process.stdin, self.process.stdout):  # left open, they warn when collected
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
 
 @pytest.fixture(scope="module")
