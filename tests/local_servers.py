@@ -27,7 +27,7 @@ TUNNELS_VARIABLE = "MCP_TEST_PROXY_TUNNELS"
 START_SECONDS = 60.0
 
 
-class MarkForwarded(HttpProxyBasePlugin):  # type: ignore[misc]  # proxy.py is untyped
+class MarkForwarded(HttpProxyBasePlugin):
     """proxy.py plugin: every request forwarded carries a Via header, so the fake records which requests
     came through the proxy (proxy.py adds its own to a connection's first request only; this adds
     `Via: 1.1 mcp-test-proxy` to the later ones on a kept-alive connection). Every CONNECT tunnel is
