@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     tasks: bool = Field(
         default=True,
         description="Answer MCP task requests (2025-11-25 tasks, the 2026-07-28 tasks extension) for "
-        "generate_video, glm-image and transcribe; off: every call blocks as without tasks.",
+        "generate_video, glm-image, transcribe and parse_document; off: every call blocks as without tasks.",
     )
     inline_previews: bool = Field(
         default=True,
