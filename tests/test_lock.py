@@ -3,6 +3,7 @@ and resolves from PyPI only."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -43,3 +44,12 @@ def test_the_lock_resolves_from_pypi_only() -> None:
         name: source for name, source in sources.items() if source != {"registry": "https://pypi.org/simple"}
     }
     assert not stray, f"packages locked from elsewhere than PyPI (a host could not fetch them): {stray}"
+
+
+def test_the_listing_is_stamped_with_the_locked_versions() -> None:
+    """listing.json made with other mcp or pydantic versions than the lock's is rebuilt at every start of
+    the bundle (which installs the lock): a slow start no test of behaviour would notice."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    locked = {package["name"]: package.get("version") for package in lock["package"]}
+    listing = json.loads((ROOT / "src" / "mcp_server_glm" / "tools" / "listing.json").read_text())
+    assert listing["made_with"] == {"mcp": locked["mcp"], "pydantic": locked["pydantic"]}
