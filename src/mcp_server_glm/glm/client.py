@@ -540,18 +540,9 @@ class GLMClient:
         self, method: str, path: str, request_id: str, *, error_key_fails: bool = True, **options: Any
     ) -> dict[str, Any]:
         """One HTTP exchange whose answer is a JSON object; every failure becomes a GLMError."""
-        try:
-            response = await self._http.request(method, self._url(path), **options)
-        except httpx2.TransportError as exc:
-            raise self._connection_failed(exc, request_id) from exc
-        try:
-            if response.is_error:
-                raise self._api_error(response, request_id)
-            return read_json(
-                response, request_id, self._redact, self.base_url, error_key_fails=error_key_fails
-            )
-        except APIError as error:
-            raise self._on_general_route(error, path) from None
+        return await self._send_to(
+            method, path, self._url(path), request_id, error_key_fails=error_key_fails, **options
+        )
 
     def _url(self, path: str) -> str:
         """Chat stays relative to the HTTP client's base (the chat endpoint); the rest is absolute."""
