@@ -100,7 +100,12 @@ class PostgresStore(Store):
                 open=False,
                 kwargs={"connect_timeout": int(CONNECT_TIMEOUT)},
             )
-            await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            try:
+                await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await pool.close()
+                raise
         except psycopg.Error as exc:
             raise _error("cannot open", where, secret, exc) from exc
         return cls(url, pool, data_dir)
