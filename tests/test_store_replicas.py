@@ -20,8 +20,9 @@ pytestmark = pytest.mark.anyio
 
 def structured(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, result
-    assert result.structured_content is not None
-    return result.structured_content
+    content: dict[str, Any] | None = result.structured_content
+    assert content is not None
+    return content
 
 
 async def test_a_job_submitted_by_one_replica_is_picked_up_by_the_other(
