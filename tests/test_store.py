@@ -661,3 +661,14 @@ async def test_usage_written_at_once_by_two_stores_sums_exactly(
         assert await a.usage_totals() == expected
         assert await b.usage_totals() == expected
         assert await b.units_since("chat", 0) == 150 * 18
+
+
+async def test_text_with_a_nul_character_is_kept_on_both_engines(store: Store) -> None:
+    # An upstream message may hold U+0000, which PostgreSQL's text refuses: it is kept as U+FFFD there.
+    await store.record_task(video_task(status="FAIL", error="bad\x00byte", request={"prompt": "a\x00b"}))
+    got = await store.get_task("task-1")
+    assert got is not None
+    assert got.request == {"prompt": "a\x00b"}  # JSON carries it escaped
+    assert got.error == ("bad\x00byte" if isinstance(store, SqliteStore) else "bad\ufffdbyte")
+    await store.record_usage("chat\x00", "glm", 1, "tokens")
+    assert len(await store.usage_totals()) == 1

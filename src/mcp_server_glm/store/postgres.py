@@ -33,6 +33,8 @@ from .records import (
 
 try:
     import psycopg
+    from psycopg.adapt import AdaptersMap
+    from psycopg.types.string import StrDumperUnknown
     from psycopg_pool import AsyncConnectionPool
 except ImportError as exc:  # pragma: no cover - the extra is missing
     raise StoreError(
@@ -55,6 +57,19 @@ UPSERT_TASK = (
 )
 INSERT_USAGE = "INSERT INTO usage (tool, model, units, unit, at) VALUES (%s, %s, %s, %s, %s)"
 Connection: TypeAlias = "psycopg.AsyncConnection[tuple[Any, ...]]"
+
+
+class NulSafeText(StrDumperUnknown):  # type: ignore[misc,unused-ignore]  # Any without the extra
+    """Text as PostgreSQL takes it: U+0000, which SQLite keeps but PostgreSQL's text refuses (an upstream
+    message may hold one), becomes U+FFFD rather than failing the write."""
+
+    def dump(self, obj: str) -> bytes | bytearray | memoryview | None:
+        dumped: bytes | bytearray | memoryview | None = super().dump(obj.replace("\x00", "\ufffd"))
+        return dumped
+
+
+ADAPTERS = AdaptersMap(psycopg.adapters)
+ADAPTERS.register_dumper(str, NulSafeText)
 
 
 def redacted(url: str) -> str:
@@ -88,7 +103,7 @@ class PostgresStore(Store):
             log.warning("The data directory %s cannot be created: %s", data_dir, exc.strerror or exc)
         try:
             async with await psycopg.AsyncConnection.connect(
-                url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
+                url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT), context=ADAPTERS
             ) as first:
                 await _migrate(first, where)
                 await _replay_journal(first, data_dir / journal.JOURNAL_NAME)
@@ -98,7 +113,7 @@ class PostgresStore(Store):
                 max_size=POOL_SIZE,
                 timeout=WAIT_TIMEOUT,
                 open=False,
-                kwargs={"connect_timeout": int(CONNECT_TIMEOUT)},
+                kwargs={"connect_timeout": int(CONNECT_TIMEOUT), "context": ADAPTERS},
             )
             try:
                 await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
