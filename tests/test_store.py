@@ -28,6 +28,7 @@ from mcp_server_glm.store import (
     DB_NAME,
     MIGRATIONS,
     SCHEMA_VERSION,
+    McpTask,
     MediaRecord,
     Store,
     TaskRecord,
@@ -672,3 +673,46 @@ async def test_text_with_a_nul_character_is_kept_on_both_engines(store: Store) -
     assert got.error == ("bad\x00byte" if isinstance(store, SqliteStore) else "bad\ufffdbyte")
     await store.record_usage("chat\x00", "glm", 1, "tokens")
     assert len(await store.usage_totals()) == 1
+
+
+async def test_mcp_tasks_round_trip_and_a_finished_task_never_changes(store: Store) -> None:
+    for i, created in enumerate([1000.0, 3000.0, 2000.0]):
+        await store.add_mcp_task(
+            McpTask(f"mcp-{i}", "generate_video", f"job-{i}", "working", ttl_ms=60_000, created_at=created)
+        )
+    done = await store.update_mcp_task("mcp-0", status="completed", message="done", result={"content": []})
+    assert done is not None
+    assert (done.status, done.message, done.result, done.job_id, done.ttl_ms) == (
+        "completed",
+        "done",
+        {"content": []},
+        "job-0",
+        60_000,
+    )
+    later = await store.update_mcp_task("mcp-0", status="failed", message="late", result={"x": 1})
+    assert later == done
+    assert await store.update_mcp_task("no-such-task", status="completed", message=None) is None
+    assert [task.id for task in await store.recent_mcp_tasks(10)] == ["mcp-1", "mcp-2", "mcp-0"]
+    assert [task.id for task in await store.recent_mcp_tasks(10, before=3000.0)] == ["mcp-2", "mcp-0"]
+    assert [task.id for task in await store.recent_mcp_tasks(1)] == ["mcp-1"]
+    await store.drop_mcp_task("mcp-1")
+    assert await store.get_mcp_task("mcp-1") is None
+    assert await store.get_mcp_task("mcp-2") is not None
+
+
+async def test_prefixes_and_the_newest_first_order_of_names(store: Store) -> None:
+    for task_id in ["Abc_1", "abc%2", "xyz"]:
+        await store.record_task(video_task(task_id, created_at=7.0))
+    assert await store.task_ids("ABC", 10) == ["abc%2", "Abc_1"]  # same time: the later row first
+    assert await store.task_ids("abc_", 10) == ["Abc_1"]  # no LIKE: _ and % are plain characters
+    assert await store.task_ids("", 1) == ["xyz"]
+    for name in ["a.png", "b.png"]:
+        await store.add_media(MediaRecord(name, f"/out/{name}", "image/png", 1, "u", None, 7.0))
+    await store.add_media(MediaRecord("a.png", "/out/a.png", "image/png", 2, "u", None, 7.0))  # rewritten
+    assert [media.name for media in await store.recent_media()] == ["a.png", "b.png"]
+    assert await store.media_names("A.", 10) == ["a.png"]
+    assert [task.id for task in await store.processing_tasks("video", "cogvideox-3")] == [
+        "xyz",
+        "abc%2",
+        "Abc_1",
+    ]
