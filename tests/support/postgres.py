@@ -7,6 +7,7 @@ install them; `.ci/run` installs them, so nothing skips in CI.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
@@ -109,11 +110,18 @@ def postgres_cluster() -> Iterator[Cluster]:
         told = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         shutil.rmtree(root, ignore_errors=True)
         pytest.fail(f"the test PostgreSQL did not start: {exc.stderr or exc.stdout} {told}")
+    # Stopped at the end of the session, or at the latest when the interpreter exits (a session cut short).
+    atexit.register(_remove, data, root)
     try:
         yield Cluster("127.0.0.1", port, password)
     finally:
-        _stop(data)
-        shutil.rmtree(root, ignore_errors=True)
+        _remove(data, root)
+        atexit.unregister(_remove)
+
+
+def _remove(data: Path, root: Path) -> None:
+    _stop(data)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _stop(data: Path) -> None:
