@@ -28,6 +28,7 @@ from mcp.types import CallToolResult, TextContent
 from mcp_server_glm.server import build_server
 from mcp_server_glm.settings import Settings
 from tests.fake_glm import FakeGLM, reference
+from tests.support.postgres import database_url, postgres_cluster  # noqa: F401 (fixtures)
 from tests.support.stdio import installed_server
 
 OUR_AGENT = "mcp-server-glm"  # how our client's User-Agent starts (the doctor's too)
@@ -76,12 +77,19 @@ sys.addaudithook(_record_spawn)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests decorated with hypothesis's `@given` and the fault matrix (its servers are processes) are
-    slow wherever they are; the other slow tests are marked in their modules."""
+    """Tests decorated with hypothesis's `@given`, the fault matrix (its servers are processes) and the
+    PostgreSQL runs (the cluster is a process) are slow wherever they are; the other slow tests are
+    marked in their modules."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
-        if is_hypothesis_test(getattr(item, "obj", None)) or any(
-            name in fixtures for name in ("target", "stdio_target", "http_target")
+        callspec = getattr(item, "callspec", None)
+        on_postgres = "postgres_cluster" in fixtures or (
+            callspec is not None and callspec.params.get("database_url") == "postgres"
+        )
+        if (
+            is_hypothesis_test(getattr(item, "obj", None))
+            or any(name in fixtures for name in ("target", "stdio_target", "http_target"))
+            or on_postgres
         ):
             item.add_marker(pytest.mark.slow)
 

@@ -137,3 +137,19 @@ def test_bad_configuration_is_one_clear_line(args: list[str], env: dict[str, str
     last = done.stderr.strip().splitlines()[-1]
     assert "invalid configuration" in last
     assert expected in last
+
+
+def test_the_database_url_is_a_secret_and_only_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().database_url is None
+    url = "postgresql://glm:s3cret-pw@db.example:5432/glm"
+    monkeypatch.setenv("GLM_DATABASE_URL", url)
+    settings = Settings()
+    assert settings.database_url is not None
+    assert settings.database_url.get_secret_value() == url
+    assert "s3cret-pw" not in repr(settings)
+    assert "s3cret-pw" not in str(settings.model_dump())
+
+    monkeypatch.setenv("GLM_DATABASE_URL", "mysql://glm:s3cret-pw@db.example/glm")
+    with pytest.raises(ValueError, match="must be a postgresql:// URL") as caught:
+        Settings()
+    assert "s3cret-pw" not in str(caught.value)

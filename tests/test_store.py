@@ -1,6 +1,9 @@
-"""The SQLite store: round trips, migrations, failures as StoreError, and two processes sharing one file.
+"""The store on both engines: round trips, migrations, failures as StoreError, and processes sharing one
+database (a SQLite file, or a PostgreSQL database).
 
-Every database call must leave the event loop free; one test holds SQLite's write lock to prove it.
+Tests taking `store` or `database_url` run on SQLite and on PostgreSQL (tests/support/postgres.py); the
+ones about the file (WAL, its pragmas, a full disk, its write lock) on SQLite alone. Every database call
+must leave the event loop free; one test holds SQLite's write lock to prove it.
 """
 
 from __future__ import annotations
@@ -20,24 +23,33 @@ import anyio.abc
 import anyio.lowlevel
 import pytest
 
-from mcp_server_glm import store as store_module
 from mcp_server_glm.errors import StoreError
 from mcp_server_glm.store import (
     DB_NAME,
     MIGRATIONS,
     SCHEMA_VERSION,
+    McpTask,
     MediaRecord,
     Store,
     TaskRecord,
     UsageTotal,
 )
+from mcp_server_glm.store import migrations as store_module
+from mcp_server_glm.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
+async def store(tmp_path: Path, database_url: str | None) -> AsyncIterator[Store]:
+    async with await Store.open(tmp_path / "data", database_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     async with await Store.open(tmp_path / "data") as opened:
+        assert isinstance(opened, SqliteStore)
         yield opened
 
 
@@ -209,21 +221,22 @@ async def test_usage_totals(store: Store) -> None:
 # -- the file --------------------------------------------------------------------------------------
 
 
-async def test_reopen_keeps_everything(tmp_path: Path) -> None:
+async def test_reopen_keeps_everything(tmp_path: Path, database_url: str | None) -> None:
     data = tmp_path / "data"
-    async with await Store.open(data) as first:
+    async with await Store.open(data, database_url) as first:
         await first.record_task(video_task(result={"video_url": "u"}))
         await first.add_media(MediaRecord("v.mp4", "/out/v.mp4", "video/mp4", 1, "u", "task-1"))
         await first.record_usage("generate_video", "cogvideox-3", 1, "videos")
         saved = await first.get_task("task-1")
 
-    async with await Store.open(data) as second:
+    async with await Store.open(data, database_url) as second:
         assert await second.get_task("task-1") == saved
         assert await second.get_media("v.mp4") is not None
         assert await second.usage_totals() == [UsageTotal("generate_video", "cogvideox-3", 1, 1, "videos")]
 
 
-async def test_file_is_wal_in_a_private_directory(store: Store, tmp_path: Path) -> None:
+async def test_file_is_wal_in_a_private_directory(sqlite_store: SqliteStore, tmp_path: Path) -> None:
+    store = sqlite_store
     assert store.path == tmp_path / "data" / DB_NAME
     assert pragma(store.path, "journal_mode") == "wal"
     assert pragma(store.path, "user_version") == SCHEMA_VERSION
@@ -231,8 +244,8 @@ async def test_file_is_wal_in_a_private_directory(store: Store, tmp_path: Path) 
     assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700
 
 
-async def test_closed_store_refuses_calls(tmp_path: Path) -> None:
-    opened = await Store.open(tmp_path)
+async def test_closed_store_refuses_calls(tmp_path: Path, database_url: str | None) -> None:
+    opened = await Store.open(tmp_path, database_url)
     await opened.close()
     await opened.close()
     with pytest.raises(StoreError, match="closed"):
@@ -298,7 +311,7 @@ async def test_refuses_a_newer_database_without_touching_it(tmp_path: Path) -> N
 # -- failures --------------------------------------------------------------------------------------
 
 
-def assert_one_line_naming(error: StoreError, path: Path, reason: str) -> None:
+def assert_one_line_naming(error: StoreError, path: Path | str, reason: str) -> None:
     message = str(error)
     assert "\n" not in message
     assert str(path) in message
@@ -352,7 +365,8 @@ async def test_corrupt_file(tmp_path: Path) -> None:
     assert_one_line_naming(caught.value, tmp_path / DB_NAME, "file is not a database")
 
 
-async def test_full_disk_leaves_no_half_written_row(store: Store) -> None:
+async def test_full_disk_leaves_no_half_written_row(sqlite_store: SqliteStore) -> None:
+    store = sqlite_store
     await store.record_task(video_task())
     # The database may not grow past its current size: as good as a full disk, even for root.
     connection = store._connection
@@ -370,14 +384,15 @@ async def test_full_disk_leaves_no_half_written_row(store: Store) -> None:
 async def test_value_that_is_not_json(store: Store) -> None:
     with pytest.raises(StoreError) as caught:
         await store.record_task(video_task(request={"path": Path("/out/v.mp4")}))
-    assert_one_line_naming(caught.value, store.path, "request is not JSON")
+    assert_one_line_naming(caught.value, store.where, "request is not JSON")
     assert await store.get_task("task-1") is None
 
 
 # -- concurrency -----------------------------------------------------------------------------------
 
 
-async def test_calls_do_not_block_the_event_loop(store: Store) -> None:
+async def test_calls_do_not_block_the_event_loop(sqlite_store: SqliteStore) -> None:
+    store = sqlite_store
     written = anyio.Event()
 
     async def write() -> None:
@@ -407,6 +422,7 @@ import anyio
 from mcp_server_glm.store import Store, TaskRecord
 
 role, data, count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+url = sys.argv[4] if len(sys.argv) > 4 else None
 
 
 async def write(store):
@@ -430,7 +446,7 @@ async def read(store, expected):
 
 
 async def main():
-    async with await Store.open(data) as store:
+    async with await Store.open(data, url) as store:
         if role == "reader":
             await read(store, 2 * count)
         else:
@@ -452,7 +468,7 @@ async def read_line(process: anyio.abc.Process) -> str:
 
 
 @pytest.mark.slow
-async def test_two_processes_share_one_fresh_database(tmp_path: Path) -> None:
+async def test_two_processes_share_one_fresh_database(tmp_path: Path, database_url: str | None) -> None:
     data = tmp_path / "data"  # not there yet: all three race to create it and its schema
     roles = ["writer-a", "writer-b", "reader"]
     processes: dict[str, anyio.abc.Process] = {}
@@ -460,6 +476,7 @@ async def test_two_processes_share_one_fresh_database(tmp_path: Path) -> None:
         for role in roles:
             with (tmp_path / f"{role}.err").open("w") as stderr:
                 command = [sys.executable, "-c", WORKER, role, str(data), "100"]
+                command += [database_url] if database_url else []
                 processes[role] = await anyio.open_process(command, stderr=stderr)
         for process in processes.values():
             assert await read_line(process) == "ready"
@@ -474,14 +491,15 @@ async def test_two_processes_share_one_fresh_database(tmp_path: Path) -> None:
         for process in processes.values():
             await process.aclose()
 
-    async with await Store.open(data) as opened:
+    async with await Store.open(data, database_url) as opened:
         tasks = await opened.recent_tasks(limit=1000)
         assert len(tasks) == 200
         assert {task.id for task in tasks} == {f"writer-{w}-{i}" for w in "ab" for i in range(100)}
         assert await opened.usage_totals() == [
             UsageTotal("generate_video", "cogvideox-3", 200, 200, "videos")
         ]
-    assert pragma(data / DB_NAME, "integrity_check") == "ok"
+    if database_url is None:
+        assert pragma(data / DB_NAME, "integrity_check") == "ok"
 
 
 def _writable(directory: Path) -> bool:
@@ -492,3 +510,209 @@ def _writable(directory: Path) -> bool:
         return False
     probe.unlink()
     return True
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+
+
+def postgres(url: str) -> Any:
+    """A plain connection to the database at `url`, as another replica would have."""
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: Any) -> str:
+    url: str = postgres_cluster.new_database()
+    return url
+
+
+async def test_postgres_replicas_starting_together_migrate_once(tmp_path: Path, postgres_url: str) -> None:
+    # Four replicas open a fresh database at once: one takes the advisory lock and migrates, the
+    # others wait for it and find the schema in place.
+    opened: list[Store] = []
+
+    async def start(i: int) -> None:
+        opened.append(await Store.open(tmp_path / f"replica-{i}", postgres_url))
+
+    async with anyio.create_task_group() as replicas:
+        for i in range(4):
+            replicas.start_soon(start, i)
+    for store in opened:
+        await store.record_task(video_task(f"task-{id(store)}"))
+    assert len(await opened[0].recent_tasks()) == 4
+    for store in opened:
+        await store.close()
+    with postgres(postgres_url) as db:
+        assert db.execute("SELECT version FROM glm_schema").fetchall() == [(SCHEMA_VERSION,)]
+
+
+async def test_postgres_applies_only_the_missing_steps(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with await Store.open(tmp_path, postgres_url) as opened:
+        await opened.record_task(video_task())
+    step = ("ALTER TABLE tasks ADD COLUMN note TEXT", "CREATE TABLE notes (text TEXT)")
+    monkeypatch.setattr(store_module, "POSTGRES_MIGRATIONS", [*store_module.POSTGRES_MIGRATIONS, step])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    async with await Store.open(tmp_path, postgres_url) as opened:
+        assert await opened.get_task("task-1") is not None
+    with postgres(postgres_url) as db:
+        assert db.execute("SELECT version FROM glm_schema").fetchall() == [(SCHEMA_VERSION + 1,)]
+        assert db.execute("SELECT count(*) FROM notes").fetchone() == (0,)
+
+
+async def test_postgres_failed_migration_changes_nothing(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with await Store.open(tmp_path, postgres_url):
+        pass
+    step = ("CREATE TABLE notes (text TEXT)", "THIS IS NOT SQL")
+    monkeypatch.setattr(store_module, "POSTGRES_MIGRATIONS", [*store_module.POSTGRES_MIGRATIONS, step])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(StoreError, match="syntax error") as caught:
+        await Store.open(tmp_path, postgres_url)
+    assert "\n" not in str(caught.value)
+    with postgres(postgres_url) as db:
+        assert db.execute("SELECT version FROM glm_schema").fetchall() == [(SCHEMA_VERSION,)]
+        assert db.execute("SELECT to_regclass('notes')").fetchone() == (None,)
+        assert db.execute("SELECT pg_try_advisory_lock(%s)", (store_module.MIGRATION_LOCK,)).fetchone() == (
+            True,
+        )
+
+
+async def test_postgres_refuses_a_newer_database(tmp_path: Path, postgres_url: str) -> None:
+    with postgres(postgres_url) as db:
+        db.execute("CREATE TABLE glm_schema (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO glm_schema VALUES (%s)", (SCHEMA_VERSION + 1,))
+    with pytest.raises(StoreError, match="newer") as caught:
+        await Store.open(tmp_path, postgres_url)
+    assert "\n" not in str(caught.value)
+    with postgres(postgres_url) as db:
+        assert db.execute("SELECT to_regclass('tasks')").fetchone() == (None,)
+
+
+async def test_postgres_errors_are_one_line_without_the_password(
+    tmp_path: Path, postgres_cluster: Any
+) -> None:
+    password = postgres_cluster.password
+    wrong = postgres_cluster.url().replace(password, "not-the-password")
+    with pytest.raises(StoreError) as caught:
+        await Store.open(tmp_path, wrong)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "not-the-password" not in message
+    assert "password authentication failed" in message
+    assert f"postgresql://glm@127.0.0.1:{postgres_cluster.port}/postgres" in message
+
+    missing = postgres_cluster.url("no_such_database")
+    with pytest.raises(StoreError, match="no_such_database") as caught:
+        await Store.open(tmp_path, missing)
+    assert password not in str(caught.value)
+
+    async with await Store.open(tmp_path, postgres_cluster.new_database()) as opened:
+        assert password not in repr(opened)
+        with postgres(postgres_cluster.url(opened.where.rpartition("/")[2])) as db:
+            db.execute("DROP TABLE usage")  # the table goes away under the store
+        with pytest.raises(StoreError) as caught:
+            await opened.usage_totals()
+        assert_one_line_naming(caught.value, opened.where, "usage")
+        assert password not in str(caught.value)
+
+
+# -- two replicas ----------------------------------------------------------------------------------
+
+
+async def test_two_stores_claiming_the_same_jobs_each_job_has_one_winner(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    data = tmp_path / "data"
+    async with await Store.open(data, database_url) as a, await Store.open(data, database_url) as b:
+        ids = [f"job-{i}" for i in range(40)]
+        for task_id in ids:
+            await a.record_task(video_task(task_id))
+        won: dict[str, list[str]] = {task_id: [] for task_id in ids}
+
+        async def claim(store: Store, owner: str) -> None:
+            for task_id in ids:
+                if await store.claim_task(task_id, owner, 60):
+                    won[task_id].append(owner)
+
+        async with anyio.create_task_group() as replicas:
+            replicas.start_soon(claim, a, "replica-a")
+            replicas.start_soon(claim, b, "replica-b")
+        assert all(len(owners) == 1 for owners in won.values()), won
+
+
+async def test_usage_written_at_once_by_two_stores_sums_exactly(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    data = tmp_path / "data"
+    async with await Store.open(data, database_url) as a, await Store.open(data, database_url) as b:
+
+        async def count(store: Store, units: int) -> None:
+            for _ in range(50):
+                await store.record_usage_rows([("chat", "glm-4.7", units, "tokens", time.time())] * 3)
+
+        async with anyio.create_task_group() as replicas:
+            replicas.start_soon(count, a, 7)
+            replicas.start_soon(count, b, 11)
+        expected = [UsageTotal("chat", "glm-4.7", 300, 150 * 7 + 150 * 11, "tokens")]
+        assert await a.usage_totals() == expected
+        assert await b.usage_totals() == expected
+        assert await b.units_since("chat", 0) == 150 * 18
+
+
+async def test_text_with_a_nul_character_is_kept_on_both_engines(store: Store) -> None:
+    # An upstream message may hold U+0000, which PostgreSQL's text refuses: it is kept as U+FFFD there.
+    await store.record_task(video_task(status="FAIL", error="bad\x00byte", request={"prompt": "a\x00b"}))
+    got = await store.get_task("task-1")
+    assert got is not None
+    assert got.request == {"prompt": "a\x00b"}  # JSON carries it escaped
+    assert got.error == ("bad\x00byte" if isinstance(store, SqliteStore) else "bad\ufffdbyte")
+    await store.record_usage("chat\x00", "glm", 1, "tokens")
+    assert len(await store.usage_totals()) == 1
+
+
+async def test_mcp_tasks_round_trip_and_a_finished_task_never_changes(store: Store) -> None:
+    for i, created in enumerate([1000.0, 3000.0, 2000.0]):
+        await store.add_mcp_task(
+            McpTask(f"mcp-{i}", "generate_video", f"job-{i}", "working", ttl_ms=60_000, created_at=created)
+        )
+    done = await store.update_mcp_task("mcp-0", status="completed", message="done", result={"content": []})
+    assert done is not None
+    assert (done.status, done.message, done.result, done.job_id, done.ttl_ms) == (
+        "completed",
+        "done",
+        {"content": []},
+        "job-0",
+        60_000,
+    )
+    later = await store.update_mcp_task("mcp-0", status="failed", message="late", result={"x": 1})
+    assert later == done
+    assert await store.update_mcp_task("no-such-task", status="completed", message=None) is None
+    assert [task.id for task in await store.recent_mcp_tasks(10)] == ["mcp-1", "mcp-2", "mcp-0"]
+    assert [task.id for task in await store.recent_mcp_tasks(10, before=3000.0)] == ["mcp-2", "mcp-0"]
+    assert [task.id for task in await store.recent_mcp_tasks(1)] == ["mcp-1"]
+    await store.drop_mcp_task("mcp-1")
+    assert await store.get_mcp_task("mcp-1") is None
+    assert await store.get_mcp_task("mcp-2") is not None
+
+
+async def test_prefixes_and_the_newest_first_order_of_names(store: Store) -> None:
+    for task_id in ["Abc_1", "abc%2", "xyz"]:
+        await store.record_task(video_task(task_id, created_at=7.0))
+    assert await store.task_ids("ABC", 10) == ["abc%2", "Abc_1"]  # same time: the later row first
+    assert await store.task_ids("abc_", 10) == ["Abc_1"]  # no LIKE: _ and % are plain characters
+    assert await store.task_ids("", 1) == ["xyz"]
+    for name in ["a.png", "b.png"]:
+        await store.add_media(MediaRecord(name, f"/out/{name}", "image/png", 1, "u", None, 7.0))
+    await store.add_media(MediaRecord("a.png", "/out/a.png", "image/png", 2, "u", None, 7.0))  # rewritten
+    assert [media.name for media in await store.recent_media()] == ["a.png", "b.png"]
+    assert await store.media_names("A.", 10) == ["a.png"]
+    assert [task.id for task in await store.processing_tasks("video", "cogvideox-3")] == [
+        "xyz",
+        "abc%2",
+        "Abc_1",
+    ]

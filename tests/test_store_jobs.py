@@ -1,5 +1,7 @@
 """Paid jobs in the store: a pending row before submitting, the job and its usage settled in one
 transaction, the journal that keeps a job the database could not take, and claims on saving media.
+
+Each test taking `store` or `database_url` runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import pytest
 
 from mcp_server_glm.errors import StoreError
 from mcp_server_glm.store import JOURNAL_NAME, SUBMITTING, Store, TaskRecord, UsageTotal
+from mcp_server_glm.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "data") as opened:
+async def store(tmp_path: Path, database_url: str | None) -> AsyncIterator[Store]:
+    async with await Store.open(tmp_path / "data", database_url) as opened:
         yield opened
 
 
@@ -61,6 +64,7 @@ async def test_a_job_the_database_cannot_take_is_journaled_and_recorded_at_the_n
 ) -> None:
     data = tmp_path / "data"
     opened = await Store.open(data)
+    assert isinstance(opened, SqliteStore)
     pending = await opened.begin_submission("video", "cogvideox-3", {"prompt": "a fox"})
     assert opened._connection is not None
     opened._connection.execute("PRAGMA busy_timeout = 20")
@@ -85,9 +89,30 @@ async def test_a_job_the_database_cannot_take_is_journaled_and_recorded_at_the_n
     assert not (data / JOURNAL_NAME).exists()
 
 
-async def test_the_journal_never_counts_a_recorded_job_twice(tmp_path: Path) -> None:
+async def test_a_job_a_closed_store_cannot_take_is_journaled_and_recorded_at_the_next_open(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    # The database out of reach (here: the store closed under the settle), on either engine.
     data = tmp_path / "data"
-    async with await Store.open(data) as first:
+    opened = await Store.open(data, database_url)
+    pending = await opened.begin_submission("video", "cogvideox-3", {"prompt": "a fox"})
+    await opened.close()
+    with pytest.raises(StoreError) as caught:
+        await opened.settle_submission(pending, job(), usage_row())
+    assert "\n" not in str(caught.value)
+    assert JOURNAL_NAME in str(caught.value)
+
+    async with await Store.open(data, database_url) as again:
+        assert [task.id for task in await again.recent_tasks()] == [job().id]
+        assert await again.usage_totals() == [UsageTotal("generate_video", "cogvideox-3", 1, 1, "videos")]
+    assert not (data / JOURNAL_NAME).exists()
+
+
+async def test_the_journal_never_counts_a_recorded_job_twice(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    data = tmp_path / "data"
+    async with await Store.open(data, database_url) as first:
         await first.record_task(job())
         await first.record_usage(*usage_row()[:4])
     line = {
@@ -95,7 +120,7 @@ async def test_the_journal_never_counts_a_recorded_job_twice(tmp_path: Path) -> 
         "usage": usage_row(),
     }
     (data / JOURNAL_NAME).write_text(json.dumps(line) + "\n" + "not json\n")
-    async with await Store.open(data) as again:
+    async with await Store.open(data, database_url) as again:
         [total] = await again.usage_totals()
         assert total.calls == 1
     assert not (data / JOURNAL_NAME).exists()

@@ -204,7 +204,8 @@ class CapReached(Refusal):
 
 
 class StoreError(Refusal):
-    """The store could not be opened, read or written; the message names the database file and why."""
+    """The store could not be opened, read or written; the message names the database (its file, or its
+    PostgreSQL URL without the password) and why."""
 
 
 class AudioError(Refusal):

@@ -149,6 +149,11 @@ class Settings(BaseSettings):
     data_dir: Path | None = Field(
         default=None, description="Where the task store lives (default: the per-user data directory)."
     )
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GLM_DATABASE_URL"),
+        description="PostgreSQL URL of a store shared by replicas (unset: SQLite in the data dir).",
+    )
     output_dir: Path | None = Field(
         default=None, description="Where generated media is saved (default: <data dir>/media)."
     )
@@ -279,6 +284,14 @@ class Settings(BaseSettings):
                 {"source": _key_source(value)},
             )
         return key or None
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never repeats the value: the URL may hold a password.
+        if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (or unset, for SQLite in the data directory)")
+        return value
 
     @field_validator("base_url")
     @classmethod

@@ -62,7 +62,10 @@ class LazyStore:
             if self._store is None:
                 from .store import Store
 
-                self._store = await Store.open(self.settings.store_dir)
+                url = self.settings.database_url
+                self._store = await Store.open(
+                    self.settings.store_dir, database_url=None if url is None else url.get_secret_value()
+                )
             return self._store
 
     def count_usage(self, tool: str, model: str, units: int, unit: str) -> None:

@@ -1,106 +1,44 @@
-"""The server's memory across restarts: the async jobs it submitted, the media it saved, its usage.
+"""The embedded engine: one SQLite file in WAL mode in the data directory.
 
-One SQLite file in WAL mode, shared safely by every server process using the same data directory.
-Each call runs in a worker thread, so the event loop never waits on the disk.
+Shared safely by every server process using the same data directory. Each call runs in a worker thread,
+so the event loop never waits on the disk.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import logging
 import math
 import os
-import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 
-from .errors import StoreError
+from ..errors import StoreError
+from . import journal, migrations
+from .base import Store, mcp_task_from_row, task_from_row
+from .records import (
+    MCP_TASK_COLUMNS,
+    MEDIA_COLUMNS,
+    TASK_COLUMNS,
+    McpTask,
+    MediaRecord,
+    TaskRecord,
+    UsageRow,
+    UsageTotal,
+)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
-
 DB_NAME = "mcp-server-glm.db"
-# Jobs the API accepted but the database could not take, one JSON line each; added at the next open.
-JOURNAL_NAME = "unrecorded-jobs.jsonl"
 BUSY_TIMEOUT = 5.0  # seconds another process may hold the write lock before a call fails
-SETTLE_ATTEMPTS = 3  # writes of an accepted job's record before it goes to the journal
-SUBMITTING = "SUBMITTING"  # status of a job being submitted: the API may have it, its id is not known yet
-# The most units one usage row counts (glm.models.MAX_COUNT clamps upstream counts the same way):
-# millions of such rows still sum inside SQLite's 64-bit integers.
-MAX_UNITS = 10**12
 
-# Step i brings the schema from version i to version i + 1. Append new steps; never edit old ones.
-MIGRATIONS: list[tuple[str, ...]] = [
-    (
-        """CREATE TABLE tasks (
-            id TEXT PRIMARY KEY,
-            kind TEXT NOT NULL,
-            model TEXT NOT NULL,
-            request TEXT NOT NULL,
-            status TEXT NOT NULL,
-            result TEXT,
-            error TEXT,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL
-        )""",
-        "CREATE INDEX tasks_created_at ON tasks (created_at)",
-        """CREATE TABLE media (
-            name TEXT PRIMARY KEY,
-            path TEXT NOT NULL,
-            mime_type TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            source_url TEXT NOT NULL,
-            task_id TEXT,
-            created_at REAL NOT NULL
-        )""",
-        """CREATE TABLE usage (
-            id INTEGER PRIMARY KEY,
-            tool TEXT NOT NULL,
-            model TEXT NOT NULL,
-            units INTEGER NOT NULL,
-            unit TEXT NOT NULL,
-            at REAL NOT NULL
-        )""",
-    ),
-    # Which process is saving a finished job's media, and until when its claim holds.
-    (
-        "ALTER TABLE tasks ADD COLUMN claimed_by TEXT",
-        "ALTER TABLE tasks ADD COLUMN claimed_until REAL",
-    ),
-    # MCP tasks (the protocol's task handles): each maps an unguessable id to the GLM job it follows
-    # (job_id, none for a run of a tool in this process), with its status, final result and lifetime.
-    (
-        """CREATE TABLE mcp_tasks (
-            id TEXT PRIMARY KEY,
-            tool TEXT NOT NULL,
-            job_id TEXT,
-            status TEXT NOT NULL,
-            message TEXT,
-            result TEXT,
-            ttl_ms INTEGER NOT NULL,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL
-        )""",
-        "CREATE INDEX mcp_tasks_created_at ON mcp_tasks (created_at)",
-    ),
-]
-
-SCHEMA_VERSION = len(MIGRATIONS)
-
-TASK_COLUMNS = "id, kind, model, request, status, result, error, created_at, updated_at"
-MEDIA_COLUMNS = "name, path, mime_type, size, source_url, task_id, created_at"
 UPSERT_TASK = (
     f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
     "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, model = excluded.model, "
@@ -110,97 +48,25 @@ UPSERT_TASK = (
 INSERT_USAGE = "INSERT INTO usage (tool, model, units, unit, at) VALUES (?, ?, ?, ?, ?)"
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRecord:
-    id: str
-    kind: str
-    model: str
-    request: dict[str, Any]
-    status: str
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    created_at: float = 0.0  # unix seconds; 0 means "now" when recorded
-    updated_at: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class McpTask:
-    """An MCP task handle: `status` is working, completed, failed or cancelled; `result` the final
-    CallToolResult as it went on the wire; `job_id` the GLM job it follows (None: a run in this process)."""
-
-    id: str
-    tool: str
-    job_id: str | None
-    status: str
-    message: str | None = None
-    result: dict[str, Any] | None = None
-    ttl_ms: int = 0
-    created_at: float = 0.0
-    updated_at: float = 0.0
-
-
-MCP_TASK_COLUMNS = "id, tool, job_id, status, message, result, ttl_ms, created_at, updated_at"
-
-
-@dataclass(frozen=True, slots=True)
-class MediaRecord:
-    name: str
-    path: str
-    mime_type: str
-    size: int
-    source_url: str
-    task_id: str | None = None
-    created_at: float = 0.0  # unix seconds; 0 means "now" when recorded
-
-
-@dataclass(frozen=True, slots=True)
-class UsageTotal:
-    tool: str
-    model: str
-    calls: int
-    units: int
-    unit: str
-
-
-# tool, model, units, unit, and when (unix seconds); a plain tuple, so counting needs no import of this module
-UsageRow = tuple[str, str, int, str, float]
-
-
-class Store:
-    """The database in one data directory; open it with `await Store.open(data_dir)`.
-
-    Usable as an async context manager (`async with await Store.open(data_dir) as store:`),
-    which closes it on exit.
-    """
+class SqliteStore(Store):
+    """The SQLite database in one data directory (`path`); open it with `Store.open(data_dir)`."""
 
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
+        self.where = str(path)
+        self.journal_path = path.parent / journal.JOURNAL_NAME
         self._connection: sqlite3.Connection | None = connection
         self._lock = threading.Lock()
         # Calls queue here, in the event loop, rather than each parking a worker thread on the lock.
         self._limiter = anyio.CapacityLimiter(1)
 
     @classmethod
-    async def open(cls, data_dir: Path) -> Store:
-        """Open (creating and migrating as needed) the database in `data_dir`."""
-        path = Path(data_dir) / DB_NAME
+    async def connect(cls, data_dir: Path) -> SqliteStore:
+        path = data_dir / DB_NAME
         connection = await anyio.to_thread.run_sync(_connect, path)
         return cls(path, connection)
 
-    def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
     async def close(self) -> None:
-        """Close the database; later calls raise StoreError. Closing twice is harmless."""
-
         def close() -> None:
             with self._lock:
                 if self._connection is not None:
@@ -227,37 +93,6 @@ class Store:
                     db.execute(INSERT_USAGE, usage)
 
         await self._run("cannot write to", write)
-
-    def _task_values(self, task: TaskRecord) -> tuple[Any, ...]:
-        now = time.time()
-        return (
-            task.id,
-            task.kind,
-            task.model,
-            self._dumps(task.request, "the task's request"),
-            task.status,
-            None if task.result is None else self._dumps(task.result, "the task's result"),
-            task.error,
-            task.created_at or now,
-            task.updated_at or now,
-        )
-
-    def _journal(self, task: TaskRecord, usage: UsageRow | None, pending_id: str) -> bool:
-        """Append a job the database could not take to the journal (flushed to disk); False if that
-        failed too. Runs in a worker thread."""
-        entry = {"task": dataclasses.asdict(task), "usage": usage, "replaces": pending_id}
-        line = json.dumps(entry, ensure_ascii=False) + "\n"
-        try:
-            fd = os.open(self.path.parent / JOURNAL_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                os.write(fd, line.encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            log.warning("Job %s could not be written to the journal either: %s", task.id, exc)
-            return False
-        return True
 
     async def update_task(
         self, task_id: str, *, status: str, result: dict[str, Any] | None = None, error: str | None = None
@@ -293,7 +128,7 @@ class Store:
                 f"SELECT {TASK_COLUMNS} FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?",  # noqa: S608
                 (limit,),
             )
-            return [_task(row) for row in rows]
+            return [task_from_row(row) for row in rows]
 
         return await self._run("cannot read", read)
 
@@ -310,56 +145,16 @@ class Store:
                 "ORDER BY created_at DESC, rowid DESC",
                 (kind, model),
             )
-            return [_task(row) for row in rows]
+            return [task_from_row(row) for row in rows]
 
         return await self._run("cannot read", read)
 
-    async def begin_submission(self, kind: str, model: str, request: dict[str, Any]) -> str:
-        """Record a paid job about to be submitted, before its id is known; returns the pending row's id.
-
-        A server killed while the API call is under way leaves this row behind: the job is then at
-        least visible as submitted with its id unknown, never silently paid for."""
-        pending = TaskRecord(
-            id=f"pending-{secrets.token_hex(8)}", kind=kind, model=model, request=request, status=SUBMITTING
-        )
-        await self.record_task(pending)
-        return pending.id
-
-    async def settle_submission(
-        self, pending_id: str, task: TaskRecord | None, usage: UsageRow | None = None
-    ) -> None:
-        """Replace the pending row by the job the API created (with its usage, in the same transaction),
-        or drop it when the submission certainly failed (`task` None).
-
-        A write that fails is tried SETTLE_ATTEMPTS times; then the job goes to the journal, which the
-        next open of the store adds, and the StoreError says so."""
-        failure: StoreError | None = None
-
-        def drop(db: sqlite3.Connection) -> None:
+    async def drop_task(self, task_id: str) -> None:
+        def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
-                db.execute("DELETE FROM tasks WHERE id = ?", (pending_id,))
+                db.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
 
-        for attempt in range(SETTLE_ATTEMPTS):
-            try:
-                if task is None:
-                    await self._run("cannot write to", drop)
-                else:
-                    await self.record_task(task, replaces=pending_id, usage=usage)
-                return
-            except StoreError as exc:
-                failure = exc
-                if attempt + 1 < SETTLE_ATTEMPTS:
-                    await anyio.sleep(0.5 * 2**attempt)
-        assert failure is not None
-        if task is None:
-            raise failure
-        journaled = await anyio.to_thread.run_sync(self._journal, task, usage, pending_id)
-        where = (
-            f"it is kept in {self.path.parent / JOURNAL_NAME} for the next start"
-            if journaled
-            else ("the journal could not be written either")
-        )
-        raise StoreError(f"{failure} ({where})") from failure
+        await self._run("cannot write to", write)
 
     async def claim_task(self, task_id: str, owner: str, seconds: float) -> bool:
         """Take the right to save a finished job's media for `seconds`; False while another owner holds it.
@@ -445,7 +240,7 @@ class Store:
                 "ORDER BY created_at DESC LIMIT ?",
                 (math.inf if before is None else before, limit),
             ).fetchall()
-            return [_mcp_task(row) for row in rows]
+            return [mcp_task_from_row(row) for row in rows]
 
         return await self._run("cannot read", read)
 
@@ -495,23 +290,10 @@ class Store:
 
     # -- usage -----------------------------------------------------------------------------------
 
-    async def record_usage(self, tool: str, model: str, units: int, unit: str) -> None:
-        await self.record_usage_rows([(tool, model, units, unit, time.time())])
-
-    async def record_usage_rows(self, rows: Sequence[UsageRow]) -> None:
-        """Add usage rows in one transaction. Units are clamped to 0..MAX_UNITS and texts made valid;
-        a row that is not (text, text, integer, text, time) is left out with a warning, and costs no
-        other row."""
-        clean = [row for row in map(_usage_row, rows) if row is not None]
-        if len(clean) < len(rows):
-            left_out = len(rows) - len(clean)
-            log.warning("%d usage row(s) not recorded: not (tool, model, units, unit, time)", left_out)
-        if not clean:
-            return
-
+    async def _insert_usage(self, rows: list[UsageRow]) -> None:
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
-                db.executemany(INSERT_USAGE, clean)
+                db.executemany(INSERT_USAGE, rows)
 
         await self._run("cannot write to", write)
 
@@ -544,12 +326,6 @@ class Store:
         # Not abandoned on cancellation: a started write finishes (or rolls back) before we return.
         return await anyio.to_thread.run_sync(self._call, action, call, limiter=self._limiter)
 
-    def _dumps(self, value: dict[str, Any], what: str) -> str:
-        try:
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
-            raise StoreError(f"cannot write to the store {self.path}: {what} is not JSON ({exc})") from exc
-
     def _call(self, action: str, call: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
             if self._connection is None:
@@ -577,7 +353,7 @@ def _connect(path: Path) -> sqlite3.Connection:
             _use_wal(connection)
             connection.execute("PRAGMA synchronous = NORMAL")
             _migrate(connection, path)
-            _replay_journal(connection, path.parent / JOURNAL_NAME)
+            _replay_journal(connection, path.parent / journal.JOURNAL_NAME)
         except BaseException:
             connection.close()
             raise
@@ -588,10 +364,11 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _check_version(db: sqlite3.Connection, path: Path) -> int:
     version: int = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
+    if version > migrations.SCHEMA_VERSION:
         raise StoreError(
             f"cannot open the store {path}: its schema is version {version}, newer than this "
-            f"mcp-server-glm knows ({SCHEMA_VERSION}); upgrade mcp-server-glm or use another data directory"
+            f"mcp-server-glm knows ({migrations.SCHEMA_VERSION}); upgrade mcp-server-glm or use another "
+            "data directory"
         )
     return version
 
@@ -615,47 +392,31 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
     # database at once, the second waits and then finds the schema already in place.
     with _immediate(db):
         version = _check_version(db, path)
-        for step in MIGRATIONS[version:]:
+        for step in migrations.MIGRATIONS[version:]:
             for statement in step:
                 db.execute(statement)
-        if version < SCHEMA_VERSION:
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if version < migrations.SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION}")
 
 
-def _replay_journal(db: sqlite3.Connection, journal: Path) -> None:
+def _replay_journal(db: sqlite3.Connection, path: Path) -> None:
     """Add the jobs (and their usage) that an earlier run could not record, then drop the journal.
     A job recorded meanwhile is kept as it is."""
-    try:
-        lines = journal.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        log.warning("The journal %s could not be read: %s", journal, exc)
+    entries = journal.read(path)
+    if entries is None:
         return
     with _immediate(db):
-        for line in lines:
-            try:
-                entry = json.loads(line)
-                task = entry["task"]
-                values = tuple(
-                    task[key]
-                    if key not in ("request", "result") or task[key] is None
-                    else json.dumps(task[key], ensure_ascii=False, separators=(",", ":"))
-                    for key in TASK_COLUMNS.split(", ")
-                )
-            except (ValueError, KeyError, TypeError):
-                log.warning("Skipped an unreadable line of the journal %s", journal)
-                continue
+        for entry in entries:
             inserted = db.execute(
                 f"INSERT OR IGNORE INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                values,
+                entry.task,
             )
-            if inserted.rowcount and isinstance(entry.get("usage"), list) and len(entry["usage"]) == 5:
-                db.execute(INSERT_USAGE, tuple(entry["usage"]))
-            if isinstance(entry.get("replaces"), str):
-                db.execute("DELETE FROM tasks WHERE id = ?", (entry["replaces"],))
-            log.info("Recorded job %s from the journal", task.get("id"))
-    journal.unlink(missing_ok=True)
+            if inserted.rowcount and entry.usage is not None:
+                db.execute(INSERT_USAGE, entry.usage)
+            if entry.replaces is not None:
+                db.execute("DELETE FROM tasks WHERE id = ?", (entry.replaces,))
+            log.info("Recorded job %s from the journal", entry.task_id)
+    path.unlink(missing_ok=True)
 
 
 def _names(db: sqlite3.Connection, table: str, column: str, prefix: str, limit: int) -> list[str]:
@@ -683,47 +444,9 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def _usage_row(row: object) -> UsageRow | None:
-    """A usage row as the table takes it, or None when it is not one."""
-    if not isinstance(row, tuple) or len(row) != 5:
-        return None
-    tool, model, units, unit, at = row
-    if not (isinstance(tool, str) and isinstance(model, str) and isinstance(unit, str)):
-        return None
-    if isinstance(units, bool) or not isinstance(units, int) or isinstance(at, bool):
-        return None
-    if not isinstance(at, int | float) or not math.isfinite(at):
-        return None
-    return _valid(tool), _valid(model), min(max(units, 0), MAX_UNITS), _valid(unit), float(at)
-
-
-def _valid(text: str) -> str:
-    """`text` as SQLite can store it: a lone surrogate (which UTF-8 cannot encode) becomes `?`."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
-
-
 def _get_task(db: sqlite3.Connection, task_id: str) -> TaskRecord | None:
     row = db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)).fetchone()  # noqa: S608
-    return None if row is None else _task(row)
-
-
-def _task(row: tuple[Any, ...]) -> TaskRecord:
-    id_, kind, model, request, status, result, error, created_at, updated_at = row
-    return TaskRecord(
-        id=id_,
-        kind=kind,
-        model=model,
-        request=json.loads(request),
-        status=status,
-        result=None if result is None else json.loads(result),
-        error=error,
-        created_at=created_at,
-        updated_at=updated_at,
-    )
+    return None if row is None else task_from_row(row)
 
 
 def _get_mcp_task(db: sqlite3.Connection, task_id: str) -> McpTask | None:
@@ -731,22 +454,7 @@ def _get_mcp_task(db: sqlite3.Connection, task_id: str) -> McpTask | None:
         f"SELECT {MCP_TASK_COLUMNS} FROM mcp_tasks WHERE id = ?",  # noqa: S608
         (task_id,),
     ).fetchone()
-    return None if row is None else _mcp_task(row)
-
-
-def _mcp_task(row: tuple[Any, ...]) -> McpTask:
-    id_, tool, job_id, status, message, result, ttl_ms, created_at, updated_at = row
-    return McpTask(
-        id=id_,
-        tool=tool,
-        job_id=job_id,
-        status=status,
-        message=message,
-        result=None if result is None else json.loads(result),
-        ttl_ms=ttl_ms,
-        created_at=created_at,
-        updated_at=updated_at,
-    )
+    return None if row is None else mcp_task_from_row(row)
 
 
 def _error(action: str, path: Path, exc: sqlite3.Error) -> StoreError:
