@@ -18,6 +18,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import Resource
 
+from . import identity
 from .errors import StoreError
 from .glm import catalog
 from .settings import Settings
@@ -74,7 +75,7 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
     )
     async def tasks() -> str:
         store = await open_store()
-        return _json([_task(task) for task in await store.recent_tasks(50)])
+        return _json([_task(task) for task in await store.recent_tasks(50, identity.owner_filter())])
 
     @server.resource(
         "glm://tasks/{task_id}",
@@ -85,7 +86,7 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
     )
     async def task(task_id: str) -> str:
         record = await (await open_store()).get_task(task_id)
-        if record is None:
+        if record is None or not identity.visible_to_caller(record.user_id):  # another's reads as unknown
             raise ResourceNotFoundError(f"No task {task_id} is recorded (get_task asks the API for any id)")
         return _json(_task(record))
 
@@ -109,8 +110,15 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
         mime_type="application/json",
     )
     async def usage() -> str:
-        totals = await (await open_store(counted=True)).usage_totals()
-        rows = [dataclasses.asdict(total) for total in totals]
+        caller = identity.current()
+        everyone = caller is not None and caller.admin
+        store = await open_store(counted=True)
+        totals = await store.usage_totals(identity.owner_filter() if not everyone else None, by_user=everyone)
+        # Signed in, each caller sees their own usage; an admin (GLM_AUTH_ADMIN_SCOPE) everyone's, by user.
+        rows = [{**dataclasses.asdict(total)} for total in totals]
+        if not everyone:
+            for row in rows:
+                del row["user"]
         if not settings.on_coding_plan:
             return _json(rows)
         from .plan import plan_quota

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import anyio
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
-from . import __version__
+from . import __version__, identity
 from .errors import StoreError
 from .glm import catalog
 from .settings import MB, Settings
@@ -66,7 +66,7 @@ class LazyStore:
             return self._store
 
     def count_usage(self, tool: str, model: str, units: int, unit: str) -> None:
-        self._usage.append((tool, model, units, unit, time.time()))
+        self._usage.append((tool, model, units, unit, time.time(), identity.current_user()))
         if self._background is not None and len(self._usage) == 1:
             self._background.start_soon(self._write_usage_in_background, USAGE_WRITE_DELAY)
 

@@ -95,19 +95,26 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX mcp_tasks_created_at ON mcp_tasks (created_at)",
     ),
+    # The signed-in user (the token's sub) each job, usage row and MCP task belongs to; '' without sign-in.
+    (
+        "ALTER TABLE tasks ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE usage ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE mcp_tasks ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 TASK_COLUMNS = "id, kind, model, request, status, result, error, created_at, updated_at"
+TASK_READ = TASK_COLUMNS + ", user_id"  # what a read returns (the owner is set once, at insert)
 MEDIA_COLUMNS = "name, path, mime_type, size, source_url, task_id, created_at"
 UPSERT_TASK = (
-    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+    f"INSERT INTO tasks ({TASK_READ}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
     "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, model = excluded.model, "
     "request = excluded.request, status = excluded.status, result = excluded.result, "
     "error = excluded.error, updated_at = excluded.updated_at"
 )
-INSERT_USAGE = "INSERT INTO usage (tool, model, units, unit, at) VALUES (?, ?, ?, ?, ?)"
+INSERT_USAGE = "INSERT INTO usage (tool, model, units, unit, at, user_id) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +128,7 @@ class TaskRecord:
     error: str | None = None
     created_at: float = 0.0  # unix seconds; 0 means "now" when recorded
     updated_at: float = 0.0
+    user_id: str = ""  # who submitted it (sign-in's sub); '' without sign-in
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +145,10 @@ class McpTask:
     ttl_ms: int = 0
     created_at: float = 0.0
     updated_at: float = 0.0
+    user_id: str = ""
 
 
-MCP_TASK_COLUMNS = "id, tool, job_id, status, message, result, ttl_ms, created_at, updated_at"
+MCP_TASK_COLUMNS = "id, tool, job_id, status, message, result, ttl_ms, created_at, updated_at, user_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +169,12 @@ class UsageTotal:
     calls: int
     units: int
     unit: str
+    user: str = ""  # set when the totals are per user (usage_totals(by_user=True))
 
 
-# tool, model, units, unit, and when (unix seconds); a plain tuple, so counting needs no import of this module
-UsageRow = tuple[str, str, int, str, float]
+# tool, model, units, unit, when (unix seconds) and, optionally, the user ('' when left out); a plain
+# tuple, so counting needs no import of this module
+UsageRow = tuple[str, str, int, str, float] | tuple[str, str, int, str, float, str]
 
 
 class Store:
@@ -217,14 +228,15 @@ class Store:
         """Insert a task, or update every field but `created_at` of the task with that id; in the same
         transaction, drop the pending row `replaces` and add the job's `usage`."""
         values = self._task_values(task)
+        row = None if usage is None else _usage_row(usage)
 
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
                 if replaces is not None:
                     db.execute("DELETE FROM tasks WHERE id = ?", (replaces,))
                 db.execute(UPSERT_TASK, values)
-                if usage is not None:
-                    db.execute(INSERT_USAGE, usage)
+                if row is not None:
+                    db.execute(INSERT_USAGE, row)
 
         await self._run("cannot write to", write)
 
@@ -240,6 +252,7 @@ class Store:
             task.error,
             task.created_at or now,
             task.updated_at or now,
+            task.user_id,
         )
 
     def _journal(self, task: TaskRecord, usage: UsageRow | None, pending_id: str) -> bool:
@@ -283,30 +296,32 @@ class Store:
     async def get_task(self, task_id: str) -> TaskRecord | None:
         return await self._run("cannot read", lambda db: _get_task(db, task_id))
 
-    async def recent_tasks(self, limit: int = 20) -> list[TaskRecord]:
-        """Up to `limit` tasks, newest first."""
+    async def recent_tasks(self, limit: int = 20, user_id: str | None = None) -> list[TaskRecord]:
+        """Up to `limit` tasks (of `user_id` only, when given), newest first."""
         if limit <= 0:
             return []
 
         def read(db: sqlite3.Connection) -> list[TaskRecord]:
             rows = db.execute(
-                f"SELECT {TASK_COLUMNS} FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?",  # noqa: S608
-                (limit,),
+                f"SELECT {TASK_READ} FROM tasks WHERE ? IS NULL OR user_id = ? "  # noqa: S608
+                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (user_id, user_id, limit),
             )
             return [_task(row) for row in rows]
 
         return await self._run("cannot read", read)
 
-    async def task_ids(self, prefix: str, limit: int) -> list[str]:
-        """Up to `limit` task ids starting with `prefix` (case-insensitive), newest first."""
-        return await self._run("cannot read", lambda db: _names(db, "tasks", "id", prefix, limit))
+    async def task_ids(self, prefix: str, limit: int, user_id: str | None = None) -> list[str]:
+        """Up to `limit` task ids starting with `prefix` (case-insensitive; of `user_id` only, when
+        given), newest first."""
+        return await self._run("cannot read", lambda db: _names(db, "tasks", "id", prefix, limit, user_id))
 
     async def processing_tasks(self, kind: str, model: str) -> list[TaskRecord]:
         """The tasks of that kind and model the store still holds as PROCESSING, newest first."""
 
         def read(db: sqlite3.Connection) -> list[TaskRecord]:
             rows = db.execute(
-                f"SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'PROCESSING' AND kind = ? AND model = ? "  # noqa: S608
+                f"SELECT {TASK_READ} FROM tasks WHERE status = 'PROCESSING' AND kind = ? AND model = ? "  # noqa: S608
                 "ORDER BY created_at DESC, rowid DESC",
                 (kind, model),
             )
@@ -314,13 +329,20 @@ class Store:
 
         return await self._run("cannot read", read)
 
-    async def begin_submission(self, kind: str, model: str, request: dict[str, Any]) -> str:
+    async def begin_submission(
+        self, kind: str, model: str, request: dict[str, Any], user_id: str = ""
+    ) -> str:
         """Record a paid job about to be submitted, before its id is known; returns the pending row's id.
 
         A server killed while the API call is under way leaves this row behind: the job is then at
         least visible as submitted with its id unknown, never silently paid for."""
         pending = TaskRecord(
-            id=f"pending-{secrets.token_hex(8)}", kind=kind, model=model, request=request, status=SUBMITTING
+            id=f"pending-{secrets.token_hex(8)}",
+            kind=kind,
+            model=model,
+            request=request,
+            status=SUBMITTING,
+            user_id=user_id,
         )
         await self.record_task(pending)
         return pending.id
@@ -401,8 +423,8 @@ class Store:
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
                 db.execute(
-                    f"INSERT INTO mcp_tasks ({MCP_TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                    (*values, created, now),
+                    f"INSERT INTO mcp_tasks ({MCP_TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                    (*values, created, now, task.user_id),
                 )
 
         await self._run("cannot write to", write)
@@ -436,14 +458,17 @@ class Store:
     async def get_mcp_task(self, task_id: str) -> McpTask | None:
         return await self._run("cannot read", lambda db: _get_mcp_task(db, task_id))
 
-    async def recent_mcp_tasks(self, limit: int, before: float | None = None) -> list[McpTask]:
-        """MCP tasks newest first, created before `before` when given (a page of tasks/list)."""
+    async def recent_mcp_tasks(
+        self, limit: int, before: float | None = None, user_id: str | None = None
+    ) -> list[McpTask]:
+        """MCP tasks newest first, created before `before` when given (a page of tasks/list), of
+        `user_id` only when given."""
 
         def read(db: sqlite3.Connection) -> list[McpTask]:
             rows = db.execute(
                 f"SELECT {MCP_TASK_COLUMNS} FROM mcp_tasks WHERE created_at < ? "  # noqa: S608
-                "ORDER BY created_at DESC LIMIT ?",
-                (math.inf if before is None else before, limit),
+                "AND (? IS NULL OR user_id = ?) ORDER BY created_at DESC LIMIT ?",
+                (math.inf if before is None else before, user_id, user_id, limit),
             ).fetchall()
             return [_mcp_task(row) for row in rows]
 
@@ -515,13 +540,17 @@ class Store:
 
         await self._run("cannot write to", write)
 
-    async def usage_totals(self) -> list[UsageTotal]:
-        """Calls and units summed per tool, model and unit."""
+    async def usage_totals(self, user_id: str | None = None, *, by_user: bool = False) -> list[UsageTotal]:
+        """Calls and units summed per tool, model and unit (and user, `by_user`); of `user_id` only
+        when given."""
+        user = "user_id" if by_user else "''"
 
         def read(db: sqlite3.Connection) -> list[UsageTotal]:
             rows = db.execute(
-                "SELECT tool, model, count(*), coalesce(sum(units), 0), unit FROM usage "
-                "GROUP BY tool, model, unit ORDER BY tool, model, unit"
+                f"SELECT tool, model, count(*), coalesce(sum(units), 0), unit, {user} FROM usage "  # noqa: S608
+                f"WHERE ? IS NULL OR user_id = ? GROUP BY tool, model, unit, {user} "
+                f"ORDER BY {user}, tool, model, unit",
+                (user_id, user_id),
             )
             return [UsageTotal(*row) for row in rows]
 
@@ -637,34 +666,41 @@ def _replay_journal(db: sqlite3.Connection, journal: Path) -> None:
             try:
                 entry = json.loads(line)
                 task = entry["task"]
-                values = tuple(
-                    task[key]
-                    if key not in ("request", "result") or task[key] is None
-                    else json.dumps(task[key], ensure_ascii=False, separators=(",", ":"))
-                    for key in TASK_COLUMNS.split(", ")
+                values = (
+                    *(
+                        task[key]
+                        if key not in ("request", "result") or task[key] is None
+                        else json.dumps(task[key], ensure_ascii=False, separators=(",", ":"))
+                        for key in TASK_COLUMNS.split(", ")
+                    ),
+                    str(task.get("user_id", "")),
                 )
             except (ValueError, KeyError, TypeError):
                 log.warning("Skipped an unreadable line of the journal %s", journal)
                 continue
             inserted = db.execute(
-                f"INSERT OR IGNORE INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                f"INSERT OR IGNORE INTO tasks ({TASK_READ}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
                 values,
             )
-            if inserted.rowcount and isinstance(entry.get("usage"), list) and len(entry["usage"]) == 5:
-                db.execute(INSERT_USAGE, tuple(entry["usage"]))
+            usage = _usage_row(tuple(entry["usage"])) if isinstance(entry.get("usage"), list) else None
+            if inserted.rowcount and usage is not None:
+                db.execute(INSERT_USAGE, usage)
             if isinstance(entry.get("replaces"), str):
                 db.execute("DELETE FROM tasks WHERE id = ?", (entry["replaces"],))
             log.info("Recorded job %s from the journal", task.get("id"))
     journal.unlink(missing_ok=True)
 
 
-def _names(db: sqlite3.Connection, table: str, column: str, prefix: str, limit: int) -> list[str]:
+def _names(
+    db: sqlite3.Connection, table: str, column: str, prefix: str, limit: int, user_id: str | None = None
+) -> list[str]:
     """The `column` of the newest rows of `table` whose value starts with `prefix` (no LIKE: ids may
-    hold % or _)."""
+    hold % or _), of `user_id` only when given."""
+    owned = "" if user_id is None else "AND user_id = ? "
     rows = db.execute(
         f"SELECT {column} FROM {table} WHERE lower(substr({column}, 1, length(?))) = lower(?) "  # noqa: S608
-        "ORDER BY created_at DESC, rowid DESC LIMIT ?",
-        (prefix, prefix, max(limit, 0)),
+        f"{owned}ORDER BY created_at DESC, rowid DESC LIMIT ?",
+        (prefix, prefix, *(() if user_id is None else (user_id,)), max(limit, 0)),
     )
     return [row[0] for row in rows]
 
@@ -683,18 +719,21 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def _usage_row(row: object) -> UsageRow | None:
-    """A usage row as the table takes it, or None when it is not one."""
-    if not isinstance(row, tuple) or len(row) != 5:
+def _usage_row(row: object) -> tuple[str, str, int, str, float, str] | None:
+    """A usage row as the table takes it (with its user, '' when left out), or None when it is not one."""
+    if not isinstance(row, tuple) or len(row) not in (5, 6):
         return None
-    tool, model, units, unit, at = row
+    tool, model, units, unit, at, *rest = row
+    user = rest[0] if rest else ""
     if not (isinstance(tool, str) and isinstance(model, str) and isinstance(unit, str)):
+        return None
+    if not isinstance(user, str):
         return None
     if isinstance(units, bool) or not isinstance(units, int) or isinstance(at, bool):
         return None
     if not isinstance(at, int | float) or not math.isfinite(at):
         return None
-    return _valid(tool), _valid(model), min(max(units, 0), MAX_UNITS), _valid(unit), float(at)
+    return _valid(tool), _valid(model), min(max(units, 0), MAX_UNITS), _valid(unit), float(at), _valid(user)
 
 
 def _valid(text: str) -> str:
@@ -707,12 +746,12 @@ def _valid(text: str) -> str:
 
 
 def _get_task(db: sqlite3.Connection, task_id: str) -> TaskRecord | None:
-    row = db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)).fetchone()  # noqa: S608
+    row = db.execute(f"SELECT {TASK_READ} FROM tasks WHERE id = ?", (task_id,)).fetchone()  # noqa: S608
     return None if row is None else _task(row)
 
 
 def _task(row: tuple[Any, ...]) -> TaskRecord:
-    id_, kind, model, request, status, result, error, created_at, updated_at = row
+    id_, kind, model, request, status, result, error, created_at, updated_at, user_id = row
     return TaskRecord(
         id=id_,
         kind=kind,
@@ -723,6 +762,7 @@ def _task(row: tuple[Any, ...]) -> TaskRecord:
         error=error,
         created_at=created_at,
         updated_at=updated_at,
+        user_id=user_id,
     )
 
 
@@ -735,7 +775,7 @@ def _get_mcp_task(db: sqlite3.Connection, task_id: str) -> McpTask | None:
 
 
 def _mcp_task(row: tuple[Any, ...]) -> McpTask:
-    id_, tool, job_id, status, message, result, ttl_ms, created_at, updated_at = row
+    id_, tool, job_id, status, message, result, ttl_ms, created_at, updated_at, user_id = row
     return McpTask(
         id=id_,
         tool=tool,
@@ -746,6 +786,7 @@ def _mcp_task(row: tuple[Any, ...]) -> McpTask:
         ttl_ms=ttl_ms,
         created_at=created_at,
         updated_at=updated_at,
+        user_id=user_id,
     )
 
 
