@@ -6,8 +6,8 @@ of a tool in this process (its result kept when it ends; a restart ends it as fa
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import contextvars
+import dataclasses
 import importlib
 import logging
 import secrets

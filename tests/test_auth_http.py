@@ -1,0 +1,199 @@
+"""OAuth sign-in end to end: the installed server on Streamable HTTP with GLM_AUTH_ISSUER set, a local
+issuer made here; what crosses the wire (401/403/429 and their WWW-Authenticate, the metadata), each
+user's own jobs and usage, and no token nor key in any answer or in the server's log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from tests.conftest import CANARY_KEY, server_env, text_of
+from tests.fake_glm import FakeGLM
+from tests.support.http import INITIALIZE, Running, connect, http_server
+from tests.support.issuer import Issuer, running_issuer, unsigned
+from tests.support.stdio import installed_server
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+JSON_SSE = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+@pytest.fixture
+def issuer() -> Iterator[Issuer]:
+    with running_issuer() as running:
+        yield running
+
+
+def call(name: str, arguments: dict[str, Any], request_id: int = 7) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+
+
+def post(running: Running, body: dict[str, Any], token: str | None = None) -> httpx2.Response:
+    headers = {**JSON_SSE, **({"authorization": f"Bearer {token}"} if token else {})}
+    return httpx2.post(f"{running.root}/mcp", headers=headers, content=json.dumps(body), timeout=30)
+
+
+def audience(running: Running) -> str:
+    return f"{running.root}/mcp"
+
+
+async def test_tokens_are_checked_on_the_wire_and_the_metadata_is_published(
+    fake: FakeGLM, issuer: Issuer, tmp_path: Path
+) -> None:
+    env = server_env(fake, GLM_AUTH_ISSUER=issuer.url)
+    tokens: list[str] = []
+    with http_server(env, "streamable-http", tmp_path) as running:
+        metadata_url = f"{running.root}/.well-known/oauth-protected-resource/mcp"
+        for url in (metadata_url, f"{running.root}/.well-known/oauth-protected-resource"):
+            document = httpx2.get(url, timeout=10)
+            assert document.status_code == 200
+            assert document.json() == {
+                "resource": audience(running),
+                "authorization_servers": [issuer.url],
+                "scopes_supported": ["glm:read", "glm:generate", "glm:admin"],
+                "bearer_methods_supported": ["header"],
+                "resource_name": "mcp-server-glm",
+            }
+        assert httpx2.get(f"{running.root}/healthz", timeout=10).status_code == 200  # for supervisors
+
+        anonymous = post(running, INITIALIZE)
+        assert anonymous.status_code == 401
+        assert anonymous.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata_url}"'
+        assert anonymous.json()["error"]["message"].startswith("Unauthorized: sign in with")
+
+        now = int(time.time())
+        bad = {
+            "expired": issuer.mint(audience(running), exp=now - 3600),
+            "not valid yet": issuer.mint(audience(running), nbf=now + 3600),
+            "not for this server": issuer.mint("http://127.0.0.1:1/mcp"),
+            "another issuer": issuer.mint(audience(running), iss="http://127.0.0.1:1"),
+            "not among the issuer's keys": issuer.mint(audience(running), kid="rsa-9", key=issuer.stranger),
+            "signature does not verify": issuer.mint(audience(running), key=issuer.stranger),
+            "'none' are not accepted": unsigned(
+                {"iss": issuer.url, "aud": audience(running), "sub": "eve", "exp": now + 60}
+            ),
+        }
+        for reason, token in bad.items():
+            tokens.append(token)
+            refused = post(running, INITIALIZE, token)
+            assert refused.status_code == 401, reason
+            challenge = refused.headers["www-authenticate"]
+            assert challenge.startswith('Bearer error="invalid_token", error_description="'), reason
+            assert reason in challenge
+            assert challenge.endswith(f'resource_metadata="{metadata_url}"')
+            assert token not in refused.text
+
+        reader = issuer.mint(audience(running), sub="reader", scope="glm:read")
+        tokens.append(reader)
+        assert post(running, INITIALIZE, reader).status_code == 200
+        paid = post(running, call("generate_video", {"prompt": "a fox"}), reader)
+        assert paid.status_code == 403
+        assert paid.headers["www-authenticate"] == (
+            'Bearer error="insufficient_scope", error_description="generate_video needs glm:generate", '
+            f'scope="glm:generate", resource_metadata="{metadata_url}"'
+        )
+        assert paid.json()["id"] == 7
+        assert "needs the scope glm:generate" in paid.json()["error"]["message"]
+        assert fake.requests_to("videos/generations") == []  # refused before anything was sent
+
+        async with connect(running, "streamable-http", "legacy", token=reader) as client:
+            chat = await client.call_tool("glm_chat", {"prompt": "hello"})
+            assert not chat.is_error
+            for answer in (text_of(chat), json.dumps(chat.structured_content)):
+                assert reader not in answer
+                assert CANARY_KEY not in answer
+    # The user's token never goes to the GLM API: every request there carries our key only.
+    for request in fake.requests:
+        assert request.headers.get("authorization") == f"Bearer {CANARY_KEY}"
+        assert all(token not in json.dumps(request.json) for token in tokens if request.json is not None)
+    log = running.stderr.read_text()
+    assert all(token not in log for token in tokens)
+
+
+async def test_each_user_sees_only_their_own_jobs_and_usage(
+    fake: FakeGLM, issuer: Issuer, tmp_path: Path
+) -> None:
+    env = server_env(fake, GLM_AUTH_ISSUER=issuer.url, GLM_CONFIRM_VIDEOS="never")
+    with http_server(env, "streamable-http", tmp_path) as running:
+        alice = issuer.mint(audience(running), sub="alice")
+        bob = issuer.mint(audience(running), sub="bob", kid="ec-1")
+        admin = issuer.mint(audience(running), sub="root", scope="glm:read glm:admin")
+        async with connect(running, "streamable-http", "legacy", token=alice) as client:
+            made = await client.call_tool("generate_video", {"prompt": "a fox", "wait_seconds": 0})
+            assert not made.is_error, text_of(made)
+            assert made.structured_content is not None
+            task_id = made.structured_content["task_id"]
+            mine = await client.call_tool("get_task", {"task_id": task_id, "wait_seconds": 0})
+            assert not mine.is_error, text_of(mine)
+            usage = json.loads((await client.read_resource("glm://usage")).contents[0].text)  # type: ignore[union-attr]
+            assert [row["tool"] for row in usage] == ["generate_video"]
+        polled = len(fake.requests)
+        for mode in ("legacy", "auto"):
+            async with connect(running, "streamable-http", mode, token=bob) as client:
+                theirs = await client.call_tool("get_task", {"task_id": task_id, "wait_seconds": 0})
+                assert theirs.is_error
+                assert text_of(theirs) == (
+                    f"Error executing tool get_task: No task {task_id} of yours is recorded: check the "
+                    "task_id (get_task without one lists your jobs)."
+                )
+                listed = await client.call_tool("get_task", {})
+                assert task_id not in text_of(listed)
+                with pytest.raises(MCPError):
+                    await client.read_resource(f"glm://tasks/{task_id}")
+                jobs = json.loads((await client.read_resource("glm://tasks")).contents[0].text)  # type: ignore[union-attr]
+                assert jobs == []
+                usage = json.loads((await client.read_resource("glm://usage")).contents[0].text)  # type: ignore[union-attr]
+                assert usage == []
+        assert len(fake.requests) == polled  # another's id is never asked of the API either
+        async with connect(running, "streamable-http", "legacy", token=admin) as client:
+            everyone = json.loads((await client.read_resource("glm://usage")).contents[0].text)  # type: ignore[union-attr]
+            assert [(row["tool"], row["user"]) for row in everyone] == [("generate_video", "alice")]
+
+
+async def test_the_per_user_rate_limit_is_one_line(fake: FakeGLM, issuer: Issuer, tmp_path: Path) -> None:
+    env = server_env(fake, GLM_AUTH_ISSUER=issuer.url, GLM_USER_RATE_LIMIT="2")
+    with http_server(env, "streamable-http", tmp_path) as running:
+        alice = issuer.mint(audience(running), sub="alice")
+        bob = issuer.mint(audience(running), sub="bob")
+        count = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "count_tokens", "arguments": {"text": "hi"}},
+        }
+        answers = [post(running, count, alice).status_code for _ in range(2)]
+        assert 429 not in answers
+        limited = post(running, count, alice)
+        assert limited.status_code == 429
+        assert limited.json()["error"]["message"].startswith(
+            "Too many calls: at most 2 tool calls a minute per user (GLM_USER_RATE_LIMIT); retry in "
+        )
+        assert int(limited.headers["retry-after"]) >= 1
+        assert post(running, count, bob).status_code != 429  # each user has their own budget
+
+
+def test_static_token_and_issuer_together_refuse_to_start(tmp_path: Path) -> None:
+    env = server_env(None, GLM_AUTH_ISSUER="https://id.example.com", GLM_MCP_AUTH_TOKEN="s3cret-static-token")
+    done = subprocess.run(
+        [installed_server(), "--transport", "streamable-http", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "GLM_AUTH_ISSUER and GLM_MCP_AUTH_TOKEN are both set" in done.stderr
+    assert "s3cret-static-token" not in done.stderr
