@@ -14,6 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 from mcp.shared.exceptions import MCPError
+from mcp.types import ResourceTemplateReference
 
 from tests.conftest import CANARY_KEY, server_env, text_of
 from tests.fake_glm import FakeGLM
@@ -22,6 +23,7 @@ from tests.support.issuer import Issuer, running_issuer, unsigned
 from tests.support.stdio import installed_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+TASK_TEMPLATE = ResourceTemplateReference(uri="glm://tasks/{task_id}")
 JSON_SSE = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 
 
@@ -139,6 +141,8 @@ async def test_each_user_sees_only_their_own_jobs_and_usage(
             assert not mine.is_error, text_of(mine)
             usage = json.loads((await client.read_resource("glm://usage")).contents[0].text)  # type: ignore[union-attr]
             assert [row["tool"] for row in usage] == ["generate_video"]
+            offered = await client.complete(TASK_TEMPLATE, {"name": "task_id", "value": ""})
+            assert offered.completion.values == [task_id]
         polled = len(fake.requests)
         for mode in ("legacy", "auto"):
             async with connect(running, "streamable-http", mode, token=bob) as client:
@@ -156,6 +160,8 @@ async def test_each_user_sees_only_their_own_jobs_and_usage(
                 assert jobs == []
                 usage = json.loads((await client.read_resource("glm://usage")).contents[0].text)  # type: ignore[union-attr]
                 assert usage == []
+                offered = await client.complete(TASK_TEMPLATE, {"name": "task_id", "value": ""})
+                assert offered.completion.values == []
         assert len(fake.requests) == polled  # another's id is never asked of the API either
         async with connect(running, "streamable-http", "legacy", token=admin) as client:
             everyone = json.loads((await client.read_resource("glm://usage")).contents[0].text)  # type: ignore[union-attr]

@@ -30,6 +30,7 @@ from mcp.server.auth.provider import AccessToken
 from starlette.authentication import AuthCredentials
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import identity
 from .errors import ConfigError
 from .identity import SCOPE_KEY, Caller
 from .settings import Settings
@@ -387,10 +388,14 @@ class OAuthGate:
         )
         user = AuthenticatedUser(access)
         scope = {**scope, SCOPE_KEY: caller, "user": user, "auth": AuthCredentials(access.scopes)}
+        # Also as context: a session's handlers (tasks/*, completions) run in the context of the request
+        # that opened it, whose principal the SDK holds every later request of the session to.
         reset = auth_context_var.set(user)
+        acting = identity.CALLER.set(caller)
         try:
             await self.app(scope, receive, send)
         finally:
+            identity.CALLER.reset(acting)
             auth_context_var.reset(reset)
 
     async def _metadata(self, send: Send) -> None:

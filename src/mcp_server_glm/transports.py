@@ -51,6 +51,10 @@ Headers = Sequence[tuple[bytes, bytes]]
 def serve(server: GLMServer, settings: Settings) -> None:
     """Serve until the client goes away (stdio) or a signal arrives."""
     if settings.transport == "stdio":
+        if settings.auth_issuer is not None:
+            raise ConfigError(
+                "GLM_AUTH_ISSUER is for the HTTP transports: start with --transport streamable-http"
+            )
         log.info("mcp-server-glm %s serving over stdio, API %s", __version__, settings.api_base_url)
         anyio.run(_serve_stdio, server)
     else:
