@@ -7,20 +7,24 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceTemplateReference
 
 from tests.conftest import CANARY_KEY, server_env, text_of
-from tests.fake_glm import FakeGLM
+from tests.fake_glm import FakeGLM, TaskPlan
 from tests.support.http import INITIALIZE, Running, connect, http_server
 from tests.support.issuer import Issuer, running_issuer, unsigned
 from tests.support.stdio import installed_server
+from tests.tasks_client import TasksClient, cancel_task, get_task
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 TASK_TEMPLATE = ResourceTemplateReference(uri="glm://tasks/{task_id}")
@@ -203,3 +207,33 @@ def test_static_token_and_issuer_together_refuse_to_start(tmp_path: Path) -> Non
     assert done.returncode != 0
     assert "GLM_AUTH_ISSUER and GLM_MCP_AUTH_TOKEN are both set" in done.stderr
     assert "s3cret-static-token" not in done.stderr
+
+
+@asynccontextmanager
+async def tasks_client(running: Running, token: str, ext: TasksClient) -> AsyncIterator[Client]:
+    """A 2026-07-28 client with the tasks extension, signed in with `token`."""
+    async with (
+        httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30)) as http,
+        Client(streamable_http_client(f"{running.root}/mcp", http_client=http), extensions=[ext]) as client,
+    ):
+        yield client
+
+
+async def test_an_mcp_task_is_its_submitters_only(fake: FakeGLM, issuer: Issuer, tmp_path: Path) -> None:
+    fake.task_plan = TaskPlan(seconds=120)
+    env = server_env(fake, GLM_AUTH_ISSUER=issuer.url, GLM_CONFIRM_VIDEOS="never")
+    with http_server(env, "streamable-http", tmp_path) as running:
+        alice = issuer.mint(audience(running), sub="alice")
+        bob = issuer.mint(audience(running), sub="bob")
+        async with tasks_client(running, alice, TasksClient()) as client:
+            handle = await client.session.call_tool("generate_video", {"prompt": "slow"}, allow_claimed=True)
+            task_id = handle.task_id  # type: ignore[union-attr]
+            assert (await get_task(client.session, task_id)).status == "working"
+        async with tasks_client(running, bob, TasksClient()) as client:
+            for ask in (get_task, cancel_task):
+                with pytest.raises(MCPError) as unknown:
+                    await ask(client.session, task_id)
+                assert unknown.value.error.code == -32602
+                assert "Unknown task id" in unknown.value.error.message
+        async with tasks_client(running, alice, TasksClient()) as client:
+            assert (await get_task(client.session, task_id)).status == "working"  # bob cancelled nothing
