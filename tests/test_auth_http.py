@@ -237,3 +237,46 @@ async def test_an_mcp_task_is_its_submitters_only(fake: FakeGLM, issuer: Issuer,
                 assert "Unknown task id" in unknown.value.error.message
         async with tasks_client(running, alice, TasksClient()) as client:
             assert (await get_task(client.session, task_id)).status == "working"  # bob cancelled nothing
+
+
+async def test_sse_is_signed_in_too_and_a_session_is_its_openers(
+    fake: FakeGLM, issuer: Issuer, tmp_path: Path
+) -> None:
+    env = server_env(fake, GLM_AUTH_ISSUER=issuer.url, GLM_USER_RATE_LIMIT="3")
+    with http_server(env, "sse", tmp_path) as running:
+        resource = f"{running.root}/sse"
+        metadata_url = f"{running.root}/.well-known/oauth-protected-resource/sse"
+        assert httpx2.get(metadata_url, timeout=10).json()["resource"] == resource
+        anonymous = httpx2.get(resource, timeout=10)
+        assert anonymous.status_code == 401
+        assert anonymous.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata_url}"'
+        reader = issuer.mint(resource, scope="glm:read")
+        async with connect(running, "sse", "legacy", token=reader) as client:
+            assert not (await client.call_tool("glm_chat", {"prompt": "hi"})).is_error
+            # Over SSE a POST's status never reaches the call: the call boundary refuses, in one line.
+            paid = await client.call_tool("generate_video", {"prompt": "a fox"})
+            assert paid.is_error
+            assert text_of(paid) == "generate_video needs the scope glm:generate: sign in again asking for it"
+            for _ in range(2):
+                assert not (await client.call_tool("glm_chat", {"prompt": "hi"})).is_error
+            limited = await client.call_tool("glm_chat", {"prompt": "hi"})
+            assert limited.is_error
+            assert "at most 3 tool calls a minute per user (GLM_USER_RATE_LIMIT); retry in" in text_of(
+                limited
+            )
+    assert fake.requests_to("videos/generations") == []
+    with http_server(server_env(fake, GLM_AUTH_ISSUER=issuer.url), "streamable-http", tmp_path) as running:
+        alice = issuer.mint(audience(running), sub="alice")
+        bob = issuer.mint(audience(running), sub="bob")
+        opened = post(running, INITIALIZE, alice)
+        session = opened.headers["mcp-session-id"]
+        headers = {**JSON_SSE, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"}
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        for token, status in ((bob, 404), (alice, 200)):
+            answer = httpx2.post(
+                f"{running.root}/mcp",
+                headers={**headers, "authorization": f"Bearer {token}"},
+                content=json.dumps(listing),
+                timeout=30,
+            )
+            assert answer.status_code == status

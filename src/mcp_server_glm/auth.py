@@ -93,6 +93,13 @@ class Policy:
     admin_scope: str
     rate_limit: int | None
     tool_scopes: dict[str, str] = field(default_factory=dict)
+    # Streamable HTTP answers a refused tools/call with its HTTP status (ToolScopes); over SSE the
+    # POST's status never reaches the caller's JSON-RPC request, so there the call boundary refuses.
+    over_http: bool = True
+    limiter: UserRateLimit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = UserRateLimit(self.rate_limit)
 
     @property
     def metadata_url(self) -> str:
@@ -139,11 +146,39 @@ def policy(settings: Settings, read_only: Mapping[str, bool]) -> Policy | None:
         generate_scope=settings.auth_generate_scope,
         admin_scope=settings.auth_admin_scope,
         rate_limit=settings.user_rate_limit,
+        over_http=settings.transport != "sse",
         tool_scopes={
             name: settings.auth_read_scope if ro else settings.auth_generate_scope
             for name, ro in read_only.items()
         },
     )
+
+
+class UserRateLimit:
+    """Tool calls per user per minute (a sliding window); `limit` None: no limit."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self._calls: dict[str, deque[float]] = {}
+
+    def refusal(self, user: str) -> tuple[str, int] | None:
+        """None while `user` is within the limit (the call is counted); else the one line and the
+        seconds until a call is allowed again."""
+        if self.limit is None:
+            return None
+        now = time.monotonic()
+        window = self._calls.setdefault(user, deque())
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= self.limit:
+            wait = max(1, math.ceil(window[0] + 60 - now))
+            line = (
+                f"Too many calls: at most {self.limit} tool calls a minute per user "
+                f"(GLM_USER_RATE_LIMIT); retry in {wait} s"
+            )
+            return line, wait
+        window.append(now)
+        return None
 
 
 class Keys:
@@ -421,7 +456,6 @@ class ToolScopes:
     def __init__(self, app: ASGIApp, rules: Policy) -> None:
         self.app = app
         self.rules = rules
-        self._calls: dict[str, deque[float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         caller = scope.get(SCOPE_KEY)
@@ -447,12 +481,9 @@ class ToolScopes:
                 challenge = _challenge(self.rules, "insufficient_scope", f"{call[1]} needs {needed}", needed)
                 await _refuse(send, 403, line, [(b"www-authenticate", challenge)], call[0])
                 return
-            wait = self._over_limit(caller.user)
-            if wait is not None:
-                line = (
-                    f"Too many calls: at most {self.rules.rate_limit} tool calls a minute per user "
-                    f"(GLM_USER_RATE_LIMIT); retry in {wait} s"
-                )
+            limited = self.rules.limiter.refusal(caller.user)
+            if limited is not None:
+                line, wait = limited
                 await _refuse(send, 429, line, [(b"retry-after", str(wait).encode())], call[0])
                 return
         replayed = False
@@ -465,19 +496,6 @@ class ToolScopes:
             return await receive()
 
         await self.app(scope, replay, send)
-
-    def _over_limit(self, user: str) -> int | None:
-        """None while `user` is within the limit (the call is counted); else seconds until a slot frees."""
-        if self.rules.rate_limit is None:
-            return None
-        now = time.monotonic()
-        window = self._calls.setdefault(user, deque())
-        while window and window[0] <= now - 60:
-            window.popleft()
-        if len(window) >= self.rules.rate_limit:
-            return max(1, math.ceil(window[0] + 60 - now))
-        window.append(now)
-        return None
 
 
 def _tool_calls(body: bytes) -> list[tuple[Any, str]]:

@@ -245,6 +245,9 @@ class GLMServer(MCPServer[AppState]):
                 needed = self.auth.scope_for(name)
                 if needed not in caller.scopes:
                     raise NotPermitted(f"{name} needs the scope {needed}: sign in again asking for it")
+                limited = None if self.auth.over_http else self.auth.limiter.refusal(caller.user)
+                if limited is not None:
+                    raise NotPermitted(limited[0])
             if name in self._elsewhere:
                 raise NotOnPlatform(_elsewhere(self._elsewhere[name], self._platform))
             if name not in self._listed:

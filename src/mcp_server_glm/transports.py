@@ -156,7 +156,7 @@ def http_app(server: GLMServer, settings: Settings) -> ASGIApp:
             max_sessions=settings.max_sessions,  # the SDK's refusal backs up SessionBudget's
         )
         app = SessionBudget(app, settings.max_sessions)
-    if rules is not None:
+    if rules is not None and rules.over_http:
         app = auth.ToolScopes(app, rules)
     app = BodyLimit(app, body_limit)
     if settings.auth_token is not None:
