@@ -18,6 +18,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel
 
+from . import identity
 from .errors import GLMError, NotConfigured, RateLimited, StoreError
 from .settings import KEY_VARIABLES
 from .state import AppState
@@ -178,9 +179,15 @@ async def save_made(
 
 
 async def _remember(ctx: Caller, saved: SavedFile, task_id: str | None, *, source: str | None = None) -> None:
-    """Record saved media in the store (`source`: where it came from, when not a download's URL)."""
+    """Record saved media in the store (`source`: where it came from, when not a download's URL), as
+    the job's submitter's (whoever settles it, the background poller among them), else the caller's."""
     from .store import MediaRecord
 
+    owner = identity.current_user()
+    if task_id is not None:
+        with contextlib.suppress(StoreError):
+            job = await (await store(ctx)).get_task(task_id)
+            owner = job.user_id if job is not None else owner
     record = MediaRecord(
         name=saved.name,
         path=str(saved.path),
@@ -188,6 +195,7 @@ async def _remember(ctx: Caller, saved: SavedFile, task_id: str | None, *, sourc
         size=saved.size,
         source_url=saved.source_url if source is None else source,
         task_id=task_id,
+        user_id=owner,
     )
     # Paid work is saved: when the store cannot record it (or cannot be opened), the caller gets its
     # path all the same, so that nobody pays for it again.

@@ -1,12 +1,13 @@
 """Daily caps on what the paid tools may spend (GLM_MAX_IMAGES_PER_DAY, ...), counted from the store's
-usage since midnight UTC; a call past its tool's cap is refused before anything is sent.
-"""
+usage since midnight UTC (per user with sign-in); a call past its tool's cap is refused before anything
+is sent."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
 
+from . import identity
 from .errors import CapReached
 
 if TYPE_CHECKING:
@@ -24,7 +25,8 @@ DAY = 86400
 
 
 async def check(state: AppState, tool: str) -> None:
-    """Refuse a call of `tool` when its daily cap (if set) is used up."""
+    """Refuse a call of `tool` when its daily cap (if set) is used up: the caller's own, with sign-in
+    (each user has the whole cap), else the server's."""
     capped = CAPS.get(tool)
     if capped is None:
         return
@@ -35,10 +37,12 @@ async def check(state: AppState, tool: str) -> None:
     now = time.time()
     midnight = now - now % DAY
     await state.store.write_usage()  # what was counted in memory so far, then the day's total
-    used = await (await state.store.get()).units_since(tool, midnight)
+    user = identity.owner_filter()
+    used = await (await state.store.get()).units_since(tool, midnight, user)
     if used >= cap:
         left = midnight + DAY - now
+        whose = f"{tool} has used its daily cap" if user is None else f"You have used {tool}'s daily cap"
         raise CapReached(
-            f"{tool} has used its daily cap of {cap} {unit} ({variable}): {used} today; it resets at "
-            f"00:00 UTC, in {int(left // 3600)} h {int(left % 3600 // 60)} min."
+            f"{whose} of {cap} {unit}{'' if user is None else ' per user'} ({variable}): {used} today; "
+            f"it resets at 00:00 UTC, in {int(left // 3600)} h {int(left % 3600 // 60)} min."
         )

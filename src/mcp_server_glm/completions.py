@@ -21,7 +21,7 @@ from mcp.types import (
 )
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
-from . import prompts, resources
+from . import identity, prompts, resources
 from .errors import StoreError
 from .glm import catalog
 from .settings import Settings
@@ -52,9 +52,13 @@ def register(
             raise MCPError(INVALID_PARAMS, f"Unknown resource template: {ref.uri}")
         try:
             if ref.uri == TASK_TEMPLATE and argument.name == "task_id":
-                found = await (await store.get()).task_ids(argument.value, MAX_VALUES + 1)
+                found = await (await store.get()).task_ids(
+                    argument.value, MAX_VALUES + 1, identity.owner_filter()
+                )
             elif ref.uri == resources.MEDIA_TEMPLATE and argument.name == "name":
-                found = await (await store.get()).media_names(argument.value, MAX_VALUES + 1)
+                found = await (await store.get()).media_names(
+                    argument.value, MAX_VALUES + 1, identity.owner_filter()
+                )
             else:
                 found = []
         except StoreError as exc:

@@ -26,6 +26,7 @@ server's own refusals. `GLMServer.call_tool` turns any of them into the one line
      |    +-- ImageRefused           an image the chat API would not take and that cannot be made fit
      |    +-- PreviewRefused         an image no preview can be made of
      |    +-- FileRefused            an input or output file or URL the server will not use
+     |    +-- NotPermitted           the signed-in caller lacks the tool's scope, or is past its rate limit
      +-- JobError                    an async job that cannot be followed or collected (names the task)
      |    +-- JobFailed              the platform says the job failed
      |    +-- JobCutShort            its submission was cut short: the task id is unknown
@@ -226,6 +227,11 @@ class FileRefused(Refusal):
 
 
 # -- async jobs ----------------------------------------------------------------------------------
+
+
+class NotPermitted(Refusal):
+    """The signed-in caller's token lacks the scope a tool needs, or the caller is past the per-user
+    rate limit; the message names the scope or the limit."""
 
 
 class JobError(Exception):

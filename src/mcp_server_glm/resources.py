@@ -18,6 +18,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import Resource
 
+from . import identity
 from .errors import StoreError
 from .glm import catalog
 from .settings import Settings
@@ -74,7 +75,7 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
     )
     async def tasks() -> str:
         store = await open_store()
-        return _json([_task(task) for task in await store.recent_tasks(50)])
+        return _json([_task(task) for task in await store.recent_tasks(50, identity.owner_filter())])
 
     @server.resource(
         "glm://tasks/{task_id}",
@@ -85,7 +86,7 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
     )
     async def task(task_id: str) -> str:
         record = await (await open_store()).get_task(task_id)
-        if record is None:
+        if record is None or not identity.visible_to_caller(record.user_id):  # another's reads as unknown
             raise ResourceNotFoundError(f"No task {task_id} is recorded (get_task asks the API for any id)")
         return _json(_task(record))
 
@@ -109,8 +110,15 @@ def register(server: MCPServer[AppState], settings: Settings, lazy_store: LazySt
         mime_type="application/json",
     )
     async def usage() -> str:
-        totals = await (await open_store(counted=True)).usage_totals()
-        rows = [dataclasses.asdict(total) for total in totals]
+        caller = identity.current()
+        everyone = caller is not None and caller.admin
+        store = await open_store(counted=True)
+        totals = await store.usage_totals(identity.owner_filter() if not everyone else None, by_user=everyone)
+        # Signed in, each caller sees their own usage; an admin (GLM_AUTH_ADMIN_SCOPE) everyone's, by user.
+        rows = [{**dataclasses.asdict(total)} for total in totals]
+        if not everyone:
+            for row in rows:
+                del row["user"]
         if not settings.on_coding_plan:
             return _json(rows)
         from .plan import plan_quota
@@ -122,7 +130,7 @@ async def recent_media(lazy_store: LazyStore) -> list[Resource]:
     """The files saved last, as resources/list shows them (none when the store cannot be read: the
     listing still serves the rest)."""
     try:
-        saved = await (await lazy_store.get()).recent_media(RECENT_MEDIA)
+        saved = await (await lazy_store.get()).recent_media(RECENT_MEDIA, identity.owner_filter())
     except StoreError as exc:
         log.warning("Recent media not listed: %s", exc)
         return []
@@ -148,7 +156,7 @@ async def read_media(settings: Settings, lazy_store: LazyStore, name: str) -> tu
         record = await (await lazy_store.get()).get_media(name)
     except StoreError as exc:
         raise ResourceError(str(exc)) from exc
-    if record is None:
+    if record is None or not identity.visible_to_caller(record.user_id):  # another's reads as unknown
         raise ResourceNotFoundError(f"No media named {name!r} was saved by this server")
     from .files.outputs import open_saved
 

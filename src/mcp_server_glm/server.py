@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
 from mcp.server.context import ServerRequestContext
@@ -41,13 +41,14 @@ from mcp_types import INVALID_PARAMS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import AnyUrl, ValidationError
 
-from . import __version__, caps, completions, prompts, resources, tasks
+from . import __version__, caps, completions, identity, prompts, resources, tasks
 from .errors import (
     AuthenticationFailed,
     ConfigError,
     GLMError,
     JobError,
     NotOnPlatform,
+    NotPermitted,
     QuotaExhausted,
     Refusal,
 )
@@ -64,6 +65,9 @@ from .presentation import (
 )
 from .settings import Settings
 from .state import AppState, LazyStore
+
+if TYPE_CHECKING:
+    from .auth import Policy
 from .tools import listing
 from .tools.spec import PLATFORM_NAMES, ToolSpec
 
@@ -97,6 +101,7 @@ class GLMServer(MCPServer[AppState]):
         self._built: dict[str, Tool] = {}
         self.store: LazyStore | None = None  # the one build_server made (its health is /healthz's)
         self.state: AppState | None = None  # what every call is handed (see `hosting`)
+        self.auth: Policy | None = None  # the OAuth sign-in's scopes, set by the HTTP transport
         self._prompts: set[str] = set()
         super().__init__(**options)
         # The SDK advertises prompts whenever it serves prompts/list, which MCPServer always does; a
@@ -176,6 +181,10 @@ class GLMServer(MCPServer[AppState]):
         super().remove_prompt(name)
         self._prompts.discard(name)
 
+    def read_only_tools(self) -> dict[str, bool]:
+        """Each GLM tool's read_only_hint: the sign-in asks a read or a generate scope by it."""
+        return {name: bool(spec.annotations.read_only_hint) for name, spec in self._specs.items()}
+
     async def list_tools(self) -> list[ToolEntry]:
         return [*self._listed.values(), *await super().list_tools()]
 
@@ -193,7 +202,26 @@ class GLMServer(MCPServer[AppState]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        caller = _caller(context)
+        with identity.acting(caller):
+            return await self._call_tool(name, arguments, context, caller)
+
+    async def _call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        context: Context[AppState, Any] | None,
+        caller: identity.Caller | None,
+    ) -> CallToolResult | InputRequiredResult:
         try:
+            if caller is not None and self.auth is not None:
+                # The HTTP layer answered 403 already; this holds for any way a call reaches here.
+                needed = self.auth.scope_for(name)
+                if needed not in caller.scopes:
+                    raise NotPermitted(f"{name} needs the scope {needed}: sign in again asking for it")
+                limited = None if self.auth.over_http else self.auth.limiter.refusal(caller.user)
+                if limited is not None:
+                    raise NotPermitted(limited[0])
             if name in self._elsewhere:
                 raise NotOnPlatform(_elsewhere(self._elsewhere[name], self._platform))
             if name not in self._listed:
@@ -259,6 +287,12 @@ class GLMServer(MCPServer[AppState]):
     async def read_resource(
         self, uri: AnyUrl | str, context: Context[AppState, Any] | None = None
     ) -> Iterable[ReadResourceContents] | InputRequiredResult:
+        with identity.acting(_caller(context)):
+            return await self._read_resource(uri, context)
+
+    async def _read_resource(
+        self, uri: AnyUrl | str, context: Context[AppState, Any] | None
+    ) -> Iterable[ReadResourceContents] | InputRequiredResult:
         # Saved media is served with each file's own MIME type, which a resource template cannot vary.
         text = str(uri)
         if text.startswith(resources.MEDIA_PREFIX) and context is not None:
@@ -280,6 +314,17 @@ class GLMServer(MCPServer[AppState]):
         if isinstance(result, ReadResourceResult) and str(params.uri) in STATIC_RESOURCES:
             return result.model_copy(update={"ttl_ms": STATIC.ttl_ms, "cache_scope": STATIC.scope})
         return result
+
+
+def _caller(context: Context[AppState, Any] | None) -> identity.Caller | None:
+    """The signed-in caller of the HTTP request this call came in (None: stdio, or no sign-in)."""
+    if context is None:
+        return None
+    try:
+        request = context.request_context.request
+    except ValueError:  # no request: a call made inside the server
+        return None
+    return identity.of_request(request)
 
 
 def _elsewhere(spec: ToolSpec, platform: str | None) -> str:

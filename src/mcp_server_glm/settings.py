@@ -232,6 +232,38 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("GLM_MCP_AUTH_TOKEN"),
         description="Bearer token every HTTP request must carry (required for a non-loopback host).",
     )
+    auth_issuer: str | None = Field(
+        default=None,
+        description="OAuth sign-in over HTTP: the authorization server whose JWT access tokens are accepted "
+        "(its issuer URL); not with GLM_MCP_AUTH_TOKEN.",
+    )
+    auth_audience: str | None = Field(
+        default=None,
+        description="The audience tokens must name (default: this server's URL, GLM_PUBLIC_URL + /mcp).",
+    )
+    auth_jwks_url: str | None = Field(
+        default=None,
+        description="Where the issuer's signing keys are (default: jwks_uri of its metadata).",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The URL clients reach this server at, e.g. https://glm.example.com (default: "
+        "http://host:port): the resource tokens are issued for.",
+    )
+    auth_read_scope: str = Field(
+        default="glm:read", min_length=1, description="Scope a read-only tool's call needs (sign-in)."
+    )
+    auth_generate_scope: str = Field(
+        default="glm:generate",
+        min_length=1,
+        description="Scope a call of a tool that makes something (images, videos, speech) needs.",
+    )
+    auth_admin_scope: str = Field(
+        default="glm:admin", min_length=1, description="Scope that shows every user's usage in glm://usage."
+    )
+    user_rate_limit: int | None = Field(
+        default=None, gt=0, description="Tool calls each signed-in user may make per minute; unset: no limit."
+    )
     max_body_mb: int = Field(
         default=16,
         gt=0,
@@ -398,7 +430,8 @@ class Settings(BaseSettings):
 
     @property
     def input_dirs(self) -> list[Path]:
-        return self.allowed_dirs or [Path.home(), self.media_dir]
+        # With sign-in, no default reaches the server's home: only the saved media (each user's own).
+        return self.allowed_dirs or ([self.media_dir] if self.auth_issuer else [Path.home(), self.media_dir])
 
     @property
     def default_search_engine(self) -> str:

@@ -12,12 +12,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
-from . import __version__
+from . import __version__, identity
 from .errors import StoreError
 from .glm import catalog
 from .settings import MB, Settings
@@ -69,7 +70,7 @@ class LazyStore:
             return self._store
 
     def count_usage(self, tool: str, model: str, units: int, unit: str) -> None:
-        self._usage.append((tool, model, units, unit, time.time()))
+        self._usage.append((tool, model, units, unit, time.time(), identity.current_user()))
         if self._background is not None and len(self._usage) == 1:
             self._background.start_soon(self._write_usage_in_background, USAGE_WRITE_DELAY)
 
@@ -221,8 +222,28 @@ class AppState:
                 read_timeout=settings.timeout,
                 allow_hard_links=settings.allow_hard_links,
                 temp_dir=settings.store_dir,
+                owned=self._own_input if settings.auth_issuer else None,
             )
         return self._files
+
+    async def _own_input(self, path: Path) -> None:
+        """With sign-in, a local input is a file this server saved for the caller, or lies in a directory
+        the operator shares with every user (GLM_ALLOWED_DIRS set explicitly; the output directory is never
+        one of those): never another's media."""
+        from .errors import InputRefused
+
+        files = self.files
+        caller = identity.current()
+        if path.is_relative_to(files.output_dir):  # the saved media: each file its owner's, even if listed
+            record = await (await self.store.get()).get_media(path.name)
+            owned = caller is not None and record is not None and record.user_id == caller.user
+            if owned and record is not None and Path(await anyio.Path(record.path).resolve()) == path:
+                return
+        elif self.settings.allowed_dirs and any(path.is_relative_to(root) for root in files.allowed_dirs):
+            return
+        raise InputRefused(
+            "with sign-in, a local file must be one this server saved for you, or lie in GLM_ALLOWED_DIRS"
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP clients that were opened (the store closes itself, see LazyStore.serving)."""

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import __version__
+from . import __version__, auth
 from .errors import ConfigError
 from .http_guard import BACKLOG, ConnectionGuard, GuardedH11Protocol, RateLimit, SessionBudget, connection_cap
 from .server import GLMServer, hosting
@@ -51,6 +51,10 @@ Headers = Sequence[tuple[bytes, bytes]]
 def serve(server: GLMServer, settings: Settings) -> None:
     """Serve until the client goes away (stdio) or a signal arrives."""
     if settings.transport == "stdio":
+        if settings.auth_issuer is not None:
+            raise ConfigError(
+                "GLM_AUTH_ISSUER is for the HTTP transports: start with --transport streamable-http"
+            )
         log.info("mcp-server-glm %s serving over stdio, API %s", __version__, settings.api_base_url)
         anyio.run(_serve_stdio, server)
     else:
@@ -120,8 +124,11 @@ async def _stop_on_signal(
 
 
 def http_app(server: GLMServer, settings: Settings) -> ASGIApp:
-    """The ASGI app of the chosen HTTP transport, behind the bearer-token check when one is set."""
+    """The ASGI app of the chosen HTTP transport, behind the bearer-token check or the OAuth sign-in
+    (auth.py) when one is set."""
     check_http_settings(settings)
+    rules = auth.policy(settings, server.read_only_tools())
+    server.auth = rules
     security = transport_security(settings)
     body_limit = settings.max_body_mb * MB
 
@@ -149,9 +156,13 @@ def http_app(server: GLMServer, settings: Settings) -> ASGIApp:
             max_sessions=settings.max_sessions,  # the SDK's refusal backs up SessionBudget's
         )
         app = SessionBudget(app, settings.max_sessions)
+    if rules is not None and rules.over_http:
+        app = auth.ToolScopes(app, rules)
     app = BodyLimit(app, body_limit)
     if settings.auth_token is not None:
         app = BearerToken(app, settings.auth_token.get_secret_value())
+    if rules is not None:
+        app = auth.OAuthGate(app, auth.Verifier(rules), public=[HEALTH_PATH])
     return app
 
 
@@ -175,10 +186,10 @@ def check_http_settings(settings: Settings) -> None:
     """Refuse a bind that would expose the server without protection."""
     if settings.is_loopback:
         return
-    if settings.auth_token is None:
+    if settings.auth_token is None and settings.auth_issuer is None:
         raise ConfigError(
-            f"refusing to listen on {settings.host} without a bearer token: set GLM_MCP_AUTH_TOKEN "
-            "(or --auth-token), or listen on 127.0.0.1"
+            f"refusing to listen on {settings.host} without a bearer token or sign-in: set "
+            "GLM_MCP_AUTH_TOKEN (or --auth-token) or GLM_AUTH_ISSUER, or listen on 127.0.0.1"
         )
     if not settings.allowed_hosts:
         raise ConfigError(

@@ -9,7 +9,7 @@ import binascii
 import contextlib
 import io
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -47,8 +47,12 @@ class Files:
         transport: httpx2.AsyncBaseTransport | None = None,
         allow_hard_links: bool = False,
         temp_dir: Path | None = None,
+        owned: Callable[[Path], Awaitable[None]] | None = None,
     ) -> None:
         self.local = LocalFiles(allowed_dirs, allow_hard_links=allow_hard_links)
+        # A further check of each local input once resolved (with sign-in: the caller's own files);
+        # it raises InputRefused.
+        self.owned = owned
         self.allowed_dirs = self.local.allowed_dirs
         self.output_dir = Path(output_dir).expanduser().resolve()
         # Where unnamed temporary files go (decoded audio, what a URL input held); None: the system's.
@@ -97,6 +101,8 @@ class Files:
                 data, source = _decode_data_url(ref, limit), "data URL"
             else:
                 path = await anyio.to_thread.run_sync(self.local.resolve_input, ref)
+                if self.owned is not None:
+                    await self.owned(path)
                 data, source = await anyio.to_thread.run_sync(self.local.read_checked, path, limit), str(path)
             mime_type = await anyio.to_thread.run_sync(whole, kind, io.BytesIO(data), len(data), data)
             return InputFile(data=data, mime_type=mime_type, source=source)
@@ -114,6 +120,8 @@ class Files:
                 source = "data URL" if found == "data" else ref
             else:
                 path = await anyio.to_thread.run_sync(self.local.resolve_input, ref)
+                if self.owned is not None:
+                    await self.owned(path)
                 file, size = await anyio.to_thread.run_sync(self.local.open_checked, path, limit)
                 source = str(path)
         try:

@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 from mcp.types import ContentBlock
 
+from .. import identity
 from ..calls import Caller, app_state, beside, link, media_link, save_media, store
 from ..errors import GLMError, JobFailed, JobUnsaved, Refusal, StoreError
 from ..glm import catalog
@@ -55,7 +56,14 @@ async def _settle(
     if record is None:
         kind = _kind_of(state, model)
         # Recorded as processing: SUCCESS is written only once the media is saved, below.
-        record = TaskRecord(id=task_id, kind=kind, model=model or "", request={}, status="PROCESSING")
+        record = TaskRecord(
+            id=task_id,
+            kind=kind,
+            model=model or "",
+            request={},
+            status="PROCESSING",
+            user_id=identity.current_user(),
+        )
         await records.record_task(record)
         app_state(ctx).task_changed(task_id)
     if state.task_status == "FAIL":

@@ -18,6 +18,7 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from .. import identity
 from ..calls import app_state, store
 from ..errors import APIError, ConnectionFailed, StoreError
 from ..glm.models import TaskResult
@@ -131,7 +132,8 @@ async def _submit(
     usage: tuple[str, int, str],
 ) -> Submitted:
     with anyio.CancelScope(shield=True):
-        pending = await records.begin_submission(kind, model, summary)
+        user = identity.current_user()
+        pending = await records.begin_submission(kind, model, summary, user)
         app.task_changed()
         try:
             task = await submit()
@@ -141,10 +143,16 @@ async def _submit(
             raise
         assert task.id is not None  # the adapter refuses a task without an id
         record = TaskRecord(
-            id=task.id, kind=kind, model=model, request=summary, status="PROCESSING", created_at=time.time()
+            id=task.id,
+            kind=kind,
+            model=model,
+            request=summary,
+            status="PROCESSING",
+            created_at=time.time(),
+            user_id=user,
         )
         tool, units, unit = usage
-        row: UsageRow = (tool, model, units, unit, time.time())
+        row: UsageRow = (tool, model, units, unit, time.time(), user)
         try:
             await records.settle_submission(pending, record, row)
         except StoreError as exc:

@@ -20,7 +20,16 @@ import anyio
 
 from ..errors import StoreError
 from . import journal
-from .records import SUBMITTING, McpTask, MediaRecord, TaskRecord, UsageRow, UsageTotal, usage_row
+from .records import (
+    SUBMITTING,
+    McpTask,
+    MediaRecord,
+    StoredUsage,
+    TaskRecord,
+    UsageRow,
+    UsageTotal,
+    usage_row,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +96,13 @@ class Store(ABC):
     async def get_task(self, task_id: str) -> TaskRecord | None: ...
 
     @abstractmethod
-    async def recent_tasks(self, limit: int = 20) -> list[TaskRecord]:
-        """Up to `limit` tasks, newest first."""
+    async def recent_tasks(self, limit: int = 20, user_id: str | None = None) -> list[TaskRecord]:
+        """Up to `limit` tasks (of `user_id` only, when given), newest first."""
 
     @abstractmethod
-    async def task_ids(self, prefix: str, limit: int) -> list[str]:
-        """Up to `limit` task ids starting with `prefix` (case-insensitive), newest first."""
+    async def task_ids(self, prefix: str, limit: int, user_id: str | None = None) -> list[str]:
+        """Up to `limit` task ids starting with `prefix` (case-insensitive; of `user_id` only, when
+        given), newest first."""
 
     @abstractmethod
     async def processing_tasks(self, kind: str, model: str) -> list[TaskRecord]:
@@ -101,13 +111,20 @@ class Store(ABC):
     @abstractmethod
     async def drop_task(self, task_id: str) -> None: ...
 
-    async def begin_submission(self, kind: str, model: str, request: dict[str, Any]) -> str:
+    async def begin_submission(
+        self, kind: str, model: str, request: dict[str, Any], user_id: str = ""
+    ) -> str:
         """Record a paid job about to be submitted, before its id is known; returns the pending row's id.
 
         A server killed while the API call is under way leaves this row behind: the job is then at
         least visible as submitted with its id unknown, never silently paid for."""
         pending = TaskRecord(
-            id=f"pending-{secrets.token_hex(8)}", kind=kind, model=model, request=request, status=SUBMITTING
+            id=f"pending-{secrets.token_hex(8)}",
+            kind=kind,
+            model=model,
+            request=request,
+            status=SUBMITTING,
+            user_id=user_id,
         )
         await self.record_task(pending)
         return pending.id
@@ -171,8 +188,11 @@ class Store(ABC):
     async def get_mcp_task(self, task_id: str) -> McpTask | None: ...
 
     @abstractmethod
-    async def recent_mcp_tasks(self, limit: int, before: float | None = None) -> list[McpTask]:
-        """MCP tasks newest first, created before `before` when given (a page of tasks/list)."""
+    async def recent_mcp_tasks(
+        self, limit: int, before: float | None = None, user_id: str | None = None
+    ) -> list[McpTask]:
+        """MCP tasks newest first, created before `before` when given (a page of tasks/list), of
+        `user_id` only when given."""
 
     # -- media -----------------------------------------------------------------------------------
 
@@ -184,21 +204,22 @@ class Store(ABC):
     async def get_media(self, name: str) -> MediaRecord | None: ...
 
     @abstractmethod
-    async def media_names(self, prefix: str, limit: int) -> list[str]:
-        """Up to `limit` saved media names starting with `prefix` (case-insensitive), newest first."""
+    async def media_names(self, prefix: str, limit: int, user_id: str | None = None) -> list[str]:
+        """Up to `limit` saved media names starting with `prefix` (case-insensitive; of `user_id` only,
+        when given), newest first."""
 
     @abstractmethod
-    async def recent_media(self, limit: int = 20) -> list[MediaRecord]:
-        """Up to `limit` saved files, newest first."""
+    async def recent_media(self, limit: int = 20, user_id: str | None = None) -> list[MediaRecord]:
+        """Up to `limit` saved files (of `user_id` only, when given), newest first."""
 
     # -- usage -----------------------------------------------------------------------------------
 
-    async def record_usage(self, tool: str, model: str, units: int, unit: str) -> None:
-        await self.record_usage_rows([(tool, model, units, unit, time.time())])
+    async def record_usage(self, tool: str, model: str, units: int, unit: str, user_id: str = "") -> None:
+        await self.record_usage_rows([(tool, model, units, unit, time.time(), user_id)])
 
     async def record_usage_rows(self, rows: Sequence[UsageRow]) -> None:
         """Add usage rows in one transaction. Units are clamped to 0..MAX_UNITS and texts made valid;
-        a row that is not (text, text, integer, text, time) is left out with a warning, and costs no
+        a row that is not (text, text, integer, text, time[, text]) is left out with a warning, and costs no
         other row."""
         clean = [row for row in map(usage_row, rows) if row is not None]
         if len(clean) < len(rows):
@@ -208,15 +229,16 @@ class Store(ABC):
             await self._insert_usage(clean)
 
     @abstractmethod
-    async def _insert_usage(self, rows: list[UsageRow]) -> None: ...
+    async def _insert_usage(self, rows: list[StoredUsage]) -> None: ...
 
     @abstractmethod
-    async def usage_totals(self) -> list[UsageTotal]:
-        """Calls and units summed per tool, model and unit."""
+    async def usage_totals(self, user_id: str | None = None, *, by_user: bool = False) -> list[UsageTotal]:
+        """Calls and units summed per tool, model and unit (and user, `by_user`); of `user_id` only
+        when given."""
 
     @abstractmethod
-    async def units_since(self, tool: str, since: float) -> int:
-        """The units `tool` counted since `since` (unix seconds)."""
+    async def units_since(self, tool: str, since: float, user_id: str | None = None) -> int:
+        """The units `tool` counted since `since` (unix seconds), of `user_id` only when given."""
 
     # -- shared helpers --------------------------------------------------------------------------
 
@@ -238,11 +260,12 @@ class Store(ABC):
             task.error,
             task.created_at or now,
             task.updated_at or now,
+            task.user_id,
         )
 
 
 def task_from_row(row: Sequence[Any]) -> TaskRecord:
-    id_, kind, model, request, status, result, error, created_at, updated_at = row
+    id_, kind, model, request, status, result, error, created_at, updated_at, user_id = row
     return TaskRecord(
         id=id_,
         kind=kind,
@@ -253,11 +276,12 @@ def task_from_row(row: Sequence[Any]) -> TaskRecord:
         error=error,
         created_at=created_at,
         updated_at=updated_at,
+        user_id=user_id,
     )
 
 
 def mcp_task_from_row(row: Sequence[Any]) -> McpTask:
-    id_, tool, job_id, status, message, result, ttl_ms, created_at, updated_at = row
+    id_, tool, job_id, status, message, result, ttl_ms, created_at, updated_at, user_id = row
     return McpTask(
         id=id_,
         tool=tool,
@@ -268,4 +292,5 @@ def mcp_task_from_row(row: Sequence[Any]) -> McpTask:
         ttl_ms=ttl_ms,
         created_at=created_at,
         updated_at=updated_at,
+        user_id=user_id,
     )

@@ -61,6 +61,7 @@ def read(journal: Path) -> list[Entry] | None:
         try:
             entry = json.loads(line)
             task = entry["task"]
+            task.setdefault("user_id", "")  # a line written before jobs had owners
             values = tuple(
                 task[key]
                 if key not in ("request", "result") or task[key] is None
@@ -75,7 +76,7 @@ def read(journal: Path) -> list[Entry] | None:
         entries.append(
             Entry(
                 task=values,
-                usage=tuple(usage) if isinstance(usage, list) and len(usage) == 5 else None,
+                usage=tuple(usage) if isinstance(usage, list) and len(usage) in (5, 6) else None,
                 replaces=replaces if isinstance(replaces, str) else None,
                 task_id=str(task.get("id")),
             )

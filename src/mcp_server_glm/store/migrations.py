@@ -59,6 +59,14 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX mcp_tasks_created_at ON mcp_tasks (created_at)",
     ),
+    # The signed-in user (the token's sub) each job, usage row and MCP task belongs to; '' without sign-in.
+    (
+        "ALTER TABLE tasks ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE usage ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE mcp_tasks ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE media ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX usage_user_tool_at ON usage (user_id, tool, at)",
+    ),
 ]
 
 # The same schema on PostgreSQL: times are unix seconds in double precision as on SQLite, counts are
@@ -114,6 +122,13 @@ POSTGRES_MIGRATIONS: list[tuple[str, ...]] = [
             updated_at DOUBLE PRECISION NOT NULL
         )""",
         "CREATE INDEX mcp_tasks_created_at ON mcp_tasks (created_at)",
+    ),
+    (
+        "ALTER TABLE tasks ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE usage ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE mcp_tasks ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE media ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX usage_user_tool_at ON usage (user_id, tool, at)",
     ),
 ]
 

@@ -26,9 +26,11 @@ from .records import (
     TASK_COLUMNS,
     McpTask,
     MediaRecord,
+    StoredUsage,
     TaskRecord,
     UsageRow,
     UsageTotal,
+    usage_row,
 )
 
 try:
@@ -50,12 +52,13 @@ POOL_SIZE = 8  # connections per process
 NOW = "extract(epoch FROM clock_timestamp())::float8"  # the server's clock, the same for every replica
 
 UPSERT_TASK = (
-    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
+    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
     "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, model = excluded.model, "
     "request = excluded.request, status = excluded.status, result = excluded.result, "
     "error = excluded.error, updated_at = excluded.updated_at"
 )
-INSERT_USAGE = "INSERT INTO usage (tool, model, units, unit, at) VALUES (%s, %s, %s, %s, %s)"
+INSERT_USAGE = "INSERT INTO usage (tool, model, units, unit, at, user_id) VALUES (%s, %s, %s, %s, %s, %s)"
+OWNED = "(%s::text IS NULL OR user_id = %s::text)"  # rows of one user, or of all (None)
 Connection: TypeAlias = "psycopg.AsyncConnection[tuple[Any, ...]]"
 
 
@@ -163,13 +166,14 @@ class PostgresStore(Store):
         self, task: TaskRecord, *, replaces: str | None = None, usage: UsageRow | None = None
     ) -> None:
         values = self._task_values(task)
+        row = None if usage is None else usage_row(usage)
 
         async def write(db: Connection) -> None:
             if replaces is not None:
                 await db.execute("DELETE FROM tasks WHERE id = %s", (replaces,))
             await db.execute(UPSERT_TASK, values)
-            if usage is not None:
-                await db.execute(INSERT_USAGE, usage)
+            if row is not None:
+                await db.execute(INSERT_USAGE, row)
 
         await self._write(write)
 
@@ -193,17 +197,17 @@ class PostgresStore(Store):
         rows = await self._rows(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s", (task_id,))  # noqa: S608
         return task_from_row(rows[0]) if rows else None
 
-    async def recent_tasks(self, limit: int = 20) -> list[TaskRecord]:
+    async def recent_tasks(self, limit: int = 20, user_id: str | None = None) -> list[TaskRecord]:
         if limit <= 0:
             return []
         rows = await self._rows(
-            f"SELECT {TASK_COLUMNS} FROM tasks ORDER BY created_at DESC, seq DESC LIMIT %s",  # noqa: S608
-            (limit,),
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE {OWNED} ORDER BY created_at DESC, seq DESC LIMIT %s",  # noqa: S608
+            (user_id, user_id, limit),
         )
         return [task_from_row(row) for row in rows]
 
-    async def task_ids(self, prefix: str, limit: int) -> list[str]:
-        return await self._names("tasks", "id", prefix, limit)
+    async def task_ids(self, prefix: str, limit: int, user_id: str | None = None) -> list[str]:
+        return await self._names("tasks", "id", prefix, limit, user_id)
 
     async def processing_tasks(self, kind: str, model: str) -> list[TaskRecord]:
         rows = await self._rows(
@@ -251,8 +255,8 @@ class PostgresStore(Store):
         async def write(db: Connection) -> None:
             await db.execute(
                 f"INSERT INTO mcp_tasks ({MCP_TASK_COLUMNS}) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (*values, task.created_at or now, now),
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (*values, task.created_at or now, now, task.user_id),
             )
 
         await self._write(write)
@@ -287,11 +291,15 @@ class PostgresStore(Store):
         rows = await self._rows(f"SELECT {MCP_TASK_COLUMNS} FROM mcp_tasks WHERE id = %s", (task_id,))  # noqa: S608
         return mcp_task_from_row(rows[0]) if rows else None
 
-    async def recent_mcp_tasks(self, limit: int, before: float | None = None) -> list[McpTask]:
-        where = "" if before is None else "WHERE created_at < %s "
-        params: tuple[Any, ...] = (max(limit, 0),) if before is None else (before, max(limit, 0))
+    async def recent_mcp_tasks(
+        self, limit: int, before: float | None = None, user_id: str | None = None
+    ) -> list[McpTask]:
+        where = "" if before is None else "AND created_at < %s "
+        since = () if before is None else (before,)
+        params: tuple[Any, ...] = (user_id, user_id, *since, max(limit, 0))
         rows = await self._rows(
-            f"SELECT {MCP_TASK_COLUMNS} FROM mcp_tasks {where}ORDER BY created_at DESC LIMIT %s",  # noqa: S608
+            f"SELECT {MCP_TASK_COLUMNS} FROM mcp_tasks WHERE {OWNED} {where}"  # noqa: S608
+            "ORDER BY created_at DESC LIMIT %s",
             params,
         )
         return [mcp_task_from_row(row) for row in rows]
@@ -307,15 +315,16 @@ class PostgresStore(Store):
             media.source_url,
             media.task_id,
             media.created_at or _now(),
+            media.user_id,
         )
 
         # A replaced record takes a new `seq`, as SQLite's INSERT OR REPLACE gives it a new rowid.
         async def write(db: Connection) -> None:
             await db.execute(
-                f"INSERT INTO media ({MEDIA_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
+                f"INSERT INTO media ({MEDIA_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
                 "ON CONFLICT (name) DO UPDATE SET path = excluded.path, mime_type = excluded.mime_type, "
                 "size = excluded.size, source_url = excluded.source_url, task_id = excluded.task_id, "
-                "created_at = excluded.created_at, seq = excluded.seq",
+                "created_at = excluded.created_at, seq = excluded.seq, user_id = excluded.user_id",
                 values,
             )
 
@@ -325,45 +334,52 @@ class PostgresStore(Store):
         rows = await self._rows(f"SELECT {MEDIA_COLUMNS} FROM media WHERE name = %s", (name,))  # noqa: S608
         return MediaRecord(*rows[0]) if rows else None
 
-    async def media_names(self, prefix: str, limit: int) -> list[str]:
-        return await self._names("media", "name", prefix, limit)
+    async def media_names(self, prefix: str, limit: int, user_id: str | None = None) -> list[str]:
+        return await self._names("media", "name", prefix, limit, user_id)
 
-    async def recent_media(self, limit: int = 20) -> list[MediaRecord]:
+    async def recent_media(self, limit: int = 20, user_id: str | None = None) -> list[MediaRecord]:
         rows = await self._rows(
-            f"SELECT {MEDIA_COLUMNS} FROM media ORDER BY created_at DESC, seq DESC LIMIT %s",  # noqa: S608
-            (max(limit, 0),),
+            f"SELECT {MEDIA_COLUMNS} FROM media WHERE {OWNED} ORDER BY created_at DESC, seq DESC LIMIT %s",  # noqa: S608
+            (user_id, user_id, max(limit, 0)),
         )
         return [MediaRecord(*row) for row in rows]
 
-    async def _names(self, table: str, column: str, prefix: str, limit: int) -> list[str]:
+    async def _names(
+        self, table: str, column: str, prefix: str, limit: int, user_id: str | None = None
+    ) -> list[str]:
         # No LIKE: ids may hold % or _.
+        owned = "" if user_id is None else "AND user_id = %s "
         rows = await self._rows(
             f"SELECT {column} FROM {table} WHERE lower(substr({column}, 1, length(%s::text))) = "  # noqa: S608
-            "lower(%s::text) ORDER BY created_at DESC, seq DESC LIMIT %s",
-            (prefix, prefix, max(limit, 0)),
+            f"lower(%s::text) {owned}ORDER BY created_at DESC, seq DESC LIMIT %s",
+            (prefix, prefix, *(() if user_id is None else (user_id,)), max(limit, 0)),
         )
         return [row[0] for row in rows]
 
     # -- usage -----------------------------------------------------------------------------------
 
-    async def _insert_usage(self, rows: list[UsageRow]) -> None:
+    async def _insert_usage(self, rows: list[StoredUsage]) -> None:
         async def write(db: Connection) -> None:
             async with db.cursor() as cursor:
                 await cursor.executemany(INSERT_USAGE, rows)
 
         await self._write(write)
 
-    async def usage_totals(self) -> list[UsageTotal]:
+    async def usage_totals(self, user_id: str | None = None, *, by_user: bool = False) -> list[UsageTotal]:
         # Byte order (COLLATE "C"), as SQLite sorts, whatever the database's locale.
+        user = "user_id" if by_user else "''::text"
         rows = await self._rows(
-            "SELECT tool, model, count(*), coalesce(sum(units), 0)::bigint, unit FROM usage "
-            'GROUP BY tool, model, unit ORDER BY tool COLLATE "C", model COLLATE "C", unit COLLATE "C"'
+            f"SELECT tool, model, count(*), coalesce(sum(units), 0)::bigint, unit, {user} FROM usage "  # noqa: S608
+            f"WHERE {OWNED} GROUP BY tool, model, unit, {user} "
+            f'ORDER BY {user} COLLATE "C", tool COLLATE "C", model COLLATE "C", unit COLLATE "C"',
+            (user_id, user_id),
         )
         return [UsageTotal(*row) for row in rows]
 
-    async def units_since(self, tool: str, since: float) -> int:
+    async def units_since(self, tool: str, since: float, user_id: str | None = None) -> int:
         rows = await self._rows(
-            "SELECT coalesce(sum(units), 0)::bigint FROM usage WHERE tool = %s AND at >= %s", (tool, since)
+            f"SELECT coalesce(sum(units), 0)::bigint FROM usage WHERE tool = %s AND at >= %s AND {OWNED}",  # noqa: S608
+            (tool, since, user_id, user_id),
         )
         return int(rows[0][0])
 
@@ -413,12 +429,13 @@ async def _replay_journal(db: Connection, path: Path) -> None:
     async with db.transaction():
         for entry in entries:
             cursor = await db.execute(
-                f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
+                f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
                 "ON CONFLICT (id) DO NOTHING RETURNING id",
                 entry.task,
             )
-            if await cursor.fetchone() is not None and entry.usage is not None:
-                await db.execute(INSERT_USAGE, entry.usage)
+            usage = None if entry.usage is None else usage_row(entry.usage)
+            if await cursor.fetchone() is not None and usage is not None:
+                await db.execute(INSERT_USAGE, usage)
             if entry.replaces is not None:
                 await db.execute("DELETE FROM tasks WHERE id = %s", (entry.replaces,))
             log.info("Recorded job %s from the journal", entry.task_id)

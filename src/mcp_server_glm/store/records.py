@@ -14,9 +14,10 @@ SUBMITTING = "SUBMITTING"  # status of a job being submitted: the API may have i
 # millions of such rows still sum inside 64-bit integers.
 MAX_UNITS = 10**12
 
-TASK_COLUMNS = "id, kind, model, request, status, result, error, created_at, updated_at"
-MEDIA_COLUMNS = "name, path, mime_type, size, source_url, task_id, created_at"
-MCP_TASK_COLUMNS = "id, tool, job_id, status, message, result, ttl_ms, created_at, updated_at"
+# The owner (user_id, last) is set once, at insert: an update of a row never changes it.
+TASK_COLUMNS = "id, kind, model, request, status, result, error, created_at, updated_at, user_id"
+MEDIA_COLUMNS = "name, path, mime_type, size, source_url, task_id, created_at, user_id"
+MCP_TASK_COLUMNS = "id, tool, job_id, status, message, result, ttl_ms, created_at, updated_at, user_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class TaskRecord:
     error: str | None = None
     created_at: float = 0.0  # unix seconds; 0 means "now" when recorded
     updated_at: float = 0.0
+    user_id: str = ""  # who submitted it (the sign-in's sub); '' without sign-in
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class McpTask:
     ttl_ms: int = 0
     created_at: float = 0.0
     updated_at: float = 0.0
+    user_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ class MediaRecord:
     source_url: str
     task_id: str | None = None
     created_at: float = 0.0  # unix seconds; 0 means "now" when recorded
+    user_id: str = ""  # whose it is: the job's submitter, or the caller that saved it; '' without sign-in
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,24 +70,31 @@ class UsageTotal:
     calls: int
     units: int
     unit: str
+    user: str = ""  # set when the totals are per user (usage_totals(by_user=True))
 
 
-# tool, model, units, unit, and when (unix seconds); a plain tuple, so counting needs no import of this module
-UsageRow = tuple[str, str, int, str, float]
+# tool, model, units, unit, when (unix seconds) and, optionally, the user ('' when left out); a plain
+# tuple, so counting needs no import of this module
+UsageRow = tuple[str, str, int, str, float] | tuple[str, str, int, str, float, str]
+StoredUsage = tuple[str, str, int, str, float, str]  # a usage row as the tables take it
 
 
-def usage_row(row: object) -> UsageRow | None:
-    """A usage row as the tables take it, or None when it is not one."""
-    if not isinstance(row, tuple) or len(row) != 5:
+def usage_row(row: object) -> StoredUsage | None:
+    """A usage row as the tables take it (its user '' when left out), or None when it is not one."""
+    if not isinstance(row, tuple) or len(row) not in (5, 6):
         return None
-    tool, model, units, unit, at = row
+    tool, model, units, unit, at, *rest = row
+    user = rest[0] if rest else ""
     if not (isinstance(tool, str) and isinstance(model, str) and isinstance(unit, str)):
+        return None
+    if not isinstance(user, str):
         return None
     if isinstance(units, bool) or not isinstance(units, int) or isinstance(at, bool):
         return None
     if not isinstance(at, int | float) or not math.isfinite(at):
         return None
-    return valid_text(tool), valid_text(model), min(max(units, 0), MAX_UNITS), valid_text(unit), float(at)
+    units = min(max(units, 0), MAX_UNITS)
+    return valid_text(tool), valid_text(model), units, valid_text(unit), float(at), valid_text(user)
 
 
 def valid_text(text: str) -> str:

@@ -28,9 +28,11 @@ from .records import (
     TASK_COLUMNS,
     McpTask,
     MediaRecord,
+    StoredUsage,
     TaskRecord,
     UsageRow,
     UsageTotal,
+    usage_row,
 )
 
 T = TypeVar("T")
@@ -40,12 +42,12 @@ DB_NAME = "mcp-server-glm.db"
 BUSY_TIMEOUT = 5.0  # seconds another process may hold the write lock before a call fails
 
 UPSERT_TASK = (
-    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
     "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, model = excluded.model, "
     "request = excluded.request, status = excluded.status, result = excluded.result, "
     "error = excluded.error, updated_at = excluded.updated_at"
 )
-INSERT_USAGE = "INSERT INTO usage (tool, model, units, unit, at) VALUES (?, ?, ?, ?, ?)"
+INSERT_USAGE = "INSERT INTO usage (tool, model, units, unit, at, user_id) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 class SqliteStore(Store):
@@ -83,14 +85,15 @@ class SqliteStore(Store):
         """Insert a task, or update every field but `created_at` of the task with that id; in the same
         transaction, drop the pending row `replaces` and add the job's `usage`."""
         values = self._task_values(task)
+        row = None if usage is None else usage_row(usage)
 
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
                 if replaces is not None:
                     db.execute("DELETE FROM tasks WHERE id = ?", (replaces,))
                 db.execute(UPSERT_TASK, values)
-                if usage is not None:
-                    db.execute(INSERT_USAGE, usage)
+                if row is not None:
+                    db.execute(INSERT_USAGE, row)
 
         await self._run("cannot write to", write)
 
@@ -118,23 +121,22 @@ class SqliteStore(Store):
     async def get_task(self, task_id: str) -> TaskRecord | None:
         return await self._run("cannot read", lambda db: _get_task(db, task_id))
 
-    async def recent_tasks(self, limit: int = 20) -> list[TaskRecord]:
-        """Up to `limit` tasks, newest first."""
+    async def recent_tasks(self, limit: int = 20, user_id: str | None = None) -> list[TaskRecord]:
         if limit <= 0:
             return []
 
         def read(db: sqlite3.Connection) -> list[TaskRecord]:
             rows = db.execute(
-                f"SELECT {TASK_COLUMNS} FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?",  # noqa: S608
-                (limit,),
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE ? IS NULL OR user_id = ? "  # noqa: S608
+                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (user_id, user_id, limit),
             )
             return [task_from_row(row) for row in rows]
 
         return await self._run("cannot read", read)
 
-    async def task_ids(self, prefix: str, limit: int) -> list[str]:
-        """Up to `limit` task ids starting with `prefix` (case-insensitive), newest first."""
-        return await self._run("cannot read", lambda db: _names(db, "tasks", "id", prefix, limit))
+    async def task_ids(self, prefix: str, limit: int, user_id: str | None = None) -> list[str]:
+        return await self._run("cannot read", lambda db: _names(db, "tasks", "id", prefix, limit, user_id))
 
     async def processing_tasks(self, kind: str, model: str) -> list[TaskRecord]:
         """The tasks of that kind and model the store still holds as PROCESSING, newest first."""
@@ -196,8 +198,8 @@ class SqliteStore(Store):
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
                 db.execute(
-                    f"INSERT INTO mcp_tasks ({MCP_TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                    (*values, created, now),
+                    f"INSERT INTO mcp_tasks ({MCP_TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                    (*values, created, now, task.user_id),
                 )
 
         await self._run("cannot write to", write)
@@ -231,14 +233,14 @@ class SqliteStore(Store):
     async def get_mcp_task(self, task_id: str) -> McpTask | None:
         return await self._run("cannot read", lambda db: _get_mcp_task(db, task_id))
 
-    async def recent_mcp_tasks(self, limit: int, before: float | None = None) -> list[McpTask]:
-        """MCP tasks newest first, created before `before` when given (a page of tasks/list)."""
-
+    async def recent_mcp_tasks(
+        self, limit: int, before: float | None = None, user_id: str | None = None
+    ) -> list[McpTask]:
         def read(db: sqlite3.Connection) -> list[McpTask]:
             rows = db.execute(
                 f"SELECT {MCP_TASK_COLUMNS} FROM mcp_tasks WHERE created_at < ? "  # noqa: S608
-                "ORDER BY created_at DESC LIMIT ?",
-                (math.inf if before is None else before, limit),
+                "AND (? IS NULL OR user_id = ?) ORDER BY created_at DESC LIMIT ?",
+                (math.inf if before is None else before, user_id, user_id, limit),
             ).fetchall()
             return [mcp_task_from_row(row) for row in rows]
 
@@ -254,12 +256,13 @@ class SqliteStore(Store):
             media.source_url,
             media.task_id,
             media.created_at or time.time(),
+            media.user_id,
         )
 
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
                 db.execute(
-                    f"INSERT OR REPLACE INTO media ({MEDIA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                    f"INSERT OR REPLACE INTO media ({MEDIA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
                     values,
                 )
 
@@ -272,17 +275,15 @@ class SqliteStore(Store):
 
         return await self._run("cannot read", read)
 
-    async def media_names(self, prefix: str, limit: int) -> list[str]:
-        """Up to `limit` saved media names starting with `prefix` (case-insensitive), newest first."""
-        return await self._run("cannot read", lambda db: _names(db, "media", "name", prefix, limit))
+    async def media_names(self, prefix: str, limit: int, user_id: str | None = None) -> list[str]:
+        return await self._run("cannot read", lambda db: _names(db, "media", "name", prefix, limit, user_id))
 
-    async def recent_media(self, limit: int = 20) -> list[MediaRecord]:
-        """Up to `limit` saved files, newest first."""
-
+    async def recent_media(self, limit: int = 20, user_id: str | None = None) -> list[MediaRecord]:
         def read(db: sqlite3.Connection) -> list[MediaRecord]:
             rows = db.execute(
-                f"SELECT {MEDIA_COLUMNS} FROM media ORDER BY created_at DESC, rowid DESC LIMIT ?",  # noqa: S608
-                (max(limit, 0),),
+                f"SELECT {MEDIA_COLUMNS} FROM media WHERE ? IS NULL OR user_id = ? "  # noqa: S608
+                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (user_id, user_id, max(limit, 0)),
             )
             return [MediaRecord(*row) for row in rows]
 
@@ -290,31 +291,33 @@ class SqliteStore(Store):
 
     # -- usage -----------------------------------------------------------------------------------
 
-    async def _insert_usage(self, rows: list[UsageRow]) -> None:
+    async def _insert_usage(self, rows: list[StoredUsage]) -> None:
         def write(db: sqlite3.Connection) -> None:
             with _immediate(db):
                 db.executemany(INSERT_USAGE, rows)
 
         await self._run("cannot write to", write)
 
-    async def usage_totals(self) -> list[UsageTotal]:
-        """Calls and units summed per tool, model and unit."""
+    async def usage_totals(self, user_id: str | None = None, *, by_user: bool = False) -> list[UsageTotal]:
+        user = "user_id" if by_user else "''"
 
         def read(db: sqlite3.Connection) -> list[UsageTotal]:
             rows = db.execute(
-                "SELECT tool, model, count(*), coalesce(sum(units), 0), unit FROM usage "
-                "GROUP BY tool, model, unit ORDER BY tool, model, unit"
+                f"SELECT tool, model, count(*), coalesce(sum(units), 0), unit, {user} FROM usage "  # noqa: S608
+                f"WHERE ? IS NULL OR user_id = ? GROUP BY tool, model, unit, {user} "
+                f"ORDER BY {user}, tool, model, unit",
+                (user_id, user_id),
             )
             return [UsageTotal(*row) for row in rows]
 
         return await self._run("cannot read", read)
 
-    async def units_since(self, tool: str, since: float) -> int:
-        """The units `tool` counted since `since` (unix seconds)."""
-
+    async def units_since(self, tool: str, since: float, user_id: str | None = None) -> int:
         def read(db: sqlite3.Connection) -> int:
             row = db.execute(
-                "SELECT coalesce(sum(units), 0) FROM usage WHERE tool = ? AND at >= ?", (tool, since)
+                "SELECT coalesce(sum(units), 0) FROM usage WHERE tool = ? AND at >= ? "
+                "AND (? IS NULL OR user_id = ?)",
+                (tool, since, user_id, user_id),
             ).fetchone()
             return int(row[0])
 
@@ -408,24 +411,28 @@ def _replay_journal(db: sqlite3.Connection, path: Path) -> None:
     with _immediate(db):
         for entry in entries:
             inserted = db.execute(
-                f"INSERT OR IGNORE INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                f"INSERT OR IGNORE INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
                 entry.task,
             )
-            if inserted.rowcount and entry.usage is not None:
-                db.execute(INSERT_USAGE, entry.usage)
+            usage = None if entry.usage is None else usage_row(entry.usage)
+            if inserted.rowcount and usage is not None:
+                db.execute(INSERT_USAGE, usage)
             if entry.replaces is not None:
                 db.execute("DELETE FROM tasks WHERE id = ?", (entry.replaces,))
             log.info("Recorded job %s from the journal", entry.task_id)
     path.unlink(missing_ok=True)
 
 
-def _names(db: sqlite3.Connection, table: str, column: str, prefix: str, limit: int) -> list[str]:
+def _names(
+    db: sqlite3.Connection, table: str, column: str, prefix: str, limit: int, user_id: str | None = None
+) -> list[str]:
     """The `column` of the newest rows of `table` whose value starts with `prefix` (no LIKE: ids may
-    hold % or _)."""
+    hold % or _), of `user_id` only when given."""
+    owned = "" if user_id is None else "AND user_id = ? "
     rows = db.execute(
         f"SELECT {column} FROM {table} WHERE lower(substr({column}, 1, length(?))) = lower(?) "  # noqa: S608
-        "ORDER BY created_at DESC, rowid DESC LIMIT ?",
-        (prefix, prefix, max(limit, 0)),
+        f"{owned}ORDER BY created_at DESC, rowid DESC LIMIT ?",
+        (prefix, prefix, *(() if user_id is None else (user_id,)), max(limit, 0)),
     )
     return [row[0] for row in rows]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import importlib
 import logging
 import secrets
@@ -21,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
+from .. import identity
 from ..errors import GLMError, JobError, JobFailed, JobUnchecked, JobUnsaved, Refusal
 from ..state import AppState
 from ..tools.spec import ToolSpec
@@ -185,7 +187,7 @@ class Tasks:
         is unknown or expired."""
         records = await _records(rctx)
         task = await records.get_mcp_task(task_id)
-        if task is None:
+        if task is None or not identity.visible_to_caller(task.user_id):  # another user's: unknown
             raise MCPError(INVALID_PARAMS, f"Unknown task id {task_id}: ids come from a task-augmented call.")
         if time.time() > task.created_at + task.ttl_ms / 1000:
             raise MCPError(INVALID_PARAMS, f"Task {task_id} has expired (its ttl was {task.ttl_ms} ms).")
@@ -236,7 +238,7 @@ class Tasks:
                     INVALID_PARAMS, f"Invalid cursor {cursor!r}: pass nextCursor as given."
                 ) from None
         records = await _records(rctx)
-        found = await records.recent_mcp_tasks(size + 1, before)
+        found = await records.recent_mcp_tasks(size + 1, before, identity.owner_filter())
         now = time.time()
         live = [task for task in found[:size] if now <= task.created_at + task.ttl_ms / 1000]
         return live, repr(found[size - 1].created_at) if len(found) > size else None
@@ -325,7 +327,7 @@ def _schedule(rctx: ServerRequestContext[Any, Any]) -> PollSchedule:
 def _task(*fields: Any) -> McpTask:
     from ..store import McpTask
 
-    return McpTask(*fields)
+    return dataclasses.replace(McpTask(*fields), user_id=identity.current_user())
 
 
 def _new_id() -> str:

@@ -14,8 +14,9 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from .. import identity
 from ..calls import app_state, result, store
-from ..errors import JobCutShort
+from ..errors import JobCutShort, JobError
 from ..jobs.budget import WaitSeconds, wait_budget
 from ..jobs.outcome import JobFields, age, seconds_text
 from ..jobs.settle import report_recorded
@@ -74,6 +75,16 @@ async def get_task(
     if task_id is None:
         return await _recent(ctx, records)
     record = await records.get_task(task_id)
+    unrecorded = app_state(ctx).unrecorded.get(task_id) if record is None else None
+    owner = record or (unrecorded.record if unrecorded is not None else None)
+    if identity.owner_filter() is not None and (
+        owner is None or not identity.visible_to_caller(owner.user_id)
+    ):
+        # Signed in: only the caller's own jobs, and another user's id reads as unknown.
+        raise JobError(
+            f"No task {task_id} of yours is recorded: check the task_id (get_task without one lists "
+            "your jobs)."
+        )
     if record is not None and record.status == SUBMITTING:
         why = record.error or "the server stopped during the call"
         raise JobCutShort(
@@ -83,7 +94,6 @@ async def get_task(
     if record is not None and record.status != "PROCESSING":
         return (await report_recorded(ctx, record)).as_result()
     budget, lowered = wait_budget(ctx, wait_seconds)
-    unrecorded = app_state(ctx).unrecorded.get(task_id) if record is None else None
     if unrecorded is not None:
         record = unrecorded.record
     return (await wait_and_settle(ctx, task_id, record, budget, unrecorded)).noted(lowered).as_result()
@@ -91,7 +101,7 @@ async def get_task(
 
 async def _recent(ctx: Context[Any, Any], records: Store) -> CallToolResult:
     """The jobs the store knows, newest first: a model that lost a task id finds it here."""
-    found = await records.recent_tasks(RECENT)
+    found = await records.recent_tasks(RECENT, identity.owner_filter())
     jobs = [
         JobSummary(
             task_id=record.id,
