@@ -9,7 +9,6 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import jwt
 import pytest
@@ -20,7 +19,6 @@ from pydantic import SecretStr
 from mcp_server_glm import auth, identity
 from mcp_server_glm.errors import ConfigError
 from mcp_server_glm.settings import Settings
-from mcp_server_glm.store import Store, TaskRecord
 from tests.support.issuer import Issuer, running_issuer, unsigned
 
 pytestmark = pytest.mark.anyio
@@ -164,28 +162,3 @@ def test_policy_scopes_follow_read_only_hints_and_refuse_two_kinds_of_auth() -> 
     with pytest.raises(ConfigError, match="GLM_AUTH_ISSUER and GLM_MCP_AUTH_TOKEN are both set"):
         auth.policy(both, {})
     assert auth.policy(Settings(), {}) is None
-
-
-async def test_the_store_reads_each_users_own_jobs_and_usage(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path) as store:
-        await store.record_task(TaskRecord("job-a", "video", "m", {}, "PROCESSING", user_id="alice"))
-        await store.record_task(TaskRecord("job-b", "video", "m", {}, "PROCESSING", user_id="bob"))
-        await store.record_usage_rows(
-            [("generate_video", "m", 1, "videos", 1.0, "alice"), ("glm_chat", "m", 5, "tokens", 2.0)]
-        )
-        assert [task.id for task in await store.recent_tasks(10, "alice")] == ["job-a"]
-        assert {task.id for task in await store.recent_tasks(10)} == {"job-a", "job-b"}
-        assert await store.task_ids("job", 10, "bob") == ["job-b"]
-        record = await store.get_task("job-a")
-        assert record is not None
-        assert record.user_id == "alice"
-        # An update (the job settling) never changes the owner.
-        await store.record_task(TaskRecord("job-a", "video", "m", {}, "SUCCESS", user_id="bob"))
-        again = await store.get_task("job-a")
-        assert again is not None
-        assert again.user_id == "alice"
-        assert [total.tool for total in await store.usage_totals("alice")] == ["generate_video"]
-        assert {(total.tool, total.user) for total in await store.usage_totals(by_user=True)} == {
-            ("generate_video", "alice"),
-            ("glm_chat", ""),
-        }

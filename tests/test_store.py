@@ -12,6 +12,7 @@ import dataclasses
 import sqlite3
 import stat
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing, contextmanager
@@ -219,6 +220,61 @@ async def test_usage_totals(store: Store) -> None:
 
 
 # -- the file --------------------------------------------------------------------------------------
+
+
+async def test_each_users_own_jobs_usage_media_and_mcp_tasks(store: Store) -> None:
+    await store.record_task(TaskRecord("job-a", "video", "m", {}, "PROCESSING", user_id="alice"))
+    await store.record_task(TaskRecord("job-b", "video", "m", {}, "PROCESSING", user_id="bob"))
+    await store.record_usage_rows(
+        [
+            ("generate_video", "m", 1, "videos", 1.0, "alice"),
+            ("generate_video", "m", 2, "videos", 3.0, "bob"),
+            ("glm_chat", "m", 5, "tokens", 2.0),
+        ]
+    )
+    assert [task.id for task in await store.recent_tasks(10, "alice")] == ["job-a"]
+    assert {task.id for task in await store.recent_tasks(10)} == {"job-a", "job-b"}
+    assert await store.task_ids("job", 10, "bob") == ["job-b"]
+    assert await store.task_ids("JOB", 10, "carol") == []
+    record = await store.get_task("job-a")
+    assert record is not None
+    assert record.user_id == "alice"
+    # An update (the job settling) never changes the owner.
+    await store.record_task(TaskRecord("job-a", "video", "m", {}, "SUCCESS", user_id="bob"))
+    again = await store.get_task("job-a")
+    assert again is not None
+    assert again.user_id == "alice"
+    assert [(total.tool, total.units) for total in await store.usage_totals("alice")] == [
+        ("generate_video", 1)
+    ]
+    assert {(total.tool, total.user, total.units) for total in await store.usage_totals(by_user=True)} == {
+        ("generate_video", "alice", 1),
+        ("generate_video", "bob", 2),
+        ("glm_chat", "", 5),
+    }
+    assert [(total.tool, total.user) for total in await store.usage_totals()] == [
+        ("generate_video", ""),
+        ("glm_chat", ""),
+    ]
+    assert await store.units_since("generate_video", 0.0) == 3
+    assert await store.units_since("generate_video", 0.0, "bob") == 2
+    assert await store.units_since("generate_video", 2.0, "alice") == 0
+    for name, owner in (("a.png", "alice"), ("b.png", "bob")):
+        await store.add_media(MediaRecord(name, f"/m/{name}", "image/png", 1, "u", user_id=owner))
+    assert [media.name for media in await store.recent_media(10, "bob")] == ["b.png"]
+    assert await store.media_names("", 10, "alice") == ["a.png"]
+    found = await store.get_media("a.png")
+    assert found is not None
+    assert found.user_id == "alice"
+    for task_id, owner in (("t-a", "alice"), ("t-b", "bob")):
+        await store.add_mcp_task(
+            McpTask(task_id, "generate_video", None, "working", ttl_ms=1000, user_id=owner)
+        )
+    assert [task.id for task in await store.recent_mcp_tasks(10, user_id="alice")] == ["t-a"]
+    assert {task.id for task in await store.recent_mcp_tasks(10)} == {"t-a", "t-b"}
+    mine = await store.get_mcp_task("t-b")
+    assert mine is not None
+    assert mine.user_id == "bob"
 
 
 async def test_reopen_keeps_everything(tmp_path: Path, database_url: str | None) -> None:
@@ -546,6 +602,37 @@ async def test_postgres_replicas_starting_together_migrate_once(tmp_path: Path, 
         await store.close()
     with postgres(postgres_url) as db:
         assert db.execute("SELECT version FROM glm_schema").fetchall() == [(SCHEMA_VERSION,)]
+
+
+async def test_postgres_a_row_held_elsewhere_fails_the_call_within_the_lock_timeout(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    from mcp_server_glm.store import postgres as engine
+
+    async with await Store.open(tmp_path, postgres_url) as opened:
+        await opened.record_task(video_task("held"))
+        with postgres(postgres_url) as other:
+            other.execute("BEGIN")
+            other.execute("SELECT id FROM tasks WHERE id = 'held' FOR UPDATE")  # another replica's write
+            # Let go in any case after a while, so that a store that would wait forever fails this test
+            # (its write would then succeed) rather than hang it.
+            release = threading.Timer(4 * engine.LOCK_TIMEOUT_MS / 1000, other.rollback)
+            release.start()
+            started = time.monotonic()
+            try:
+                with pytest.raises(StoreError) as refused:
+                    await opened.update_task("held", status="SUCCESS")
+            finally:
+                waited = time.monotonic() - started
+                release.cancel()
+                release.join()
+            other.rollback()
+        assert "lock timeout" in str(refused.value)
+        assert "55P03" in str(refused.value)
+        assert waited >= engine.LOCK_TIMEOUT_MS / 1000 * 0.9  # it waited for the lock, then gave up
+        done = await opened.update_task("held", status="SUCCESS")  # and the store serves on
+        assert done is not None
+        assert done.status == "SUCCESS"
 
 
 async def test_postgres_applies_only_the_missing_steps(

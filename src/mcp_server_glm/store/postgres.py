@@ -49,6 +49,11 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0  # seconds to reach the server
 WAIT_TIMEOUT = 30.0  # seconds a call may wait for a free pooled connection
 POOL_SIZE = 8  # connections per process
+# A call waits at most LOCK_TIMEOUT for a row or table another replica holds (as SQLite's busy timeout
+# does) and runs at most STATEMENT_TIMEOUT; either then fails as one StoreError, never hangs a tool call.
+LOCK_TIMEOUT_MS = 5_000
+STATEMENT_TIMEOUT_MS = 30_000
+SESSION_OPTIONS = f"-c lock_timeout={LOCK_TIMEOUT_MS} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
 NOW = "extract(epoch FROM clock_timestamp())::float8"  # the server's clock, the same for every replica
 
 UPSERT_TASK = (
@@ -116,7 +121,11 @@ class PostgresStore(Store):
                 max_size=POOL_SIZE,
                 timeout=WAIT_TIMEOUT,
                 open=False,
-                kwargs={"connect_timeout": int(CONNECT_TIMEOUT), "context": ADAPTERS},
+                kwargs={
+                    "connect_timeout": int(CONNECT_TIMEOUT),
+                    "context": ADAPTERS,
+                    "options": _options(url),
+                },
             )
             try:
                 await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
@@ -382,6 +391,12 @@ class PostgresStore(Store):
             (tool, since, user_id, user_id),
         )
         return int(rows[0][0])
+
+
+def _options(url: str) -> str:
+    """The URL's own session options (its `options` parameter), then the timeouts."""
+    own = psycopg.conninfo.conninfo_to_dict(url).get("options")
+    return f"{own} {SESSION_OPTIONS}" if own else SESSION_OPTIONS
 
 
 def _now() -> float:
