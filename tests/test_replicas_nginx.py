@@ -119,6 +119,7 @@ async def test_a_replica_killed_mid_job_loses_nothing_and_sessions_stay_on_their
                 await until(lambda: len(fake.requests_to("videos/generations")) == 1, "the first submission")
                 # least_conn opens the 2025-11-25 session on the replica without that open request.
                 async with connect(front.nginx, "streamable-http", "legacy") as legacy:
+                    await until(lambda: any(line.issued != "-" for line in mcp_lines(front)), "the log")
                     [owner] = {line.issued for line in mcp_lines(front) if line.issued != "-"}
                     doomed = next(name for name in REPLICAS if name != owner)
                     arguments = {"prompt": "a heron lands", "wait_seconds": 0.5}
@@ -128,6 +129,7 @@ async def test_a_replica_killed_mid_job_loses_nothing_and_sessions_stay_on_their
                     await until(lambda: bool(cut), "the cut call's end")
                     # The cut call failed at the client, and nginx sent it to no other replica (a
                     # paid submission is never sent twice).
+                    await until(lambda: any(line.status == 502 for line in mcp_lines(front)), "the log")
                     [submit] = [line for line in mcp_lines(front) if line.name == "generate_video"]
                     assert (submit.version, submit.status) == (MODERN, 502)
                     assert submit.tried == (front.address(doomed),)
