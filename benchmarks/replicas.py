@@ -10,8 +10,10 @@ take turns, and each figure is the median of the rounds. The replicas share one 
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, ExitStack
 from functools import partial
@@ -79,9 +81,10 @@ async def measure(rounds: int, calls: int) -> list[Row]:
     with fake_api("--latency", str(LATENCY)) as base_url, data_dirs() as root, ExitStack() as stack:
         env = server_env(base_url, root)
         ports = [free_port(), free_port()]
+        pids = []
         for name, port in zip(("r1", "r2"), ports, strict=True):
             command = [*server_command(), "--transport", "streamable-http", "--port", str(port)]
-            stack.enter_context(http_process([*command, "--replica-id", name], env, port))
+            pids.append(stack.enter_context(http_process([*command, "--replica-id", name], env, port)).pid)
         one, two = (Path(tempfile.mkdtemp(dir=root, prefix=f"nginx-{n}-")) for n in ("one", "two"))
         # One replica: both of the site's replica addresses lead to r1.
         to_one = {f"server {shipped};": f"server 127.0.0.1:{ports[0]};" for shipped in SHIPPED}
@@ -105,19 +108,28 @@ async def measure(rounds: int, calls: int) -> list[Row]:
             for burst in bursts.values():  # warm-up: connections, first-call imports
                 await burst()
             rates: dict[str, list[float]] = {label: [] for label in bursts}
+            costs: dict[str, list[float]] = {label: [] for label in bursts}  # replicas' CPU s per call
+            logged = len(front_two.logged())
             for round_number in range(rounds):
                 names = list(bursts)
                 shift = round_number % len(names)
                 for name in names[shift:] + names[:shift]:
-                    started = time.perf_counter()
+                    cpu, started = _cpu(pids), time.perf_counter()
                     await bursts[name]()
                     rates[name].append(CLIENTS * calls / (time.perf_counter() - started))
+                    costs[name].append((_cpu(pids) - cpu) / (CLIENTS * calls))
+            spread = Counter(line.upstream for line in front_two.logged()[logged:] if line.path == "/mcp")
     direct, one_rate, two_rate = (median(rates[label]) for label in targets)
+    one_cost, two_cost = (median(costs[label]) for label in ("nginx, 1 replica", "nginx, 2 replicas"))
+    shares = " / ".join(
+        f"{name} {100 * spread[f'127.0.0.1:{port}'] / max(1, sum(spread.values())):.0f}%"
+        for name, port in zip(("r1", "r2"), ports, strict=True)
+    )
     what = f"web_search calls/s, {CLIENTS} clients, {LATENCY * 1000:.0f} ms upstream"
     return [
         Row(
             f"{what}, nginx to 2 replicas",
-            f"{two_rate:.0f} calls/s, median of {rounds}",
+            f"{two_rate:.0f} calls/s, median of {rounds} ({shares} of calls)",
             f"nginx to 1 replica {one_rate:.0f} calls/s",
             two_rate / one_rate,
             "reported",
@@ -131,7 +143,27 @@ async def measure(rounds: int, calls: int) -> list[Row]:
             "reported",
             None,
         ),
+        Row(
+            "  replicas' CPU per call, nginx to 2 replicas",
+            f"{two_cost * 1000:.2f} ms, median of {rounds}",
+            f"nginx to 1 replica {one_cost * 1000:.2f} ms",
+            two_cost / one_cost if one_cost else None,
+            "reported",
+            None,
+        ),
     ]
+
+
+def _cpu(pids: list[int]) -> float:
+    """CPU seconds the processes have used so far (Linux's /proc; 0 elsewhere)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 async def _burst(http: httpx2.AsyncClient, url: str, calls: int) -> None:
