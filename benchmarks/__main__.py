@@ -15,7 +15,7 @@ from importlib.metadata import version
 
 from .common import Row
 
-BENCHMARKS = ("coldstart", "overhead", "concurrency", "polling", "transfer", "signin")
+BENCHMARKS = ("coldstart", "overhead", "concurrency", "polling", "transfer", "replicas", "signin")
 
 
 def main() -> None:

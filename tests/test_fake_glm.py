@@ -452,6 +452,15 @@ def test_task_seconds_plan_ignores_polls(fake: FakeGLM, client: httpx2.Client) -
     assert fake.tasks[task_id].polls == 4
 
 
+def test_a_held_task_ends_when_finished(fake: FakeGLM, client: httpx2.Client) -> None:
+    fake.task_plan = TaskPlan(seconds=3600, outcome="FAIL")
+    held, other = create_video(client)["id"], create_video(client)["id"]
+    assert poll(client, held)["task_status"] == "PROCESSING"
+    fake.finish_task(held)
+    assert poll(client, held)["task_status"] == "FAIL"  # the plan's outcome, now
+    assert poll(client, other)["task_status"] == "PROCESSING"
+
+
 def test_unknown_task_status_is_configurable(fake: FakeGLM, client: httpx2.Client) -> None:
     missing = client.get("async-result/1234567890123456789")
     assert missing.status_code == 404

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -37,6 +38,7 @@ GENERAL_PATH = "/paas/v4"
 
 KEY_VARIABLES = ("ZAI_API_KEY", "ZHIPUAI_API_KEY")
 MB = 1024 * 1024
+REPLICA_ID = re.compile(r"[a-z0-9]{1,16}")  # kept short and plain: a proxy's map matches it in a header
 
 
 def default_data_dir() -> Path:
@@ -293,6 +295,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("GLM_MCP_MAX_SESSIONS"),
         description="Most Streamable HTTP sessions kept at once; at the cap the one idle longest is ended.",
     )
+    replica_id: str | None = Field(
+        default=None,
+        description="This replica's name behind a proxy (1-16 lowercase letters or digits, e.g. r1): "
+        "Streamable HTTP session ids start with it and a dot, so the proxy can route each session to "
+        "its replica (unset: no prefix).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Logging level of the server's stderr log."
     )
@@ -323,6 +331,13 @@ class Settings(BaseSettings):
         # The message never repeats the value: the URL may hold a password.
         if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql:// URL (or unset, for SQLite in the data directory)")
+        return value
+
+    @field_validator("replica_id")
+    @classmethod
+    def _check_replica_id(cls, value: str | None) -> str | None:
+        if value is not None and not REPLICA_ID.fullmatch(value):
+            raise ValueError("must be 1 to 16 lowercase letters or digits, such as r1")
         return value
 
     @field_validator("base_url")

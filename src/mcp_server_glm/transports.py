@@ -2,7 +2,8 @@
 
 Over HTTP: Host and Origin are checked on every bind (DNS-rebinding protection), a bearer token guards
 every request when set (and must be set off loopback), request bodies, connections and sessions are
-capped (http_guard.py), and /healthz answers process supervisors. SIGINT and SIGTERM shut down cleanly
+capped (http_guard.py), /healthz answers process supervisors, and with GLM_REPLICA_ID session ids name
+the replica for a proxy's routing (affinity.py). SIGINT and SIGTERM shut down cleanly
 on every transport.
 """
 
@@ -30,6 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__, auth
+from .affinity import SessionAffinity
 from .errors import ConfigError
 from .http_guard import BACKLOG, ConnectionGuard, GuardedH11Protocol, RateLimit, SessionBudget, connection_cap
 from .server import GLMServer, hosting
@@ -156,6 +158,9 @@ def http_app(server: GLMServer, settings: Settings) -> ASGIApp:
             max_sessions=settings.max_sessions,  # the SDK's refusal backs up SessionBudget's
         )
         app = SessionBudget(app, settings.max_sessions)
+        if settings.replica_id is not None:
+            # Outside the budget, which keys sessions by the ids the SDK knows (unprefixed).
+            app = SessionAffinity(app, settings.replica_id)
     if rules is not None and rules.over_http:
         app = auth.ToolScopes(app, rules)
     app = BodyLimit(app, body_limit)
@@ -183,7 +188,15 @@ class Hosting:
 
 
 def check_http_settings(settings: Settings) -> None:
-    """Refuse a bind that would expose the server without protection."""
+    """Refuse a bind that would expose the server without protection; warn of a replica whose media
+    the others could not serve."""
+    if settings.database_url and settings.output_dir is None:
+        log.warning(
+            "GLM_DATABASE_URL is set but GLM_OUTPUT_DIR is not: media this replica saves go to %s, which "
+            "other replicas sharing the database cannot read; set GLM_OUTPUT_DIR to a directory all of "
+            "them share",
+            settings.media_dir,
+        )
     if settings.is_loopback:
         return
     if settings.auth_token is None and settings.auth_issuer is None:

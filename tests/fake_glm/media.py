@@ -175,6 +175,14 @@ class TaskBook:
             self._tasks[ident] = dataclasses.replace(task, polls=task.polls + 1)
             return task, done
 
+    def finish(self, ident: str) -> None:
+        """End a task at its next poll (with its plan's outcome), however long its plan holds it."""
+        with self._lock:
+            task = self._tasks[ident]
+            self._tasks[ident] = dataclasses.replace(
+                task, plan=dataclasses.replace(task.plan, polls=0, seconds=None)
+            )
+
     def snapshot(self) -> dict[str, Task]:
         with self._lock:
             return dict(self._tasks)

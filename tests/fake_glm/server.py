@@ -147,6 +147,11 @@ class FakeGLM:
         """Async tasks (video and image) by id, as they are now (kind, model, created, polls, plan...)."""
         return self._book.snapshot()
 
+    def finish_task(self, task_id: str) -> None:
+        """End an async task at its next poll, with its plan's outcome: a task held processing (a
+        `TaskPlan(seconds=...)` far off) ends when the test says."""
+        self._book.finish(task_id)
+
     def media_url(self, name: str) -> str:
         return f"{self.root_url}/media/{name}"
 
