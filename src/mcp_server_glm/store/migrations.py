@@ -59,6 +59,14 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX mcp_tasks_created_at ON mcp_tasks (created_at)",
     ),
+    # Leases on work replicas share (polling a job, a run of a tool): who holds each key, and until when.
+    (
+        """CREATE TABLE leases (
+            key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        )""",
+    ),
 ]
 
 # The same schema on PostgreSQL: times are unix seconds in double precision as on SQLite, counts are
@@ -114,6 +122,13 @@ POSTGRES_MIGRATIONS: list[tuple[str, ...]] = [
             updated_at DOUBLE PRECISION NOT NULL
         )""",
         "CREATE INDEX mcp_tasks_created_at ON mcp_tasks (created_at)",
+    ),
+    (
+        """CREATE TABLE leases (
+            key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL
+        )""",
     ),
 ]
 
