@@ -205,7 +205,7 @@ def test_legacy_transcribe_runs_as_a_task_and_a_restart_ends_it(fake: FakeGLM, i
     try:
         ended = again.request("tasks/get", {"taskId": cut["taskId"]})
         assert ended["status"] == "failed"
-        assert "restarted during this run of transcribe" in ended["statusMessage"]
+        assert "The server running this run of transcribe stopped" in ended["statusMessage"]
     finally:
         again.kill()
 
