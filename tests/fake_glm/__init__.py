@@ -3,7 +3,8 @@ Faithful to the documented wire format (glm-api.md): as strict as the references
 (`reference.py` the schema level, the routes the per-model rules), exact in what it sends.
 
 Routes, under /api/paas/v4: chat/completions, web_search, images/generations, async/images/generations,
-videos/generations, GET async-result/{id} (tasks follow `FakeGLM.task_plan`), audio/transcriptions
+videos/generations, GET async-result/{id} (tasks follow `FakeGLM.task_plan`, or the plan
+`FakeGLM.replan(id, plan)` gives one of them later), audio/transcriptions
 (multipart), and the platform tools of platform.py: reader, layout_parsing, audio/speech, embeddings,
 rerank, tokenizer, v1/agents (also at the host root, /api/v1/agents); at the root only, GET
 /api/monitor/usage/quota/limit (the Coding Plan's quota). The GLM Coding Plan's /api/coding/paas/v4

@@ -147,6 +147,10 @@ class FakeGLM:
         """Async tasks (video and image) by id, as they are now (kind, model, created, polls, plan...)."""
         return self._book.snapshot()
 
+    def replan(self, task_id: str, plan: TaskPlan) -> None:
+        """Give an existing async task a new plan from its next poll on (TaskPlan(polls=0): done then)."""
+        self._book.replan(task_id, plan)
+
     def media_url(self, name: str) -> str:
         return f"{self.root_url}/media/{name}"
 
