@@ -66,7 +66,7 @@ class Tasks:
         self.required: set[str] = set()  # tools that run only as tasks (none of ours: the fixtures')
         self.server: MCPServer[Any] | None = None
         self._runs: dict[str, asyncio.Task[None]] = {}  # runs of tools in this process, by task id
-        self.run_lease = RUN_LEASE
+        self.run_lease = RUN_LEASE  # seconds (the replica tests shorten it)
         self._polled: dict[str, float] = {}  # a job task's age at its last poll here, by task id
         self._locks: dict[str, anyio.Lock] = {}
         # Questions a run asked its client (2026-07-28 inputRequests), by task id, then key.
