@@ -21,6 +21,7 @@ from mcp import Client
 from mcp.types import TextResourceContents, ToolAnnotations
 
 from mcp_server_glm.glm.jobs import PollSchedule
+from mcp_server_glm.jobs.follow import LEASE_POLLS
 from mcp_server_glm.server import GLMServer, build_server
 from mcp_server_glm.tasks import tasks_of
 from mcp_server_glm.tools.spec import ToolSpec
@@ -196,7 +197,7 @@ async def test_two_replicas_asked_at_once_poll_a_job_within_its_schedule(
     assert downloads(fake) == 1
 
 
-RUN_LEASE = 0.3  # seconds: a run's lease in these tests, renewed every 0.1 s while the run lives
+RUN_LEASE = LEASE_POLLS * 0.2  # a run's lease with settings_for's GLM_POLL_MAX_INTERVAL, 0.6 s
 
 
 class Gate:
@@ -221,7 +222,6 @@ def held_run(server: GLMServer, gate: Gate) -> None:
     tasks = tasks_of(server)
     assert tasks is not None
     tasks.add(ToolSpec(name="held", title="held", annotations=ToolAnnotations(), purpose="", summary=""))
-    tasks.run_lease = RUN_LEASE
 
 
 def runs(server: GLMServer) -> int:

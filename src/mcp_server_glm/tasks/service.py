@@ -43,7 +43,6 @@ ENDED = frozenset({COMPLETED, FAILED, CANCELLED})
 DEFAULT_TTL_MS = 3_600_000  # a task is kept an hour unless the client asks for less
 MAX_TTL_MS = 86_400_000  # and never more than a day, whatever it asks
 HINT_FLOORS = 5  # the poll hint is at least this many GLM_POLL_INTERVAL (5 s by default): a video is slow
-RUN_LEASE = 30.0  # seconds a run's lease lasts, renewed every third of it while the run lives
 DROP_SECONDS = 5.0  # the most a run's end waits for the store to take back its lease
 NO_CANCEL = (
     "Cancelled: this server stopped following GLM job {job}. GLM has no way to cancel a running job, so "
@@ -66,7 +65,6 @@ class Tasks:
         self.required: set[str] = set()  # tools that run only as tasks (none of ours: the fixtures')
         self.server: MCPServer[Any] | None = None
         self._runs: dict[str, asyncio.Task[None]] = {}  # runs of tools in this process, by task id
-        self.run_lease = RUN_LEASE  # seconds (the replica tests shorten it)
         self._polled: dict[str, float] = {}  # a job task's age at its last poll here, by task id
         self._locks: dict[str, anyio.Lock] = {}
         # Questions a run asked its client (2026-07-28 inputRequests), by task id, then key.
@@ -122,14 +120,15 @@ class Tasks:
         """A task for a run of the tool in this process, started now; its result is kept when it ends.
         Its lease (this server's, renewed while the run lives) is taken before the task is visible."""
         records, owner, task_id = await _records(rctx), _state(rctx).owner, _new_id()
-        await records.take_lease(run_key(task_id), owner, self.run_lease)
+        lease = _run_lease(rctx)
+        await records.take_lease(run_key(task_id), owner, lease)
         task = await self._open(rctx, _task(task_id, tool, None, WORKING, f"{tool} is running", None, ttl_ms))
 
         async def follow() -> None:
             RUNNING.set(task_id)
             try:
                 try:
-                    async with beside(lambda: self._keep(records, task_id, owner)):
+                    async with beside(lambda: self._keep(records, task_id, owner, lease)):
                         result = await run()
                 except MCPError as exc:  # a protocol error, not a tool's: the task fails with it
                     error = exc.error.model_dump(by_alias=True, mode="json", exclude_none=True)
@@ -152,13 +151,13 @@ class Tasks:
         runner.add_done_callback(lambda _: self._runs.pop(task_id, None))
         return task
 
-    async def _keep(self, records: Store, task_id: str, owner: str) -> None:
-        """While a run lives: renews its lease, and stops it once the task ended elsewhere (cancelled
-        through another replica)."""
+    async def _keep(self, records: Store, task_id: str, owner: str, lease: float) -> None:
+        """While a run lives: renews its lease (every third of it), and stops it once the task ended
+        elsewhere (cancelled through another replica)."""
         while True:
-            await anyio.sleep(self.run_lease / 3)
+            await anyio.sleep(lease / 3)
             try:
-                await records.take_lease(run_key(task_id), owner, self.run_lease)
+                await records.take_lease(run_key(task_id), owner, lease)
                 task = await records.get_mcp_task(task_id)
             except StoreError as exc:
                 log.warning("The lease of task run %s is not renewed: %s", task_id, exc)
@@ -284,7 +283,7 @@ class Tasks:
             if task_id in self._runs:
                 return task
             # A run lives in its server, which renews its lease: taken here, that server has stopped.
-            if not await records.take_lease(run_key(task_id), owner, self.run_lease):
+            if not await records.take_lease(run_key(task_id), owner, _run_lease(rctx)):
                 return task
             message = (
                 f"The server running this run of {task.tool} stopped (a restart, or its replica gone) "
@@ -367,6 +366,14 @@ def _schedule(rctx: ServerRequestContext[Any, Any]) -> PollSchedule:
 
     settings = _state(rctx).settings
     return PollSchedule(floor=settings.poll_interval, cap=settings.poll_max_interval)
+
+
+def _run_lease(rctx: ServerRequestContext[Any, Any]) -> float:
+    """How long a run's lease lasts unrenewed: as a job's poll lease, LEASE_POLLS x GLM_POLL_MAX_INTERVAL
+    (90 s by default), so a slow store or a busy server does not pass for a stopped one."""
+    from ..jobs.follow import LEASE_POLLS
+
+    return LEASE_POLLS * _state(rctx).settings.poll_max_interval
 
 
 def run_key(task_id: str) -> str:
