@@ -732,6 +732,25 @@ async def test_two_stores_claiming_the_same_jobs_each_job_has_one_winner(
         assert all(len(owners) == 1 for owners in won.values()), won
 
 
+async def test_two_stores_taking_the_same_leases_each_key_has_one_holder(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    data = tmp_path / "data"
+    async with await Store.open(data, database_url) as a, await Store.open(data, database_url) as b:
+        keys = [f"poll:job-{i}" for i in range(40)]
+        held: dict[str, list[str]] = {key: [] for key in keys}
+
+        async def take(store: Store, owner: str) -> None:
+            for key in keys:
+                if await store.take_lease(key, owner, 60):
+                    held[key].append(owner)
+
+        async with anyio.create_task_group() as replicas:
+            replicas.start_soon(take, a, "replica-a")
+            replicas.start_soon(take, b, "replica-b")
+        assert all(len(owners) == 1 for owners in held.values()), held
+
+
 async def test_usage_written_at_once_by_two_stores_sums_exactly(
     tmp_path: Path, database_url: str | None
 ) -> None:
@@ -803,3 +822,54 @@ async def test_prefixes_and_the_newest_first_order_of_names(store: Store) -> Non
         "abc%2",
         "Abc_1",
     ]
+
+
+# -- leases ----------------------------------------------------------------------------------------
+
+
+async def test_a_lease_is_held_by_one_owner_until_dropped(store: Store) -> None:
+    assert await store.take_lease("poll:1", "replica-a", 60)
+    assert await store.take_lease("poll:1", "replica-a", 60)  # its own, renewed
+    assert not await store.take_lease("poll:1", "replica-b", 60)
+    await store.drop_lease("poll:1", "replica-b")  # not its lease: nothing changes
+    assert not await store.take_lease("poll:1", "replica-b", 60)
+    assert await store.take_lease("poll:2", "replica-b", 60)  # another key is another lease
+    await store.drop_lease("poll:1", "replica-a")
+    assert await store.take_lease("poll:1", "replica-b", 60)
+    assert not await store.take_lease("poll:1", "replica-a", 60)
+
+
+async def test_an_expired_lease_is_taken_over(store: Store) -> None:
+    assert await store.take_lease("run:1", "replica-a", -1)  # its holder stopped renewing it
+    assert await store.take_lease("run:1", "replica-b", 60)
+    assert not await store.take_lease("run:1", "replica-a", 60)
+
+
+async def test_renewing_a_lease_never_shortens_it(store: Store) -> None:
+    assert await store.take_lease("poll:1", "replica-a", 60)
+    assert await store.take_lease("poll:1", "replica-a", -1)  # a shorter take by its holder
+    assert not await store.take_lease("poll:1", "replica-b", 60)  # still held for the minute
+
+
+async def test_dropping_a_lease_clears_long_expired_ones(store: Store) -> None:
+    from mcp_server_glm.store.base import LEASES_KEPT
+
+    assert await store.take_lease("run:gone", "replica-a", -2 * LEASES_KEPT)  # expired long ago
+    assert await store.take_lease("run:recent", "replica-a", -1)
+    await store.drop_lease("run:other", "replica-b")
+    # The row of the lease that expired long ago is gone; the recently expired one stays.
+    assert await lease_keys(store) == {"run:recent"}
+
+
+async def lease_keys(store: Store) -> set[str]:
+    """The keys in the leases table, read beside the store (as another process would)."""
+    if isinstance(store, SqliteStore):
+        with raw(store.path) as connection:
+            return {row[0] for row in connection.execute("SELECT key FROM leases")}
+    from mcp_server_glm.store.postgres import PostgresStore
+
+    assert isinstance(store, PostgresStore) and store._pool is not None
+    async with store._pool.connection() as connection:
+        cursor = await connection.execute("SELECT key FROM leases")
+        rows: list[tuple[Any, ...]] = await cursor.fetchall()
+    return {row[0] for row in rows}

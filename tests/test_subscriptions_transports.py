@@ -17,7 +17,7 @@ from mcp.types import TextResourceContents
 from tests.conftest import CANARY_KEY, over_stdio, server_env
 from tests.fake_glm import FakeGLM, TaskPlan
 from tests.support.http import connect, http_server
-from tests.test_subscriptions import Updates, submit_video, subscribe_legacy, watching
+from tests.support.subscriptions import Updates, submit_video, subscribe_legacy, watching
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

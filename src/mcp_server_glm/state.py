@@ -9,6 +9,8 @@ data directory fails only the calls that need the store, with a message saying w
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -132,6 +134,9 @@ class AppState:
         self.store = store
         self._glm: GLMClient | None = None
         self._files: Files | None = None
+        # This server's name in the store's claims and leases: each server sharing a database (replicas,
+        # or two servers built in one process) signs with its own.
+        self.owner = f"{os.getpid()}-{secrets.token_hex(4)}"
         # This process's per-job state: a lock per job being saved or request being submitted, with the
         # number of calls holding or awaiting it (jobs.outcome.one_at_a_time); and the jobs the API
         # accepted that the store could not take yet, by task id (jobs.submit).

@@ -183,6 +183,11 @@ class TaskBook:
                 task, plan=dataclasses.replace(task.plan, polls=0, seconds=None)
             )
 
+    def replan(self, ident: str, plan: TaskPlan) -> None:
+        """A task's plan from now on (its polls so far still count); KeyError for an unknown id."""
+        with self._lock:
+            self._tasks[ident] = dataclasses.replace(self._tasks[ident], plan=plan)
+
     def snapshot(self) -> dict[str, Task]:
         with self._lock:
             return dict(self._tasks)

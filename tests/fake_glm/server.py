@@ -152,6 +152,10 @@ class FakeGLM:
         `TaskPlan(seconds=...)` far off) ends when the test says."""
         self._book.finish(task_id)
 
+    def replan(self, task_id: str, plan: TaskPlan) -> None:
+        """Give an existing async task a new plan from its next poll on (TaskPlan(polls=0): done then)."""
+        self._book.replan(task_id, plan)
+
     def media_url(self, name: str) -> str:
         return f"{self.root_url}/media/{name}"
 

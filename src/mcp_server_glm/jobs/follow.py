@@ -2,19 +2,23 @@
 glm://tasks for all of them), it polls the job on get_task's schedule and settles it when it ends.
 
 Settling records the job, saves its media once (the store's claim, as for get_task) and so tells the
-subscribers (jobs/settle.py). Nobody watching, nothing is polled; the server's lifespan stops it.
+subscribers (jobs/settle.py). Of replicas sharing a database whose subscribers watch one job, only the
+holder of its poll lease asks GLM; the others read its row on the same schedule and tell their own
+subscribers when it ends. Nobody watching, nothing is polled; the server's lifespan stops it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import math
+from typing import TYPE_CHECKING
 
 import anyio
 
+from ..calls import beside
 from ..errors import GLMError, JobError, JobFailed, StoreError
 from ..glm.client import ON_RETRY
-from ..glm.jobs import PollSchedule, wait_for
+from ..glm.jobs import DONE, PollSchedule
 from ..state import AppState
 from ..updates import TASK_PREFIX, TASKS_URI
 from .outcome import age
@@ -25,6 +29,13 @@ log = logging.getLogger(__name__)
 POLLS_AT_ONCE = 4  # requests the poller has in flight at most, however many jobs it follows
 RECENT = 50  # the jobs glm://tasks shows, of which the pending ones are followed for its subscribers
 ATTEMPTS = 3  # polls or saves in a row that may fail before a job is left until the watch changes
+# A job's poll lease lasts this many GLM_POLL_MAX_INTERVAL (the longest gap between two polls), renewed
+# at each poll: of replicas watching the job one polls GLM, and a holder gone is replaced within it.
+LEASE_POLLS = 3
+DROP_SECONDS = 5.0  # the most a stopping follower waits for the store to take back its lease
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 async def follow_watched(state: AppState) -> None:
@@ -78,32 +89,15 @@ async def _follow(
     limiter: anyio.CapacityLimiter,
     followed: dict[str, anyio.CancelScope],
 ) -> None:
-    """Polls one job until it ends, then settles it. Never raises: a failure is logged and, after
-    ATTEMPTS in a row, the job is left until what is watched changes."""
+    """Follows one job until it ends. Never raises: a failure is logged and, after ATTEMPTS in a row,
+    the job is left until what is watched changes. Its poll lease is given up at the end."""
     settings = state.settings
     schedule = PollSchedule(floor=settings.poll_interval, cap=settings.poll_max_interval)
     with scope:
         try:
             for attempt in range(1, ATTEMPTS + 1):
                 try:
-                    record = await (await state.store.get()).get_task(task_id)
-                    if record is None or record.status != "PROCESSING" or state.glm is None:
-                        return
-                    found = await wait_for(
-                        state.glm,
-                        task_id,
-                        budget=math.inf,
-                        schedule=schedule,
-                        age=age(record) or 0.0,
-                        limiter=limiter,
-                    )
-                    await settle(state, task_id, record, found)
-                    log.info(
-                        "The %s task %s watched by a subscriber is %s",
-                        record.kind,
-                        task_id,
-                        found.task_status,
-                    )
+                    await _track(state, task_id, schedule, limiter)
                     return
                 except JobFailed:  # recorded as failed, and told
                     return
@@ -116,5 +110,59 @@ async def _follow(
         finally:
             if followed.get(task_id) is scope:
                 del followed[task_id]
+            # Another replica watching the job then takes the polls over at once, not at the lease's end.
+            with anyio.move_on_after(DROP_SECONDS, shield=True), contextlib.suppress(StoreError):
+                await (await state.store.get()).drop_lease(poll_key(task_id), state.owner)
     if scope.cancelled_caught:
         log.info("Task %s is no longer watched: the server stopped polling it", task_id)
+
+
+async def _track(
+    state: AppState, task_id: str, schedule: PollSchedule, limiter: anyio.CapacityLimiter
+) -> None:
+    """At each of the job's polling ages: the server holding its poll lease asks GLM and settles the job
+    when it ends; any other reads the store row, and tells its own subscribers once the holder settled it.
+    A holder that stops renewing (a replica gone) loses the lease within LEASE_POLLS polls, and the
+    next server to look takes it over."""
+    records = await state.store.get()
+    key, lease = poll_key(task_id), LEASE_POLLS * schedule.cap
+    record = await records.get_task(task_id)
+    born = anyio.current_time() - (age(record) or 0.0)
+    due = born + schedule.floor  # a job younger than the first polling age waits for it; any other not
+    while True:
+        await anyio.sleep(max(0.0, due - anyio.current_time()))
+        record = await records.get_task(task_id)
+        if record is None or record.status != "PROCESSING":
+            state.task_changed(task_id)  # settled meanwhile, by another replica or a call
+            return
+        client = state.glm
+        if client is None:
+            return
+        if await records.take_lease(key, state.owner, lease):
+            async with beside(lambda: _renew(records, key, state.owner, lease)):
+                async with limiter:
+                    found = await client.task_result(task_id)
+                if found.task_status in DONE:
+                    await settle(state, task_id, record, found)
+                    log.info(
+                        "The %s task %s watched by a subscriber is %s",
+                        record.kind,
+                        task_id,
+                        found.task_status,
+                    )
+                    return
+        now = anyio.current_time()
+        due = born + schedule.next_after(now - born)
+
+
+async def _renew(records: Store, key: str, owner: str, seconds: float) -> None:
+    """Keeps a poll lease while its holder polls and saves the job (a download may outlast it)."""
+    while True:
+        await anyio.sleep(seconds / 3)
+        with contextlib.suppress(StoreError):
+            await records.take_lease(key, owner, seconds)
+
+
+def poll_key(task_id: str) -> str:
+    """The lease whose holder polls GLM for the job (this poller's, and MCP tasks' tasks/get)."""
+    return f"poll:{task_id}"

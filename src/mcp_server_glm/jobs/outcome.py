@@ -60,8 +60,8 @@ class Outcome:
 async def one_at_a_time(state: AppState, key: str) -> AsyncIterator[None]:
     """Held while a finished job's media is saved (`key` is its task id), so that two calls for one job
     (get_task beside a generate_video still waiting, say) download it once; also held by request while
-    an identical job is looked for and submitted (submit_once). Within this process: two server
-    processes sharing a data directory may still both save a job that they see finish at once."""
+    an identical job is looked for and submitted (submit_once). Within this server: of servers sharing a
+    database, the store's claim (settle) lets one save a job that they see finish at once."""
     locks = state.job_locks
     lock, users = locks.get(key, (anyio.Lock(), 0))
     locks[key] = (lock, users + 1)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import mimetypes
-import os
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,7 +25,6 @@ from .outcome import JobResult, Outcome, age, one_at_a_time, seconds_text
 from .submit import Submitted
 
 log = logging.getLogger(__name__)
-OWNER = f"{os.getpid()}-{secrets.token_hex(4)}"  # this process, as it signs its claims in the store
 CLAIM_SECONDS = 60.0  # a claim on saving a job's media lasts this long unless renewed (every third)
 CLAIM_POLL = 0.5  # seconds between looks at a job another process is saving
 
@@ -84,7 +81,8 @@ async def _settle(
             task_id=task_id, status="PROCESSING", model=model, elapsed_seconds=known_age, next_step=step
         )
         return Outcome(text, job)
-    async with one_at_a_time(app_state(ctx), task_id), _claimed(records, task_id) as saved:
+    owner = app_state(ctx).owner
+    async with one_at_a_time(app_state(ctx), task_id), _claimed(records, task_id, owner) as saved:
         # A call that waited here finds the job saved by the one before it, in this process or another.
         if saved is not None and saved.status == "SUCCESS":
             return await report_recorded(ctx, saved)
@@ -106,12 +104,12 @@ async def _settle(
 
 
 @asynccontextmanager
-async def _claimed(records: Store, task_id: str) -> AsyncIterator[TaskRecord | None]:
-    """Held while this process saves a finished job's media: a claim in the store, renewed while it is
-    held, so that of several processes sharing the store one downloads and the others wait for its
+async def _claimed(records: Store, task_id: str, owner: str) -> AsyncIterator[TaskRecord | None]:
+    """Held while this server (`owner`) saves a finished job's media: a claim in the store, renewed while
+    it is held, so that of several servers sharing the store one downloads and the others wait for its
     record. Yields the job as the store has it once the claim is ours (a finished one: nothing to do).
     A claim whose process died expires after CLAIM_SECONDS and is taken over."""
-    while not await records.claim_task(task_id, OWNER, CLAIM_SECONDS):
+    while not await records.claim_task(task_id, owner, CLAIM_SECONDS):
         saved = await records.get_task(task_id)
         if saved is None or saved.status == "SUCCESS":
             break  # no row to claim (a job not recorded), or done by the other process
@@ -121,18 +119,18 @@ async def _claimed(records: Store, task_id: str) -> AsyncIterator[TaskRecord | N
         yield saved
         return
     try:
-        async with beside(lambda: _renew(records, task_id)):
+        async with beside(lambda: _renew(records, task_id, owner)):
             yield saved
     finally:
         with anyio.CancelScope(shield=True), contextlib.suppress(StoreError):
-            await records.release_task(task_id, OWNER)
+            await records.release_task(task_id, owner)
 
 
-async def _renew(records: Store, task_id: str) -> None:
+async def _renew(records: Store, task_id: str, owner: str) -> None:
     while True:
         await anyio.sleep(CLAIM_SECONDS / 3)
         with contextlib.suppress(StoreError):
-            await records.claim_task(task_id, OWNER, CLAIM_SECONDS)
+            await records.claim_task(task_id, owner, CLAIM_SECONDS)
 
 
 def _kind_of(state: TaskResult, model: str | None) -> str:

@@ -34,6 +34,7 @@ from .records import (
 log = logging.getLogger(__name__)
 
 SETTLE_ATTEMPTS = 3  # writes of an accepted job's record before it goes to the journal
+LEASES_KEPT = 3600.0  # seconds an expired lease's row stays (a holder that died leaves one) before it goes
 
 
 class Store(ABC):
@@ -168,6 +169,19 @@ class Store(ABC):
     @abstractmethod
     async def release_task(self, task_id: str, owner: str) -> None:
         """Give up a claim taken with `claim_task` (a no-op when `owner` does not hold it)."""
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def take_lease(self, key: str, owner: str, seconds: float) -> bool:
+        """Hold `key` for `seconds` from now: taken when free, expired or already `owner`'s (then
+        extended, never shortened); False while another owner holds it. Expiry is on the database's
+        clock (PostgreSQL's for every replica), so of several processes sharing it one holds a key."""
+
+    @abstractmethod
+    async def drop_lease(self, key: str, owner: str) -> None:
+        """Give up a lease taken with `take_lease` (a no-op when `owner` does not hold it); leases
+        that expired LEASES_KEPT seconds ago go with it."""
 
     # -- MCP tasks -------------------------------------------------------------------------------
 

@@ -67,6 +67,14 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE media ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
         "CREATE INDEX usage_user_tool_at ON usage (user_id, tool, at)",
     ),
+    # Leases on work replicas share (polling a job, a run of a tool): who holds each key, and until when.
+    (
+        """CREATE TABLE leases (
+            key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        )""",
+    ),
 ]
 
 # The same schema on PostgreSQL: times are unix seconds in double precision as on SQLite, counts are
@@ -129,6 +137,13 @@ POSTGRES_MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE mcp_tasks ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE media ADD COLUMN user_id TEXT NOT NULL DEFAULT ''",
         "CREATE INDEX usage_user_tool_at ON usage (user_id, tool, at)",
+    ),
+    (
+        """CREATE TABLE leases (
+            key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL
+        )""",
     ),
 ]
 

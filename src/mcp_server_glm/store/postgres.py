@@ -19,7 +19,7 @@ import anyio
 
 from ..errors import StoreError
 from . import journal, migrations
-from .base import Store, mcp_task_from_row, task_from_row
+from .base import LEASES_KEPT, Store, mcp_task_from_row, task_from_row
 from .records import (
     MCP_TASK_COLUMNS,
     MEDIA_COLUMNS,
@@ -64,6 +64,13 @@ UPSERT_TASK = (
 )
 INSERT_USAGE = "INSERT INTO usage (tool, model, units, unit, at, user_id) VALUES (%s, %s, %s, %s, %s, %s)"
 OWNED = "(%s::text IS NULL OR user_id = %s::text)"  # rows of one user, or of all (None)
+# Inserted when free; else updated only when expired or already the owner's (returning no row otherwise).
+TAKE_LEASE = (
+    f"INSERT INTO leases (key, owner, expires_at) VALUES (%s, %s, {NOW} + %s) ON CONFLICT (key) DO UPDATE "  # noqa: S608
+    "SET expires_at = CASE WHEN leases.owner = excluded.owner "
+    "THEN greatest(leases.expires_at, excluded.expires_at) ELSE excluded.expires_at END, "
+    f"owner = excluded.owner WHERE leases.owner = excluded.owner OR leases.expires_at < {NOW} RETURNING key"
+)
 Connection: TypeAlias = "psycopg.AsyncConnection[tuple[Any, ...]]"
 
 
@@ -250,6 +257,26 @@ class PostgresStore(Store):
             await db.execute(
                 "UPDATE tasks SET claimed_by = NULL, claimed_until = NULL WHERE id = %s AND claimed_by = %s",
                 (task_id, owner),
+            )
+
+        await self._write(write)
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    async def take_lease(self, key: str, owner: str, seconds: float) -> bool:
+        # Of two replicas inserting the same key, the second waits for the first to commit, then
+        # finds the lease held (not expired, another owner) and updates nothing.
+        async def write(db: Connection) -> bool:
+            cursor = await db.execute(TAKE_LEASE, (key, owner, float(seconds)))
+            return await cursor.fetchone() is not None
+
+        return await self._write(write)
+
+    async def drop_lease(self, key: str, owner: str) -> None:
+        async def write(db: Connection) -> None:
+            await db.execute(
+                f"DELETE FROM leases WHERE (key = %s AND owner = %s) OR expires_at < {NOW} - %s",  # noqa: S608
+                (key, owner, LEASES_KEPT),
             )
 
         await self._write(write)

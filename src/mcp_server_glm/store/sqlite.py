@@ -21,7 +21,7 @@ import anyio
 
 from ..errors import StoreError
 from . import journal, migrations
-from .base import Store, mcp_task_from_row, task_from_row
+from .base import LEASES_KEPT, Store, mcp_task_from_row, task_from_row
 from .records import (
     MCP_TASK_COLUMNS,
     MEDIA_COLUMNS,
@@ -48,6 +48,13 @@ UPSERT_TASK = (
     "error = excluded.error, updated_at = excluded.updated_at"
 )
 INSERT_USAGE = "INSERT INTO usage (tool, model, units, unit, at, user_id) VALUES (?, ?, ?, ?, ?, ?)"
+# Inserted when free; else updated only when expired or already the owner's (matching no row otherwise).
+TAKE_LEASE = (
+    "INSERT INTO leases (key, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+    "expires_at = CASE WHEN leases.owner = excluded.owner THEN max(leases.expires_at, excluded.expires_at) "
+    "ELSE excluded.expires_at END, owner = excluded.owner "
+    "WHERE leases.owner = excluded.owner OR leases.expires_at < ?"
+)
 
 
 class SqliteStore(Store):
@@ -187,7 +194,31 @@ class SqliteStore(Store):
 
         await self._run("cannot write to", write)
 
-    # -- media -----------------------------------------------------------------------------------
+    # -- leases ----------------------------------------------------------------------------------
+
+    async def take_lease(self, key: str, owner: str, seconds: float) -> bool:
+        now = time.time()
+
+        def write(db: sqlite3.Connection) -> bool:
+            with _immediate(db):
+                taken = db.execute(TAKE_LEASE, (key, owner, now + seconds, now))
+                return taken.rowcount == 1
+
+        return await self._run("cannot write to", write)
+
+    async def drop_lease(self, key: str, owner: str) -> None:
+        now = time.time()
+
+        def write(db: sqlite3.Connection) -> None:
+            with _immediate(db):
+                db.execute(
+                    "DELETE FROM leases WHERE (key = ? AND owner = ?) OR expires_at < ?",
+                    (key, owner, now - LEASES_KEPT),
+                )
+
+        await self._run("cannot write to", write)
+
+    # -- MCP tasks -------------------------------------------------------------------------------
 
     async def add_mcp_task(self, task: McpTask) -> None:
         now = time.time()
@@ -245,6 +276,8 @@ class SqliteStore(Store):
             return [mcp_task_from_row(row) for row in rows]
 
         return await self._run("cannot read", read)
+
+    # -- media -----------------------------------------------------------------------------------
 
     async def add_media(self, media: MediaRecord) -> None:
         """Record a saved file; a record with the same name is replaced (the file was rewritten)."""

@@ -1,11 +1,16 @@
 """The MCP tasks of this server, kept in the store: made from a job a tool call submitted (followed by
 polling the API as the job's age sets, settled by the jobs code, so surviving a restart), or from a run
 of a tool in this process (its result kept when it ends; a restart ends it as failed).
+
+Replicas sharing a database serve each other's tasks: a job is polled by whoever holds its poll lease
+(one server per polling age), and a run keeps a lease renewed while it lives, so another server fails
+it only once that lease has expired (its server stopped).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import importlib
@@ -23,7 +28,8 @@ from mcp.types import CallToolResult, TextContent
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
 from .. import identity
-from ..errors import GLMError, JobError, JobFailed, JobUnchecked, JobUnsaved, Refusal
+from ..calls import beside
+from ..errors import GLMError, JobError, JobFailed, JobUnchecked, JobUnsaved, Refusal, StoreError
 from ..state import AppState
 from ..tools.spec import ToolSpec
 
@@ -39,6 +45,7 @@ ENDED = frozenset({COMPLETED, FAILED, CANCELLED})
 DEFAULT_TTL_MS = 3_600_000  # a task is kept an hour unless the client asks for less
 MAX_TTL_MS = 86_400_000  # and never more than a day, whatever it asks
 HINT_FLOORS = 5  # the poll hint is at least this many GLM_POLL_INTERVAL (5 s by default): a video is slow
+DROP_SECONDS = 5.0  # the most a run's end waits for the store to take back its lease
 NO_CANCEL = (
     "Cancelled: this server stopped following GLM job {job}. GLM has no way to cancel a running job, so "
     "it may still finish and is billed; get_task with task_id {job} picks it up."
@@ -60,7 +67,7 @@ class Tasks:
         self.required: set[str] = set()  # tools that run only as tasks (none of ours: the fixtures')
         self.server: MCPServer[Any] | None = None
         self._runs: dict[str, asyncio.Task[None]] = {}  # runs of tools in this process, by task id
-        self._polled: dict[str, float] = {}  # a job task's age at its last poll, by task id
+        self._polled: dict[str, float] = {}  # a job task's age at its last poll here, by task id
         self._locks: dict[str, anyio.Lock] = {}
         # Questions a run asked its client (2026-07-28 inputRequests), by task id, then key.
         self._asked: dict[str, dict[str, tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]]] = {}
@@ -112,32 +119,56 @@ class Tasks:
         ttl_ms: int,
         run: Callable[[], Awaitable[WireResult]],
     ) -> McpTask:
-        """A task for a run of the tool in this process, started now; its result is kept when it ends."""
-        task = await self._open(
-            rctx, _task(_new_id(), tool, None, WORKING, f"{tool} is running", None, ttl_ms)
-        )
-        records = await _records(rctx)
+        """A task for a run of the tool in this process, started now; its result is kept when it ends.
+        Its lease (this server's, renewed while the run lives) is taken before the task is visible."""
+        records, owner, task_id = await _records(rctx), _state(rctx).owner, _new_id()
+        lease = _run_lease(rctx)
+        await records.take_lease(run_key(task_id), owner, lease)
+        task = await self._open(rctx, _task(task_id, tool, None, WORKING, f"{tool} is running", None, ttl_ms))
 
         async def follow() -> None:
-            RUNNING.set(task.id)
+            RUNNING.set(task_id)
             try:
-                result = await run()
-            except MCPError as exc:  # a protocol error, not a tool's: the task fails with it
-                error = exc.error.model_dump(by_alias=True, mode="json", exclude_none=True)
-                result = {"error": error}
-            except Exception:
-                log.exception("The task run of %s crashed", tool)
-                result = {
-                    "error": {"code": INTERNAL_ERROR, "message": f"{tool} crashed; the server log has it."}
-                }
-            status, message = _ended(tool, result)
-            with anyio.CancelScope(shield=True):
-                await records.update_mcp_task(task.id, status=status, message=message, result=result)
+                try:
+                    async with beside(lambda: self._keep(records, task_id, owner, lease)):
+                        result = await run()
+                except MCPError as exc:  # a protocol error, not a tool's: the task fails with it
+                    error = exc.error.model_dump(by_alias=True, mode="json", exclude_none=True)
+                    result = {"error": error}
+                except Exception:
+                    log.exception("The task run of %s crashed", tool)
+                    crashed = f"{tool} crashed; the server log has it."
+                    result = {"error": {"code": INTERNAL_ERROR, "message": crashed}}
+                status, message = _ended(tool, result)
+                with anyio.CancelScope(shield=True):
+                    await records.update_mcp_task(task_id, status=status, message=message, result=result)
+            except StoreError as exc:
+                log.warning("The end of the task run of %s is not recorded: %s", tool, exc)
+            finally:  # after the result: a server reading the task meanwhile never finds it unowned
+                with anyio.move_on_after(DROP_SECONDS, shield=True), contextlib.suppress(StoreError):
+                    await records.drop_lease(run_key(task_id), owner)
 
         runner = asyncio.get_running_loop().create_task(follow())
-        self._runs[task.id] = runner
-        runner.add_done_callback(lambda _: self._runs.pop(task.id, None))
+        self._runs[task_id] = runner
+        runner.add_done_callback(lambda _: self._runs.pop(task_id, None))
         return task
+
+    async def _keep(self, records: Store, task_id: str, owner: str, lease: float) -> None:
+        """While a run lives: renews its lease (every third of it), and stops it once the task ended
+        elsewhere (cancelled through another replica)."""
+        while True:
+            await anyio.sleep(lease / 3)
+            try:
+                await records.take_lease(run_key(task_id), owner, lease)
+                task = await records.get_mcp_task(task_id)
+            except StoreError as exc:
+                log.warning("The lease of task run %s is not renewed: %s", task_id, exc)
+                continue
+            if task is None or task.status != WORKING:
+                runner = self._runs.get(task_id)
+                if runner is not None:
+                    runner.cancel()
+                return
 
     async def ask(self, requests: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Inside a task's run: ask the client (`requests` by key, each a server-to-client request such
@@ -219,6 +250,7 @@ class Tasks:
         runner = self._runs.get(task_id)
         if runner is not None:
             runner.cancel()
+        if task.job_id is None:  # a run on another replica stops at its next renewal
             message = f"Cancelled: the run of {task.tool} was stopped."
         else:
             message = NO_CANCEL.format(job=task.job_id)
@@ -248,30 +280,45 @@ class Tasks:
         assert task is not None
         if task.status != WORKING:
             return task
+        owner = _state(rctx).owner
         if task.job_id is None:
             if task_id in self._runs:
                 return task
-            # A run of a tool lives in its process: after a restart nothing will finish it.
-            message = f"The server restarted during this run of {task.tool}; call {task.tool} again."
+            # A run lives in its server, which renews its lease: taken here, that server has stopped.
+            if not await records.take_lease(run_key(task_id), owner, _run_lease(rctx)):
+                return task
+            message = (
+                f"The server running this run of {task.tool} stopped (a restart, or its replica gone) "
+                f"before it ended; call {task.tool} again."
+            )
             ended = await records.update_mcp_task(
                 task_id, status=FAILED, message=message, result=_error_result(message)
             )
+            await records.drop_lease(run_key(task_id), owner)
             return ended or task
-        schedule = _schedule(rctx)
-        age = time.time() - task.created_at
-        last = self._polled.get(task_id)
-        if last is not None and age < schedule.next_after(last):
-            return task  # asked again before the job's next polling age: the API is not asked
-        self._polled[task_id] = age
-        status, message, result = await self._look(rctx, records, task)
+        from ..jobs.follow import poll_key
+
+        record = await records.get_task(task.job_id)
+        if record is None or record.status not in ("SUCCESS", "FAIL"):
+            schedule = _schedule(rctx)
+            age = time.time() - task.created_at
+            last = self._polled.get(task_id)
+            if last is not None and age < schedule.next_after(last):
+                return task  # asked again before the job's next polling age: the API is not asked
+            # Of the servers sharing the store, the one taking the job's lease until its next polling age
+            # asks the API; the others answer from the store until the lease's holder settles it.
+            if not await records.take_lease(poll_key(task.job_id), owner, schedule.next_after(age) - age):
+                return task
+            self._polled[task_id] = age
+        status, message, result = await self._look(rctx, records, task, record)
         if status != WORKING:
             self._polled.pop(task_id, None)
         return await records.update_mcp_task(task_id, status=status, message=message, result=result) or task
 
     async def _look(
-        self, rctx: ServerRequestContext[Any, Any], records: Store, task: McpTask
+        self, rctx: ServerRequestContext[Any, Any], records: Store, task: McpTask, record: TaskRecord | None
     ) -> tuple[str, str, WireResult | None]:
-        """Where the task's job stands: polled once (or read from the store when it has ended), and
+        """Where the task's job stands: read from the store when it has ended, else polled once and
         settled by the jobs code as get_task settles it."""
         from ..jobs.outcome import seconds_text
         from ..jobs.settle import report_recorded
@@ -280,7 +327,6 @@ class Tasks:
         assert task.job_id is not None and self.server is not None
         job_id = task.job_id
         ctx: Context[Any, Any] = Context(request_context=rctx, mcp_server=self.server)
-        record = await records.get_task(job_id)
         unrecorded = _state(rctx).unrecorded.get(job_id) if record is None else None
         try:
             if record is not None and record.status in ("SUCCESS", "FAIL"):
@@ -322,6 +368,19 @@ def _schedule(rctx: ServerRequestContext[Any, Any]) -> PollSchedule:
 
     settings = _state(rctx).settings
     return PollSchedule(floor=settings.poll_interval, cap=settings.poll_max_interval)
+
+
+def _run_lease(rctx: ServerRequestContext[Any, Any]) -> float:
+    """How long a run's lease lasts unrenewed: as a job's poll lease, LEASE_POLLS x GLM_POLL_MAX_INTERVAL
+    (90 s by default), so a slow store or a busy server does not pass for a stopped one."""
+    from ..jobs.follow import LEASE_POLLS
+
+    return LEASE_POLLS * _state(rctx).settings.poll_max_interval
+
+
+def run_key(task_id: str) -> str:
+    """The lease of a run of a tool, held by the server running it."""
+    return f"run:{task_id}"
 
 
 def _task(*fields: Any) -> McpTask:
