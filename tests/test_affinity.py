@@ -167,3 +167,24 @@ def test_a_replica_on_a_shared_database_without_a_shared_output_dir_is_warned(
             Settings(database_url=SecretStr(url), output_dir=tmp_path / "media", data_dir=tmp_path / "data")
         )
     assert caplog.records == []
+
+
+def test_a_replica_without_a_token_or_sign_in_is_warned(
+    caplog: pytest.LogCaptureFixture, tmp_path: Any
+) -> None:
+    from pydantic import SecretStr
+
+    from mcp_server_glm.settings import Settings
+    from mcp_server_glm.transports import check_http_settings
+
+    with caplog.at_level("WARNING", logger="mcp_server_glm.transports"):
+        check_http_settings(Settings(replica_id="r1", data_dir=tmp_path))
+    assert [record.getMessage() for record in caplog.records] == [
+        "GLM_REPLICA_ID is set, so this replica is meant to sit behind a proxy, but neither "
+        "GLM_MCP_AUTH_TOKEN nor GLM_AUTH_ISSUER is: whoever reaches the proxy can use this server and its "
+        "GLM key"
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mcp_server_glm.transports"):
+        check_http_settings(Settings(replica_id="r1", auth_token=SecretStr("t" * 32), data_dir=tmp_path))
+    assert caplog.records == []
