@@ -15,10 +15,11 @@ from mcp.types import Completion, PromptReference, ResourceTemplateReference, Te
 
 from mcp_server_glm import completions, prompts
 from mcp_server_glm.glm import catalog
-from mcp_server_glm.store import Store, TaskRecord
+from mcp_server_glm.store import TaskRecord
 from mcp_server_glm.tools import listing
 from tests.conftest import in_process, settings_for, text_of
 from tests.fake_glm import FakeGLM
+from tests.support.stores import open_store
 
 pytestmark = pytest.mark.anyio
 
@@ -248,7 +249,7 @@ async def test_task_ids_and_media_names_complete_from_the_store(fake: FakeGLM, m
 
 async def test_task_ids_are_the_newest_hundred(fake: FakeGLM) -> None:
     settings = settings_for(fake)
-    store = await Store.open(settings.store_dir)
+    store = await open_store(settings)
     try:
         for number in range(120):
             record = TaskRecord(

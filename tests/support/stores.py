@@ -1,0 +1,164 @@
+"""The suite's store engine: SQLite by default, PostgreSQL for every server a test starts when
+GLM_TEST_STORE=postgresql.
+
+On PostgreSQL each data directory a test uses gets a database of its own, as on SQLite each has its own
+file: the servers a test starts on one data directory share a store (and find it again after a restart),
+and a server on another directory has another. The databases are copies of a template the migrations
+were applied to once (`CREATE DATABASE ... TEMPLATE`), made ahead by a worker thread and dropped by it
+after the test. `settings_for` and `server_env` (tests/conftest.py) ask `database_url_for(data_dir)`.
+A test about SQLite itself says so with `@pytest.mark.sqlite_only("why")`.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import secrets
+import tempfile
+import threading
+from pathlib import Path
+
+import anyio
+import pytest
+
+from mcp_server_glm.settings import Settings
+from mcp_server_glm.store import Store
+from tests.support.postgres import Cluster
+
+SWITCH = "GLM_TEST_STORE"
+ENGINES = ("sqlite", "postgresql")
+TEMPLATE = "glm_template"
+AHEAD = 4  # databases made before they are asked for
+
+
+def suite_engine() -> str:
+    """The engine the suite's servers use: "sqlite" (the default) or "postgresql"."""
+    engine = os.environ.get(SWITCH, "") or "sqlite"
+    if engine not in ENGINES:
+        raise pytest.UsageError(f"{SWITCH}={engine!r}: use one of {', '.join(ENGINES)} (unset: sqlite)")
+    return engine
+
+
+class Databases:
+    """Fresh databases from the migrated template, made ahead and dropped after use by one thread."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        import psycopg
+
+        self.cluster = cluster
+        self._migrate_template()
+        self._ready: queue.Queue[str] = queue.Queue(maxsize=AHEAD)
+        self._dropping: queue.Queue[str] = queue.Queue()
+        self._stopped = threading.Event()
+        self._failure: Exception | None = None
+        self._connection = psycopg.connect(cluster.url(), autocommit=True)
+        self._thread = threading.Thread(target=self._work, name="test-databases", daemon=True)
+        self._thread.start()
+
+    def _migrate_template(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.cluster.url(), autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {TEMPLATE}")
+
+        async def migrate(journal_dir: str) -> None:
+            store = await Store.open(Path(journal_dir), database_url=self.cluster.url(TEMPLATE))
+            await store.close()
+
+        with tempfile.TemporaryDirectory() as journal_dir:
+            anyio.run(migrate, journal_dir)
+
+    def _work(self) -> None:
+        """Drop what is done with first (the disk stays small), else keep `AHEAD` databases ready."""
+        try:
+            while not self._stopped.is_set():
+                try:
+                    name = self._dropping.get(timeout=0.05 if self._ready.full() else 0)
+                except queue.Empty:
+                    name = None
+                if name is not None:
+                    self._connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                elif not self._ready.full():
+                    made = f"t_{secrets.token_hex(6)}"
+                    self._connection.execute(f"CREATE DATABASE {made} TEMPLATE {TEMPLATE}")
+                    self._ready.put(made)
+        except Exception as exc:  # told by the next `take`
+            self._failure = exc
+
+    def take(self) -> str:
+        """The name of a fresh, migrated database."""
+        try:
+            return self._ready.get(timeout=60)
+        except queue.Empty:
+            raise RuntimeError(f"no test database was made: {self._failure!r}") from self._failure
+
+    def drop(self, name: str) -> None:
+        self._dropping.put(name)
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=30)
+        self._connection.close()
+
+
+_databases: list[Databases] = []
+
+
+def databases(cluster: Cluster) -> Databases:
+    if not _databases:
+        _databases.append(Databases(cluster))
+    return _databases[0]
+
+
+def close_databases() -> None:
+    for made in _databases:
+        made.close()
+    _databases.clear()
+
+
+class TestStores:
+    """One test's databases, one per data directory it uses (PostgreSQL), dropped when it ends."""
+
+    def __init__(self, made: Databases) -> None:
+        self._made = made
+        self._urls: dict[Path, str] = {}
+        self._names: list[str] = []
+
+    def url_for(self, data_dir: Path | str) -> str:
+        key = Path(os.path.abspath(data_dir))
+        if key not in self._urls:
+            name = self._made.take()
+            self._names.append(name)
+            self._urls[key] = self._made.cluster.url(name)
+        return self._urls[key]
+
+    def end(self) -> None:
+        for name in self._names:
+            self._made.drop(name)
+
+
+_current: list[TestStores] = []  # the running test's, on PostgreSQL
+
+
+def begin_test(made: Databases) -> TestStores:
+    stores = TestStores(made)
+    _current[:] = [stores]
+    return stores
+
+
+def end_test() -> None:
+    for stores in _current:
+        stores.end()
+    _current.clear()
+
+
+def database_url_for(data_dir: Path | str) -> str | None:
+    """The URL of the running test's database for `data_dir` on PostgreSQL, None on SQLite (or in a
+    test kept on SQLite)."""
+    return _current[0].url_for(data_dir) if _current else None
+
+
+async def open_store(settings: Settings) -> Store:
+    """The store a server with these settings uses (its database on PostgreSQL, else its SQLite file)."""
+    url = settings.database_url
+    return await Store.open(settings.store_dir, database_url=None if url is None else url.get_secret_value())
