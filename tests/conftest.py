@@ -178,9 +178,12 @@ def isolated_dirs(
     monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GLM_ALLOWED_DIRS", os.pathsep.join([str(inputs), str(tmp_path / "data" / "media")]))
     monkeypatch.delenv("GLM_DATABASE_URL", raising=False)
-    if stores.suite_engine() == "postgresql" and request.node.get_closest_marker("sqlite_only") is None:
-        test_stores = stores.begin_test(stores.databases(cluster()))
-        monkeypatch.setenv("GLM_DATABASE_URL", test_stores.url_for(tmp_path / "data"))
+    if stores.suite_engine() == "postgresql":
+        if request.node.get_closest_marker("sqlite_only") is None:
+            test_stores = stores.begin_test(stores.databases(cluster()))
+            monkeypatch.setenv("GLM_DATABASE_URL", test_stores.url_for(tmp_path / "data"))
+        else:
+            stores.begin_sqlite_test()
     try:
         yield inputs
     finally:

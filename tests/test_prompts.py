@@ -19,7 +19,7 @@ from mcp_server_glm.store import TaskRecord
 from mcp_server_glm.tools import listing
 from tests.conftest import in_process, settings_for, text_of
 from tests.fake_glm import FakeGLM
-from tests.support.stores import open_store
+from tests.support.stores import open_store, unopenable
 
 pytestmark = pytest.mark.anyio
 
@@ -297,15 +297,14 @@ async def test_completing_an_unknown_prompt_or_template_is_invalid_params(fake: 
 async def test_a_store_that_cannot_open_is_one_line_and_the_server_keeps_serving(
     fake: FakeGLM, tmp_path: Path
 ) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("")
-    async with in_process(fake, data_dir=blocker, allowed_dirs=[tmp_path]) as client:
+    store = unopenable(tmp_path)
+    async with in_process(fake, allowed_dirs=[tmp_path], **store.settings) as client:
         with pytest.raises(MCPError) as raised:
             await complete(client, template_ref(TASKS), "task_id", "")
         models = await complete(client, prompt_ref("research"), "model", "glm-5.3")
     assert raised.value.error.code == -32603, raised.value.error.message
     assert "\n" not in raised.value.error.message
-    assert str(blocker) in raised.value.error.message
+    assert store.where in raised.value.error.message
     assert models.values
 
 

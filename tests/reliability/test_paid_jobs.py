@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,11 @@ import pytest
 from mcp import Client
 from mcp.types import TextResourceContents
 
-from mcp_server_glm.store import DB_NAME, JOURNAL_NAME
+from mcp_server_glm.store import JOURNAL_NAME
 from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM, Fault
 from tests.support.stdio import RawSession
+from tests.support.stores import write_lock
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -128,12 +128,10 @@ async def test_a_held_write_lock_sends_the_job_to_the_journal_and_the_next_start
             group.start_soon(call)
             await submission_arrived(fake)
             # Another process takes the write lock and keeps it past every retry of the server.
-            with closing(sqlite3.connect(data / DB_NAME, isolation_level=None)) as other:
-                other.execute("BEGIN IMMEDIATE")
+            with write_lock(data):
                 with anyio.fail_after(60):
                     while not called:  # noqa: ASYNC110 - the call is in this task group
                         await anyio.sleep(0.1)
-                other.execute("ROLLBACK")
         [result] = called
         [task_id] = fake.tasks
         assert not result.is_error, text_of(result)

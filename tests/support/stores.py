@@ -14,15 +14,21 @@ from __future__ import annotations
 import os
 import queue
 import secrets
+import sqlite3
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 from mcp_server_glm.settings import Settings
-from mcp_server_glm.store import Store
+from mcp_server_glm.store import DB_NAME, Store
+from mcp_server_glm.store.where import redacted
 from tests.support.postgres import Cluster
 
 SWITCH = "GLM_TEST_STORE"
@@ -107,10 +113,12 @@ _databases: list[Databases] = []
 def databases(cluster: Cluster) -> Databases:
     if not _databases:
         _databases.append(Databases(cluster))
+        _kept.append(TestStores(_databases[0]))
     return _databases[0]
 
 
 def close_databases() -> None:
+    _kept.clear()
     for made in _databases:
         made.close()
     _databases.clear()
@@ -138,6 +146,8 @@ class TestStores:
 
 
 _current: list[TestStores] = []  # the running test's, on PostgreSQL
+_kept: list[TestStores] = []  # for servers of a wider scope (a module's), until the session ends
+_on_sqlite: list[bool] = []  # [True] while a test kept on SQLite runs
 
 
 def begin_test(made: Databases) -> TestStores:
@@ -146,19 +156,97 @@ def begin_test(made: Databases) -> TestStores:
     return stores
 
 
+def begin_sqlite_test() -> None:
+    _on_sqlite[:] = [True]
+
+
 def end_test() -> None:
     for stores in _current:
         stores.end()
     _current.clear()
+    _on_sqlite.clear()
 
 
 def database_url_for(data_dir: Path | str) -> str | None:
-    """The URL of the running test's database for `data_dir` on PostgreSQL, None on SQLite (or in a
-    test kept on SQLite)."""
-    return _current[0].url_for(data_dir) if _current else None
+    """The URL of the database for `data_dir` on PostgreSQL (the running test's; outside a test, as
+    a module-scoped fixture starts its server, one kept for the session), None on SQLite or in a test
+    kept on SQLite."""
+    if _on_sqlite:
+        return None
+    if _current:
+        return _current[0].url_for(data_dir)
+    return _kept[0].url_for(data_dir) if _kept else None
 
 
 async def open_store(settings: Settings) -> Store:
     """The store a server with these settings uses (its database on PostgreSQL, else its SQLite file)."""
     url = settings.database_url
     return await Store.open(settings.store_dir, database_url=None if url is None else url.get_secret_value())
+
+
+def rows(data_dir: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The rows a query (`?` placeholders) reads from the store of `data_dir`, on its engine, read-only."""
+    url = database_url_for(data_dir)
+    if url is None:
+        with closing(sqlite3.connect(f"file:{Path(data_dir) / DB_NAME}?mode=ro", uri=True)) as db:
+            return db.execute(sql, params).fetchall()
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        db.read_only = True
+        found: list[tuple[Any, ...]] = db.execute(sql.replace("?", "%s"), params).fetchall()
+    return found
+
+
+def every_row(data_dir: Path) -> list[str]:
+    """Every row of every table of the store of `data_dir`, as text."""
+    url = database_url_for(data_dir)
+    if url is None:
+        listed = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    else:
+        listed = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+    tables = [name for (name,) in rows(data_dir, listed)]
+    return [repr(row) for table in tables for row in rows(data_dir, f'SELECT * FROM "{table}"')]
+
+
+@contextmanager
+def write_lock(data_dir: Path) -> Iterator[None]:
+    """Another process's transaction holding the store's write lock while the block runs: SQLite's
+    BEGIN IMMEDIATE, or on PostgreSQL every table locked against writes (reads go on, as on SQLite)."""
+    url = database_url_for(data_dir)
+    if url is None:
+        with closing(sqlite3.connect(Path(data_dir) / DB_NAME, isolation_level=None)) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                db.execute("ROLLBACK")
+        return
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        db.execute("LOCK TABLE tasks, media, usage, mcp_tasks IN EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            db.rollback()
+
+
+@dataclass(frozen=True)
+class Unopenable:
+    """A store that cannot open, on the suite's engine: on SQLite a data directory under a regular
+    file; on PostgreSQL a database that does not exist. `where` is how its messages name it."""
+
+    settings: dict[str, Any]  # overrides for settings_for / in_process
+    env: dict[str, str]  # extra for server_env
+    where: str
+
+
+def unopenable(tmp_path: Path) -> Unopenable:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    if database_url_for(tmp_path / "data") is None:
+        data = blocker / "data"
+        return Unopenable({"data_dir": data}, {"GLM_DATA_DIR": str(data)}, str(data))
+    url = str(database_url_for(tmp_path / "data")).rsplit("/", 1)[0] + "/no_such_database"
+    return Unopenable({"database_url": url}, {"GLM_DATABASE_URL": url}, redacted(url))

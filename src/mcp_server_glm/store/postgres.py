@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10.0  # seconds to reach the server
 WAIT_TIMEOUT = 30.0  # seconds a call may wait for a free pooled connection
 POOL_SIZE = 8  # connections per process
+# How long a call waits for a lock another transaction holds before it fails, as SQLite's busy timeout:
+# a job whose record cannot be written goes to the journal rather than the call hanging.
+LOCK_TIMEOUT_MS = 5000
 NOW = "extract(epoch FROM clock_timestamp())::float8"  # the server's clock, the same for every replica
 
 UPSERT_TASK = (
@@ -103,6 +106,7 @@ class PostgresStore(Store):
                 timeout=WAIT_TIMEOUT,
                 open=False,
                 kwargs={"connect_timeout": int(CONNECT_TIMEOUT), "context": ADAPTERS},
+                configure=_configure,
             )
             try:
                 await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
@@ -355,6 +359,11 @@ class PostgresStore(Store):
             "SELECT coalesce(sum(units), 0)::bigint FROM usage WHERE tool = %s AND at >= %s", (tool, since)
         )
         return int(rows[0][0])
+
+
+async def _configure(connection: Connection) -> None:
+    await connection.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+    await connection.commit()
 
 
 def _now() -> float:
