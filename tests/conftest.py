@@ -180,7 +180,7 @@ def isolated_dirs(
     monkeypatch.delenv("GLM_DATABASE_URL", raising=False)
     if stores.suite_engine() == "postgresql":
         if request.node.get_closest_marker("sqlite_only") is None:
-            test_stores = stores.begin_test(stores.databases(cluster()))
+            test_stores = stores.begin_test(stores.databases(cluster()), tmp_path)
             monkeypatch.setenv("GLM_DATABASE_URL", test_stores.url_for(tmp_path / "data"))
         else:
             stores.begin_sqlite_test()

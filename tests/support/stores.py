@@ -17,7 +17,7 @@ import secrets
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,12 +125,16 @@ def close_databases() -> None:
 
 
 class TestStores:
-    """One test's databases, one per data directory it uses (PostgreSQL), dropped when it ends."""
+    """Databases, one per data directory (PostgreSQL): a test's, in its `root`, dropped when it ends."""
 
-    def __init__(self, made: Databases) -> None:
+    def __init__(self, made: Databases, root: Path | None = None) -> None:
         self._made = made
+        self._root = root
         self._urls: dict[Path, str] = {}
         self._names: list[str] = []
+
+    def owns(self, data_dir: Path | str) -> bool:
+        return self._root is not None and Path(os.path.abspath(data_dir)).is_relative_to(self._root)
 
     def url_for(self, data_dir: Path | str) -> str:
         key = Path(os.path.abspath(data_dir))
@@ -150,8 +154,9 @@ _kept: list[TestStores] = []  # for servers of a wider scope (a module's), until
 _on_sqlite: list[bool] = []  # [True] while a test kept on SQLite runs
 
 
-def begin_test(made: Databases) -> TestStores:
-    stores = TestStores(made)
+def begin_test(made: Databases, root: Path) -> TestStores:
+    """The databases of the test whose own directory is `root` (its tmp_path)."""
+    stores = TestStores(made, root)
     _current[:] = [stores]
     return stores
 
@@ -168,12 +173,12 @@ def end_test() -> None:
 
 
 def database_url_for(data_dir: Path | str) -> str | None:
-    """The URL of the database for `data_dir` on PostgreSQL (the running test's; outside a test, as
-    a module-scoped fixture starts its server, one kept for the session), None on SQLite or in a test
-    kept on SQLite."""
+    """The URL of the database for `data_dir` on PostgreSQL (the running test's for a directory in its
+    tmp_path; for one outside it, such as a module-scoped fixture's server's, one kept for the session),
+    None on SQLite or in a test kept on SQLite."""
     if _on_sqlite:
         return None
-    if _current:
+    if _current and _current[0].owns(data_dir):
         return _current[0].url_for(data_dir)
     return _kept[0].url_for(data_dir) if _kept else None
 
@@ -250,3 +255,31 @@ def unopenable(tmp_path: Path) -> Unopenable:
         return Unopenable({"data_dir": data}, {"GLM_DATA_DIR": str(data)}, str(data))
     url = str(database_url_for(tmp_path / "data")).rsplit("/", 1)[0] + "/no_such_database"
     return Unopenable({"database_url": url}, {"GLM_DATABASE_URL": url}, redacted(url))
+
+
+DISK_FULL = """CREATE OR REPLACE FUNCTION glm_test_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$"""
+TABLES = ("tasks", "media", "usage", "mcp_tasks")
+
+
+def refuse_writes(data_dir: Path) -> Callable[[], None]:
+    """On PostgreSQL, make the store of `data_dir` refuse every write at once, as a full disk does
+    (SQLSTATE 53100), for the connections already open too; returns what gives the room back."""
+    url = database_url_for(data_dir)
+    assert url is not None, "on SQLite, fill the disk the file is on"
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(DISK_FULL)
+        for table in TABLES:
+            db.execute(
+                f"CREATE TRIGGER glm_test_disk_full BEFORE INSERT OR UPDATE OR DELETE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION glm_test_disk_full()"
+            )
+
+    def room_again() -> None:
+        with psycopg.connect(url, autocommit=True) as db:
+            for table in TABLES:
+                db.execute(f"DROP TRIGGER glm_test_disk_full ON {table}")
+
+    return room_again
