@@ -4,8 +4,8 @@ GLM_TEST_STORE=postgresql.
 On PostgreSQL each data directory a test uses gets a database of its own, as on SQLite each has its own
 file: the servers a test starts on one data directory share a store (and find it again after a restart),
 and a server on another directory has another. The databases are copies of a template the migrations
-were applied to once (`CREATE DATABASE ... TEMPLATE`), made ahead by a worker thread and dropped by it
-after the test. `settings_for` and `server_env` (tests/conftest.py) ask `database_url_for(data_dir)`.
+were applied to once (`CREATE DATABASE ... TEMPLATE`), made ahead by a worker thread and dropped by
+another after the test. `settings_for` and `server_env` (tests/conftest.py) ask `database_url_for(data_dir)`.
 A test about SQLite itself says so with `@pytest.mark.sqlite_only("why")`.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -30,6 +30,9 @@ from mcp_server_glm.settings import Settings
 from mcp_server_glm.store import DB_NAME, Store
 from mcp_server_glm.store.where import redacted
 from tests.support.postgres import Cluster
+
+if TYPE_CHECKING:
+    import psycopg
 
 SWITCH = "GLM_TEST_STORE"
 ENGINES = ("sqlite", "postgresql")
@@ -46,20 +49,23 @@ def suite_engine() -> str:
 
 
 class Databases:
-    """Fresh databases from the migrated template, made ahead and dropped after use by one thread."""
+    """Fresh databases from the migrated template, made ahead and dropped after use by two threads."""
 
     def __init__(self, cluster: Cluster) -> None:
-        import psycopg
-
         self.cluster = cluster
         self._migrate_template()
         self._ready: queue.Queue[str] = queue.Queue(maxsize=AHEAD)
         self._dropping: queue.Queue[str] = queue.Queue()
         self._stopped = threading.Event()
         self._failure: Exception | None = None
-        self._connection = psycopg.connect(cluster.url(), autocommit=True)
-        self._thread = threading.Thread(target=self._work, name="test-databases", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(
+                target=self._work, args=(job,), name=f"test-databases-{job.__name__}", daemon=True
+            )
+            for job in (self._make, self._drop)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _migrate_template(self) -> None:
         import psycopg
@@ -74,22 +80,34 @@ class Databases:
         with tempfile.TemporaryDirectory() as journal_dir:
             anyio.run(migrate, journal_dir)
 
-    def _work(self) -> None:
-        """Drop what is done with first (the disk stays small), else keep `AHEAD` databases ready."""
+    def _work(self, job: Callable[[psycopg.Connection[Any]], None]) -> None:
+        """Run `job` on a connection of its own until the session ends (creating and dropping run side
+        by side: a short test does not wait for both)."""
+        import psycopg
+
         try:
-            while not self._stopped.is_set():
-                try:
-                    name = self._dropping.get(timeout=0.05 if self._ready.full() else 0)
-                except queue.Empty:
-                    name = None
-                if name is not None:
-                    self._connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-                elif not self._ready.full():
-                    made = f"t_{secrets.token_hex(6)}"
-                    self._connection.execute(f"CREATE DATABASE {made} TEMPLATE {TEMPLATE}")
-                    self._ready.put(made)
+            with psycopg.connect(self.cluster.url(), autocommit=True) as connection:
+                while not self._stopped.is_set():
+                    job(connection)
         except Exception as exc:  # told by the next `take`
             self._failure = exc
+
+    def _make(self, connection: psycopg.Connection[Any]) -> None:
+        made = f"t_{secrets.token_hex(6)}"
+        connection.execute(f"CREATE DATABASE {made} TEMPLATE {TEMPLATE}")
+        while not self._stopped.is_set():
+            try:
+                self._ready.put(made, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def _drop(self, connection: psycopg.Connection[Any]) -> None:
+        try:
+            name = self._dropping.get(timeout=0.05)
+        except queue.Empty:
+            return
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def take(self) -> str:
         """The name of a fresh, migrated database."""
@@ -103,8 +121,8 @@ class Databases:
 
     def close(self) -> None:
         self._stopped.set()
-        self._thread.join(timeout=30)
-        self._connection.close()
+        for thread in self._threads:
+            thread.join(timeout=30)
 
 
 _databases: list[Databases] = []
