@@ -131,7 +131,7 @@ _databases: list[Databases] = []
 def databases(cluster: Cluster) -> Databases:
     if not _databases:
         _databases.append(Databases(cluster))
-        _kept.append(TestStores(_databases[0]))
+        _kept.append(Stores(_databases[0]))
     return _databases[0]
 
 
@@ -142,7 +142,7 @@ def close_databases() -> None:
     _databases.clear()
 
 
-class TestStores:
+class Stores:
     """Databases, one per data directory (PostgreSQL): a test's, in its `root`, dropped when it ends."""
 
     def __init__(self, made: Databases, root: Path | None = None) -> None:
@@ -167,14 +167,14 @@ class TestStores:
             self._made.drop(name)
 
 
-_current: list[TestStores] = []  # the running test's, on PostgreSQL
-_kept: list[TestStores] = []  # for servers of a wider scope (a module's), until the session ends
+_current: list[Stores] = []  # the running test's, on PostgreSQL
+_kept: list[Stores] = []  # for servers of a wider scope (a module's), until the session ends
 _on_sqlite: list[bool] = []  # [True] while a test kept on SQLite runs
 
 
-def begin_test(made: Databases, root: Path) -> TestStores:
+def begin_test(made: Databases, root: Path) -> Stores:
     """The databases of the test whose own directory is `root` (its tmp_path)."""
-    stores = TestStores(made, root)
+    stores = Stores(made, root)
     _current[:] = [stores]
     return stores
 
