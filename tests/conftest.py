@@ -28,7 +28,8 @@ from mcp.types import CallToolResult, TextContent
 from mcp_server_glm.server import build_server
 from mcp_server_glm.settings import Settings
 from tests.fake_glm import FakeGLM, reference
-from tests.support.postgres import database_url, postgres_cluster  # noqa: F401 (fixtures)
+from tests.support import stores
+from tests.support.postgres import Unavailable, cluster, database_url, postgres_cluster, stop_cluster  # noqa: F401 (fixtures)
 from tests.support.stdio import installed_server
 
 OUR_AGENT = "mcp-server-glm"  # how our client's User-Agent starts (the doctor's too)
@@ -76,11 +77,30 @@ def _record_spawn(event: str, args: tuple[Any, ...]) -> None:
 sys.addaudithook(_record_spawn)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With GLM_TEST_STORE=postgresql, the cluster and the migrated template are made before any test
+    (so no test is charged with starting a process); without PostgreSQL the switch is a usage error."""
+    if stores.suite_engine() != "postgresql":
+        return
+    try:
+        stores.databases(cluster())
+    except Unavailable as exc:
+        raise pytest.UsageError(f"{stores.SWITCH}=postgresql: {exc}") from exc
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    stores.close_databases()
+    stop_cluster()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests decorated with hypothesis's `@given`, the fault matrix (its servers are processes) and the
     PostgreSQL runs (the cluster is a process) are slow wherever they are; the other slow tests are
-    marked in their modules."""
+    marked in their modules. A test kept on SQLite says why."""
     for item in items:
+        kept = item.get_closest_marker("sqlite_only")
+        if kept is not None and not (kept.args and isinstance(kept.args[0], str) and kept.args[0]):
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.sqlite_only needs the reason, a string")
         fixtures = getattr(item, "fixturenames", ())
         callspec = getattr(item, "callspec", None)
         on_postgres = "postgres_cluster" in fixtures or (
@@ -147,13 +167,27 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
-def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own data, output and allowed input directories; returns the input directory."""
+def isolated_dirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Path]:
+    """Every test gets its own data, output and allowed input directories, and with
+    GLM_TEST_STORE=postgresql a database of its own for that data directory (tests/support/stores.py);
+    returns the input directory."""
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     monkeypatch.setenv("GLM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GLM_ALLOWED_DIRS", os.pathsep.join([str(inputs), str(tmp_path / "data" / "media")]))
-    return inputs
+    monkeypatch.delenv("GLM_DATABASE_URL", raising=False)
+    if stores.suite_engine() == "postgresql":
+        if request.node.get_closest_marker("sqlite_only") is None:
+            test_stores = stores.begin_test(stores.databases(cluster()), tmp_path)
+            monkeypatch.setenv("GLM_DATABASE_URL", test_stores.url_for(tmp_path / "data"))
+        else:
+            stores.begin_sqlite_test()
+    try:
+        yield inputs
+    finally:
+        stores.end_test()
 
 
 @pytest.fixture(scope="session")
@@ -182,6 +216,11 @@ def settings_for(fake: FakeGLM, **overrides: Any) -> Settings:
         "poll_max_interval": 0.2,
     }
     values.update(overrides)
+    if "data_dir" in overrides and "database_url" not in overrides:
+        # The store of that data directory: its own database on PostgreSQL (GLM_TEST_STORE).
+        url = stores.database_url_for(overrides["data_dir"])
+        if url is not None:
+            values["database_url"] = url
     return Settings(**values)
 
 
@@ -194,8 +233,9 @@ async def in_process(fake: FakeGLM, mode: str = "auto", **overrides: Any) -> Asy
 
 def server_env(fake: FakeGLM | None, **extra: str) -> dict[str, str]:
     """A clean environment for the server subprocess: no inherited GLM settings; the platform is the
-    one the fake plays (set `fake.platform` first)."""
-    kept = ("GLM_DATA_DIR", "GLM_ALLOWED_DIRS")  # the test's own directories
+    one the fake plays (set `fake.platform` first). Another GLM_DATA_DIR in `extra` gets that
+    directory's store (its own database with GLM_TEST_STORE=postgresql)."""
+    kept = ("GLM_DATA_DIR", "GLM_ALLOWED_DIRS", "GLM_DATABASE_URL")  # the test's own directories and store
     env = {
         key: value
         for key, value in os.environ.items()
@@ -212,6 +252,10 @@ def server_env(fake: FakeGLM | None, **extra: str) -> dict[str, str]:
                 "GLM_POLL_MAX_INTERVAL": "0.2",
             }
         )
+    if "GLM_DATA_DIR" in extra and "GLM_DATABASE_URL" not in extra:
+        url = stores.database_url_for(extra["GLM_DATA_DIR"])
+        if url is not None:
+            env["GLM_DATABASE_URL"] = url
     env.update(extra)
     return env
 

@@ -178,7 +178,7 @@ def test_a_replica_without_a_token_or_sign_in_is_warned(
     from mcp_server_glm.transports import check_http_settings
 
     with caplog.at_level("WARNING", logger="mcp_server_glm.transports"):
-        check_http_settings(Settings(replica_id="r1", data_dir=tmp_path))
+        check_http_settings(Settings(replica_id="r1", data_dir=tmp_path, database_url=None))
     assert [record.getMessage() for record in caplog.records] == [
         "GLM_REPLICA_ID is set, so this replica is meant to sit behind a proxy, but neither "
         "GLM_MCP_AUTH_TOKEN nor GLM_AUTH_ISSUER is: whoever reaches the proxy can use this server and its "
@@ -186,5 +186,7 @@ def test_a_replica_without_a_token_or_sign_in_is_warned(
     ]
     caplog.clear()
     with caplog.at_level("WARNING", logger="mcp_server_glm.transports"):
-        check_http_settings(Settings(replica_id="r1", auth_token=SecretStr("t" * 32), data_dir=tmp_path))
+        check_http_settings(
+            Settings(replica_id="r1", auth_token=SecretStr("t" * 32), data_dir=tmp_path, database_url=None)
+        )
     assert caplog.records == []

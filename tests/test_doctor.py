@@ -4,9 +4,11 @@ key can use (the GLM Coding Plan's chat, the general endpoint's balance), its ex
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from mcp_server_glm.store import DB_NAME
 from mcp_server_glm.tools import listing
 from tests.conftest import CANARY_KEY, server_env
 from tests.fake_glm import FakeGLM, Fault
@@ -37,6 +39,15 @@ def test_accepted_key(fake: FakeGLM) -> None:
     assert CANARY_KEY not in out + done.stderr
     assert "platform      zai" in out
     assert "will be created" in out or "writable" in out
+    env = server_env(fake)
+    if "GLM_DATABASE_URL" in env:  # GLM_TEST_STORE=postgresql: the test's database, without its password
+        password = env["GLM_DATABASE_URL"].split(":")[2].split("@")[0]
+        database = env["GLM_DATABASE_URL"].rsplit("/", 1)[1]
+        assert "store         PostgreSQL at postgresql://glm@127.0.0.1:" in out
+        assert f"/{database}\n" in out
+        assert password not in out + done.stderr
+    else:
+        assert f"store         SQLite at {Path(env['GLM_DATA_DIR']) / DB_NAME}\n" in out
     assert "OK: the API accepted the key" in out
     assert "OK: the general endpoint accepted the key and the account can pay" in out
     assert f"Tools this key can use: {', '.join(ALL_TOOLS)}." in out
@@ -46,6 +57,15 @@ def test_accepted_key(fake: FakeGLM) -> None:
     assert balance_check.json["model"] == "glm-4.7"  # a paid model: only balance pays for it
     assert balance_check.json["max_tokens"] == 1
     assert {key_check.base, balance_check.base} == {"paas"}
+
+
+def test_names_a_postgresql_store_by_its_url_without_the_password(fake: FakeGLM) -> None:
+    url = "postgresql://replicas:pg-secret-91c2@db.internal:6432/glm?sslpassword=other-secret"
+    done = doctor(server_env(fake, GLM_DATABASE_URL=url))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "store         PostgreSQL at postgresql://replicas@db.internal:6432/glm\n" in done.stdout
+    assert "pg-secret-91c2" not in done.stdout + done.stderr
+    assert "other-secret" not in done.stdout + done.stderr
 
 
 def test_coding_plan_key_without_balance_can_use_chat_only(fake: FakeGLM) -> None:

@@ -5,8 +5,6 @@ between sparse polls and during a retry backoff."""
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +12,9 @@ import anyio
 import pytest
 from mcp.types import CallToolResult
 
-from mcp_server_glm.store import DB_NAME
 from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM, Fault, TaskPlan
+from tests.support.stores import write_lock
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -127,12 +125,10 @@ async def test_a_job_the_store_could_not_record_is_told_in_both_views_over_stdio
             with anyio.fail_after(30):
                 while not fake.requests_to("videos/generations"):  # noqa: ASYNC110 - the fake's own thread
                     await anyio.sleep(0.02)
-            with closing(sqlite3.connect(data / DB_NAME, isolation_level=None)) as other:
-                other.execute("BEGIN IMMEDIATE")  # held past every retry of the server
+            with write_lock(data):  # held past every retry of the server
                 with anyio.fail_after(60):
                     while not called:  # noqa: ASYNC110 - the call is in this task group
                         await anyio.sleep(0.1)
-                other.execute("ROLLBACK")
         [result] = called
         [task_id] = fake.tasks
         job = structured_only(result)

@@ -15,10 +15,11 @@ from mcp.types import Completion, PromptReference, ResourceTemplateReference, Te
 
 from mcp_server_glm import completions, prompts
 from mcp_server_glm.glm import catalog
-from mcp_server_glm.store import Store, TaskRecord
+from mcp_server_glm.store import TaskRecord
 from mcp_server_glm.tools import listing
 from tests.conftest import in_process, settings_for, text_of
 from tests.fake_glm import FakeGLM
+from tests.support.stores import open_store, unopenable
 
 pytestmark = pytest.mark.anyio
 
@@ -248,7 +249,7 @@ async def test_task_ids_and_media_names_complete_from_the_store(fake: FakeGLM, m
 
 async def test_task_ids_are_the_newest_hundred(fake: FakeGLM) -> None:
     settings = settings_for(fake)
-    store = await Store.open(settings.store_dir)
+    store = await open_store(settings)
     try:
         for number in range(120):
             record = TaskRecord(
@@ -296,15 +297,14 @@ async def test_completing_an_unknown_prompt_or_template_is_invalid_params(fake: 
 async def test_a_store_that_cannot_open_is_one_line_and_the_server_keeps_serving(
     fake: FakeGLM, tmp_path: Path
 ) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("")
-    async with in_process(fake, data_dir=blocker, allowed_dirs=[tmp_path]) as client:
+    store = unopenable(tmp_path)
+    async with in_process(fake, allowed_dirs=[tmp_path], **store.settings) as client:
         with pytest.raises(MCPError) as raised:
             await complete(client, template_ref(TASKS), "task_id", "")
         models = await complete(client, prompt_ref("research"), "model", "glm-5.3")
     assert raised.value.error.code == -32603, raised.value.error.message
     assert "\n" not in raised.value.error.message
-    assert str(blocker) in raised.value.error.message
+    assert store.where in raised.value.error.message
     assert models.values
 
 

@@ -1,5 +1,6 @@
-"""The README's commands work as written: its test command runs in a new shell (no virtualenv active) and
-is exactly what CI runs, and its example fake API does not take the HTTP server's default port."""
+"""The README's commands work as written: its test commands (SQLite, then PostgreSQL) run in a new shell
+(no virtualenv active) and are exactly what CI runs, and its example fake API does not take the HTTP
+server's default port."""
 
 from __future__ import annotations
 
@@ -22,13 +23,23 @@ def readme_test_command() -> str:
     return found.group(1).strip()
 
 
-def test_ci_runs_exactly_the_readmes_test_command() -> None:
+def readme_postgres_test_command() -> str:
+    found = re.search(r"The same suite again .*?```bash\n(.+?)\n```", README, re.DOTALL)
+    assert found, "the README has no test command for PostgreSQL"
+    return found.group(1).strip()
+
+
+def test_ci_runs_exactly_the_readmes_test_commands() -> None:
     commands = [
         line.strip()
         for line in (ROOT / ".ci" / "run").read_text().splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
-    assert commands[-1] == readme_test_command()
+    assert commands[-2:] == [readme_test_command(), readme_postgres_test_command()]
+
+
+def test_the_postgresql_run_is_the_same_command_with_the_switch() -> None:
+    assert readme_postgres_test_command() == f"GLM_TEST_STORE=postgresql {readme_test_command()}"
 
 
 @pytest.mark.slow

@@ -10,9 +10,9 @@ import pytest
 from mcp import Client
 from mcp.types import Resource, ResourceTemplate, TextResourceContents
 
-from mcp_server_glm.store import Store
 from tests.conftest import in_process, settings_for
 from tests.fake_glm import FakeGLM
+from tests.support.stores import open_store
 
 pytestmark = pytest.mark.anyio
 
@@ -79,7 +79,7 @@ async def test_usage_counted_as_the_server_stops_is_kept(fake: FakeGLM) -> None:
     async with in_process(fake) as client:
         for _ in range(3):
             await client.call_tool("glm_chat", {"prompt": "hi"})
-    async with await Store.open(settings_for(fake).store_dir) as store:
+    async with await open_store(settings_for(fake)) as store:
         totals = await store.usage_totals()
     assert [(total.tool, total.calls) for total in totals] == [("glm_chat", 3)]
 

@@ -291,6 +291,7 @@ async def test_reopen_keeps_everything(tmp_path: Path, database_url: str | None)
         assert await second.usage_totals() == [UsageTotal("generate_video", "cogvideox-3", 1, 1, "videos")]
 
 
+@pytest.mark.sqlite_only("SQLite's file: its journal mode and permissions")
 async def test_file_is_wal_in_a_private_directory(sqlite_store: SqliteStore, tmp_path: Path) -> None:
     store = sqlite_store
     assert store.path == tmp_path / "data" / DB_NAME
@@ -311,6 +312,7 @@ async def test_closed_store_refuses_calls(tmp_path: Path, database_url: str | No
 # -- migrations ------------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only("SQLite's user_version migrations (PostgreSQL's: test_postgres_*)")
 async def test_migrates_an_empty_v0_database(tmp_path: Path) -> None:
     path = tmp_path / DB_NAME
     path.touch()  # a zero-length file is a valid empty SQLite database, user_version 0
@@ -320,6 +322,7 @@ async def test_migrates_an_empty_v0_database(tmp_path: Path) -> None:
     assert tables(path) >= {"tasks", "media", "usage"}
 
 
+@pytest.mark.sqlite_only("SQLite's user_version migrations (PostgreSQL's: test_postgres_*)")
 async def test_applies_only_the_missing_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async with await Store.open(tmp_path) as opened:
         await opened.record_task(video_task())
@@ -335,6 +338,7 @@ async def test_applies_only_the_missing_steps(tmp_path: Path, monkeypatch: pytes
     assert "notes" in tables(path)
 
 
+@pytest.mark.sqlite_only("SQLite's user_version migrations (PostgreSQL's: test_postgres_*)")
 async def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async with await Store.open(tmp_path):
         pass
@@ -348,6 +352,7 @@ async def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pyt
     assert "notes" not in tables(path)
 
 
+@pytest.mark.sqlite_only("SQLite's file (PostgreSQL's: test_postgres_refuses_a_newer_database)")
 async def test_refuses_a_newer_database_without_touching_it(tmp_path: Path) -> None:
     path = tmp_path / DB_NAME
     with raw(path) as connection:
@@ -374,6 +379,7 @@ def assert_one_line_naming(error: StoreError, path: Path | str, reason: str) -> 
     assert reason in message
 
 
+@pytest.mark.sqlite_only("SQLite's file in the data directory")
 async def test_read_only_data_dir(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir(mode=0o500)
@@ -387,6 +393,7 @@ async def test_read_only_data_dir(tmp_path: Path) -> None:
     assert_one_line_naming(caught.value, data / DB_NAME, "not writable")
 
 
+@pytest.mark.sqlite_only("SQLite's file's permissions")
 async def test_read_only_database(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "data") as opened:
         await opened.record_task(video_task())
@@ -405,6 +412,7 @@ async def test_read_only_database(tmp_path: Path) -> None:
     assert_one_line_naming(caught.value, data / DB_NAME, "SQLITE_")
 
 
+@pytest.mark.sqlite_only("SQLite's file in the data directory")
 async def test_data_dir_that_cannot_be_created(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
@@ -414,6 +422,7 @@ async def test_data_dir_that_cannot_be_created(tmp_path: Path) -> None:
     assert_one_line_naming(caught.value, data / DB_NAME, "Not a directory")
 
 
+@pytest.mark.sqlite_only("SQLite's file")
 async def test_corrupt_file(tmp_path: Path) -> None:
     (tmp_path / DB_NAME).write_bytes(b"this is not a database " * 100)
     with pytest.raises(StoreError) as caught:
@@ -421,6 +430,7 @@ async def test_corrupt_file(tmp_path: Path) -> None:
     assert_one_line_naming(caught.value, tmp_path / DB_NAME, "file is not a database")
 
 
+@pytest.mark.sqlite_only("SQLite's file on a full disk")
 async def test_full_disk_leaves_no_half_written_row(sqlite_store: SqliteStore) -> None:
     store = sqlite_store
     await store.record_task(video_task())
@@ -447,6 +457,7 @@ async def test_value_that_is_not_json(store: Store) -> None:
 # -- concurrency -----------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only("SQLite's calls run in a thread; PostgreSQL's driver is async")
 async def test_calls_do_not_block_the_event_loop(sqlite_store: SqliteStore) -> None:
     store = sqlite_store
     written = anyio.Event()

@@ -4,7 +4,6 @@ that is already done: asked of the API and completed like any other job, over st
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import httpx2
@@ -12,6 +11,7 @@ import pytest
 
 from tests.conftest import CANARY_KEY, over_stdio, server_env
 from tests.fake_glm import FakeGLM, TaskPlan
+from tests.support.stores import rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -46,7 +46,6 @@ async def test_an_unknown_finished_job_is_downloaded_and_recorded(fake: FakeGLM,
     assert "saved to None" not in json.dumps(first.model_dump(mode="json"))
     assert len(fake.requests_to(f"async-result/{task_id}")) == 1  # the second call read the store
     assert (again.structured_content or {})["path"] == job["path"]
-    with sqlite3.connect(tmp_path / "data" / "mcp-server-glm.db") as db:
-        [(status, result)] = db.execute("SELECT status, result FROM tasks WHERE id = ?", (task_id,))
+    [(status, result)] = rows(tmp_path / "data", "SELECT status, result FROM tasks WHERE id = ?", (task_id,))
     assert status == "SUCCESS"
     assert json.loads(result)["path"] == job["path"]

@@ -27,6 +27,7 @@ from .glm import catalog
 from .glm.client import GLMClient
 from .glm.models import ChatRequest
 from .settings import API_ROOTS, KEY_VARIABLES, Platform, Settings
+from .store.where import describe
 from .tools.listing import defaults, load
 
 FREE_MODEL = "glm-4.7-flash"
@@ -62,6 +63,8 @@ def run_doctor(settings: Settings) -> int:
         say(f"  {name:<14}{value}")
     say("\nDirectories")
     say(f"  {'data':<14}{settings.store_dir} ({writable(settings.store_dir)})")
+    url = settings.database_url
+    say(f"  {'store':<14}{describe(settings.store_dir, None if url is None else url.get_secret_value())}")
     say(f"  {'output':<14}{settings.media_dir} ({writable(settings.media_dir)})")
     say(f"  {'inputs from':<14}{', '.join(str(path) for path in settings.input_dirs)}")
     say("")

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,11 @@ import pytest
 from mcp import Client
 from mcp.types import TextResourceContents
 
-from mcp_server_glm.store import DB_NAME, JOURNAL_NAME
+from mcp_server_glm.store import JOURNAL_NAME
 from tests.conftest import over_stdio, server_env, text_of
 from tests.fake_glm import FakeGLM, Fault
 from tests.support.stdio import RawSession
+from tests.support.stores import database_url_for, refuse_writes, write_lock
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -41,6 +41,12 @@ async def submission_arrived(fake: FakeGLM) -> None:
 
 @contextmanager
 def small_disk(where: Path, size: str = "2m") -> Iterator[Path]:
+    """A small filesystem for the store's data directory; on PostgreSQL (GLM_TEST_STORE) a plain
+    directory, the database's "disk" being filled by `fill_store`."""
+    if database_url_for(where) is not None:
+        where.mkdir()
+        yield where
+        return
     where.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=False)
     if mounted.returncode != 0:
@@ -49,6 +55,14 @@ def small_disk(where: Path, size: str = "2m") -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill_store(disk: Path) -> Callable[[], None]:
+    """The store on `disk` refuses writes as on a full disk (SQLite: the filesystem filled to the last
+    byte; PostgreSQL: every write refused with disk_full); returns what gives the room back."""
+    if database_url_for(disk) is not None:
+        return refuse_writes(disk)
+    return fill(disk).unlink
 
 
 def fill(disk: Path) -> Path:
@@ -83,7 +97,7 @@ async def test_a_full_disk_after_the_api_accepted_a_video_loses_nothing(
 
                 group.start_soon(call)
                 await submission_arrived(fake)
-                filler = fill(disk)
+                room_again = fill_store(disk)
             [result] = called
             [task_id] = fake.tasks
             assert not result.is_error, text_of(result)
@@ -91,7 +105,7 @@ async def test_a_full_disk_after_the_api_accepted_a_video_loses_nothing(
             assert result.structured_content["task_id"] == task_id
             assert task_id in result.structured_content["note"]
             assert task_id in text_of(result)
-            filler.unlink()
+            room_again()
             done = await client.call_tool("get_task", {"task_id": task_id, "wait_seconds": 10})
             assert not done.is_error, text_of(done)
             assert done.structured_content is not None
@@ -128,12 +142,10 @@ async def test_a_held_write_lock_sends_the_job_to_the_journal_and_the_next_start
             group.start_soon(call)
             await submission_arrived(fake)
             # Another process takes the write lock and keeps it past every retry of the server.
-            with closing(sqlite3.connect(data / DB_NAME, isolation_level=None)) as other:
-                other.execute("BEGIN IMMEDIATE")
+            with write_lock(data):
                 with anyio.fail_after(60):
                     while not called:  # noqa: ASYNC110 - the call is in this task group
                         await anyio.sleep(0.1)
-                other.execute("ROLLBACK")
         [result] = called
         [task_id] = fake.tasks
         assert not result.is_error, text_of(result)
@@ -232,7 +244,7 @@ async def test_an_image_saved_while_the_store_is_full_is_returned_with_its_path(
                 with anyio.fail_after(30):
                     while not any(r.route.startswith("media/") for r in fake.requests):  # noqa: ASYNC110
                         await anyio.sleep(0.02)
-                fill(disk)
+                fill_store(disk)
     [result] = called
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None

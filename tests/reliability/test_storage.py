@@ -6,7 +6,6 @@ Each needs a server of its own, so each test starts one (stdio, or Streamable HT
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from tests.fake_glm import FakeGLM, Fault, TaskPlan
 from tests.reliability.conftest import TRANSPORTS, reliability_env
 from tests.support.http import connect, http_server
 from tests.support.stdio import RawSession
+from tests.support.stores import database_url_for, rows, unopenable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -52,12 +52,11 @@ async def tasks_of(client: Client) -> list[dict[str, Any]]:
 
 
 def integrity(data_dir: Path) -> tuple[str, int]:
-    """PRAGMA integrity_check and the number of task rows, read-only, of a stopped server's store."""
-    with sqlite3.connect(f"file:{data_dir / DB_NAME}?mode=ro", uri=True) as db:
-        [(check,)] = db.execute("PRAGMA integrity_check").fetchall()
-        [(rows,)] = db.execute("SELECT count(*) FROM tasks").fetchall()
-    db.close()
-    return str(check), int(rows)
+    """PRAGMA integrity_check (on SQLite; PostgreSQL keeps its own, "ok") and the number of task rows,
+    read-only, of a stopped server's store."""
+    check = "ok" if database_url_for(data_dir) else rows(data_dir, "PRAGMA integrity_check")[0][0]
+    [(count,)] = rows(data_dir, "SELECT count(*) FROM tasks")
+    return str(check), int(count)
 
 
 def no_partial_files(directory: Path) -> list[str]:
@@ -91,16 +90,16 @@ async def test_output_dir_that_cannot_be_written(fake: FakeGLM, tmp_path: Path, 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_data_dir_that_cannot_be_written(fake: FakeGLM, tmp_path: Path, transport: str) -> None:
-    """GLM_DATA_DIR under a regular file: the store cannot open, so nothing paid is submitted."""
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a directory")
-    env = server_env(fake, GLM_DATA_DIR=str(blocker / "data"), GLM_ALLOWED_DIRS=str(tmp_path / "inputs"))
+    """The store cannot open (GLM_DATA_DIR under a regular file; on PostgreSQL a database that does not
+    exist), so nothing paid is submitted."""
+    store = unopenable(tmp_path)
+    env = server_env(fake, GLM_ALLOWED_DIRS=str(tmp_path / "inputs"), **store.env)
     async with serve(transport, env, tmp_path) as client:
         video = await client.call_tool("generate_video", {"prompt": "no store", "wait_seconds": 0})
         search = await client.call_tool("web_search", {"query": "still serving"})
     print(f"[{transport}] video without a store: {text_of(video)}")
     assert video.is_error
-    assert str(blocker / "data") in text_of(video)
+    assert store.where in text_of(video)
     assert not text_of(video).strip().endswith("generate_video")
     assert fake.requests_to("videos/generations") == []  # refused before the paid submission
     assert not search.is_error
@@ -203,19 +202,17 @@ def test_two_servers_write_200_tasks_to_one_store(fake: FakeGLM, tmp_path: Path)
     ]
     assert errors == []
     answered = {r["result"]["structuredContent"]["task_id"] for replies in results for r in replies.values()}
-    with sqlite3.connect(f"file:{data / DB_NAME}?mode=ro", uri=True) as db:
-        [(check,)] = db.execute("PRAGMA integrity_check").fetchall()
-        rows = db.execute("SELECT id, kind, status FROM tasks").fetchall()
-    db.close()
+    check, _ = integrity(data)
+    stored = rows(data, "SELECT id, kind, status FROM tasks")
     for n in (1, 2):
         assert "Traceback" not in (tmp_path / f"server-{n}.log").read_text()
-    print(f"two servers: {len(answered)} tasks answered, {len(rows)} rows stored, integrity {check}")
+    print(f"two servers: {len(answered)} tasks answered, {len(stored)} rows stored, integrity {check}")
     assert len(fake.requests_to("videos/generations")) == 200
     assert len(answered) == 200
     assert check == "ok"
-    assert len(rows) == 200
-    assert {row[0] for row in rows} == answered == set(fake.tasks)
-    assert {(row[1], row[2]) for row in rows} == {("video", "PROCESSING")}
+    assert len(stored) == 200
+    assert {row[0] for row in stored} == answered == set(fake.tasks)
+    assert {(row[1], row[2]) for row in stored} == {("video", "PROCESSING")}
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

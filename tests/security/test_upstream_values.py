@@ -22,6 +22,7 @@ from tests.conftest import over_stdio, server_env, settings_for
 from tests.fake_glm import FakeGLM, Fault
 from tests.security.conftest import call, check_outcome, serving
 from tests.support.http import connect
+from tests.support.stores import database_url_for
 
 pytestmark = pytest.mark.anyio
 
@@ -189,7 +190,7 @@ async def test_lone_surrogates_from_upstream_are_made_valid_text(fake: FakeGLM, 
 
 
 async def test_the_store_writes_every_usable_usage_row(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path) as store:
+    async with await Store.open(tmp_path, database_url=database_url_for(tmp_path)) as store:
         rows: list[Any] = [
             ("glm_chat", "glm-4.7", 2**70, "tokens", 1.0),
             ("glm_chat", ["not", "a", "model"], 5, "tokens", 2.0),

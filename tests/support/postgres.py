@@ -18,7 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,21 +74,33 @@ def _as_owner() -> list[str]:
     try:
         pwd.getpwnam("postgres")
     except KeyError:
-        pytest.skip("running as root without a 'postgres' user for initdb: run as another user or " + INSTALL)
+        told = "running as root without a 'postgres' user for initdb: run as another user or "
+        raise Unavailable(told + INSTALL) from None
     return ["runuser", "-u", "postgres", "--"]
 
 
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[Cluster]:
-    """A cluster in a temporary directory, on 127.0.0.1 and a unix socket there, stopped at the end."""
+class Unavailable(Exception):
+    """PostgreSQL cannot run here: the binaries, the driver or a user for initdb is missing."""
+
+
+_started: list[Cluster] = []  # the session's cluster, once started
+_stoppers: list[Callable[[], None]] = []
+
+
+def cluster() -> Cluster:
+    """The session's cluster, started on first use (raises Unavailable, saying how to install it), and
+    stopped by `stop_cluster` at the end of the session or at the latest when the interpreter exits."""
+    if _started:
+        return _started[0]
     bin_dir = binaries()
     if bin_dir is None:
-        pytest.skip(f"PostgreSQL binaries not found: {INSTALL}")
+        raise Unavailable(f"PostgreSQL binaries not found: {INSTALL}")
     try:
         import psycopg  # noqa: F401
         import psycopg_pool  # noqa: F401
     except ImportError:
-        pytest.skip("the PostgreSQL driver is missing: pip install -e '.[dev]' (or '.[postgres]')")
+        told = "the PostgreSQL driver is missing: pip install -e '.[dev]' (or '.[postgres]')"
+        raise Unavailable(told) from None
     prefix = _as_owner()
     root = Path(tempfile.mkdtemp(prefix="glm-pg-"))
     data, log, password = root / "data", root / "log", secrets.token_urlsafe(16)
@@ -97,8 +109,10 @@ def postgres_cluster() -> Iterator[Cluster]:
         shutil.chown(root, "postgres")
         shutil.chown(root / "password", "postgres")
     port = _free_port()
-    # Durability off: a throwaway cluster, and the tests' many small transactions stay quick.
+    # Durability off: a throwaway cluster, and the tests' many small transactions stay quick. Room for
+    # every pool of every server a test starts (GLM_TEST_STORE=postgresql).
     options = f"-k {root} -h 127.0.0.1 -p {port} -c fsync=off -c synchronous_commit=off"
+    options += " -c max_connections=300"
     pg_ctl = [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data)]
     try:
         auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={root / 'password'}"]
@@ -109,14 +123,35 @@ def postgres_cluster() -> Iterator[Cluster]:
     except subprocess.CalledProcessError as exc:
         told = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"the test PostgreSQL did not start: {exc.stderr or exc.stdout} {told}")
-    # Stopped at the end of the session, or at the latest when the interpreter exits (a session cut short).
-    atexit.register(_remove, data, root)
-    try:
-        yield Cluster("127.0.0.1", port, password)
-    finally:
+        raise RuntimeError(f"the test PostgreSQL did not start: {exc.stderr or exc.stdout} {told}") from exc
+
+    def stop() -> None:
         _remove(data, root)
-        atexit.unregister(_remove)
+
+    atexit.register(stop)
+    _stoppers.append(stop)
+    _started.append(Cluster("127.0.0.1", port, password))
+    return _started[0]
+
+
+def stop_cluster() -> None:
+    """Stop the session's cluster, if one was started."""
+    for stop in _stoppers:
+        stop()
+        atexit.unregister(stop)
+    _stoppers.clear()
+    _started.clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Cluster:
+    """A cluster in a temporary directory, on 127.0.0.1 and a unix socket there (see `cluster`)."""
+    try:
+        return cluster()
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def _remove(data: Path, root: Path) -> None:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -32,6 +32,7 @@ from .records import (
     UsageTotal,
     usage_row,
 )
+from .where import redacted
 
 try:
     import psycopg
@@ -85,18 +86,6 @@ class NulSafeText(StrDumperUnknown):  # type: ignore[misc,unused-ignore]  # Any 
 
 ADAPTERS = AdaptersMap(psycopg.adapters)
 ADAPTERS.register_dumper(str, NulSafeText)
-
-
-def redacted(url: str) -> str:
-    """The URL without its password (and without its query, which may hold one too)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        user = f"{parts.username}@" if parts.username else ""
-    except ValueError:
-        return "postgresql://(unreadable URL)"
-    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, "", ""))
 
 
 class PostgresStore(Store):
