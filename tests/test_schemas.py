@@ -147,7 +147,8 @@ async def test_a_listed_tool_is_built_on_its_first_call_and_validates_like_one(f
     assert good.structured_content["finish_reason"] == "stop"
 
 
-# What serving tools/list may import: no tool module, HTTP client, file guard, store or audio code.
+# What serving tools/list may import (the transports loaded, as a start loads them): no tool module,
+# HTTP client, file guard, store, audio code, nor the sign-in's JOSE code.
 DEFERRED = (
     "mcp_server_glm.tools.chat",
     "mcp_server_glm.tools.common",
@@ -158,10 +159,13 @@ DEFERRED = (
     "mcp_server_glm.audio_chunks",
     "httpcore2",
     "sqlite3",
+    "mcp_server_glm.auth",
+    "jwt",
 )
 LIST_TOOLS = """
 import json, sys, anyio
 from mcp import Client
+from mcp_server_glm import transports
 from mcp_server_glm.cli import load_settings
 from mcp_server_glm.server import build_server
 

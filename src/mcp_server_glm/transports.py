@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import __version__, auth
+from . import __version__
 from .affinity import SessionAffinity
 from .errors import ConfigError
 from .http_guard import BACKLOG, ConnectionGuard, GuardedH11Protocol, RateLimit, SessionBudget, connection_cap
@@ -129,7 +129,11 @@ def http_app(server: GLMServer, settings: Settings) -> ASGIApp:
     """The ASGI app of the chosen HTTP transport, behind the bearer-token check or the OAuth sign-in
     (auth.py) when one is set."""
     check_http_settings(settings)
-    rules = auth.policy(settings, server.read_only_tools())
+    rules = None
+    if settings.auth_issuer is not None:  # PyJWT and cryptography load only for a server with sign-in
+        from . import auth
+
+        rules = auth.policy(settings, server.read_only_tools())
     server.auth = rules
     security = transport_security(settings)
     body_limit = settings.max_body_mb * MB
@@ -162,12 +166,16 @@ def http_app(server: GLMServer, settings: Settings) -> ASGIApp:
             # Outside the budget, which keys sessions by the ids the SDK knows (unprefixed).
             app = SessionAffinity(app, settings.replica_id)
     if rules is not None and rules.over_http:
-        app = auth.ToolScopes(app, rules)
+        from .auth import ToolScopes
+
+        app = ToolScopes(app, rules)
     app = BodyLimit(app, body_limit)
     if settings.auth_token is not None:
         app = BearerToken(app, settings.auth_token.get_secret_value())
     if rules is not None:
-        app = auth.OAuthGate(app, auth.Verifier(rules), public=[HEALTH_PATH])
+        from .auth import OAuthGate, Verifier
+
+        app = OAuthGate(app, Verifier(rules), public=[HEALTH_PATH])
     return app
 
 
