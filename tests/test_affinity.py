@@ -155,16 +155,29 @@ def test_a_replica_on_a_shared_database_without_a_shared_output_dir_is_warned(
 
     url = "postgresql://glm:secret@127.0.0.1:5432/glm"
     with caplog.at_level("WARNING", logger="mcp_server_glm.transports"):
-        check_http_settings(Settings(database_url=SecretStr(url), data_dir=tmp_path / "data"))
+        check_http_settings(
+            Settings(
+                replica_id="r1",
+                database_url=SecretStr(url),
+                auth_token=SecretStr("t" * 32),
+                data_dir=tmp_path / "data",
+            )
+        )
     (warned,) = [record.getMessage() for record in caplog.records]
     assert warned.startswith(
-        "GLM_DATABASE_URL is set but GLM_OUTPUT_DIR is not: media this replica saves go to "
+        "GLM_REPLICA_ID and GLM_DATABASE_URL are set but GLM_OUTPUT_DIR is not: media this replica saves "
     )
     assert "secret" not in warned
     caplog.clear()
     with caplog.at_level("WARNING", logger="mcp_server_glm.transports"):
         check_http_settings(
-            Settings(database_url=SecretStr(url), output_dir=tmp_path / "media", data_dir=tmp_path / "data")
+            Settings(
+                replica_id="r1",
+                database_url=SecretStr(url),
+                auth_token=SecretStr("t" * 32),
+                output_dir=tmp_path / "media",
+                data_dir=tmp_path / "data",
+            )
         )
     assert caplog.records == []
 

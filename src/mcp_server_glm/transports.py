@@ -198,11 +198,11 @@ class Hosting:
 def check_http_settings(settings: Settings) -> None:
     """Refuse a bind that would expose the server without protection; warn of a replica whose media
     the others could not serve, or that a proxy would expose without protection."""
-    if settings.database_url and settings.output_dir is None:
+    if settings.replica_id is not None and settings.database_url and settings.output_dir is None:
         log.warning(
-            "GLM_DATABASE_URL is set but GLM_OUTPUT_DIR is not: media this replica saves go to %s, which "
-            "other replicas sharing the database cannot read; set GLM_OUTPUT_DIR to a directory all of "
-            "them share",
+            "GLM_REPLICA_ID and GLM_DATABASE_URL are set but GLM_OUTPUT_DIR is not: media this replica "
+            "saves go to %s, which other replicas sharing the database cannot read; set GLM_OUTPUT_DIR to "
+            "a directory all of them share",
             settings.media_dir,
         )
     if settings.replica_id is not None and settings.auth_token is None and settings.auth_issuer is None:
