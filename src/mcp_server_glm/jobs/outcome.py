@@ -21,7 +21,7 @@ from ..store import TaskRecord
 
 class JobFields(BaseModel):
     model: str | None = None
-    elapsed_seconds: float | None = None  # the job's age
+    elapsed_seconds: float | None = None  # the job's age; once finished, how long it took
     next_step: str | None = None  # what to do now
     video_url: str | None = None
     cover_image_url: str | None = None
@@ -79,6 +79,14 @@ def age(record: TaskRecord | None) -> float | None:
     if record is None or not record.created_at:
         return None
     return round(max(0.0, time.time() - record.created_at), 1)
+
+
+def took(record: TaskRecord | None) -> float | None:
+    """How long a finished job took, from submission to its result's record (rounded to a tenth): the
+    same for every call that reports it, on any replica; None when not known."""
+    if record is None or not record.created_at or not record.updated_at:
+        return None
+    return round(max(0.0, record.updated_at - record.created_at), 1)
 
 
 def age_text(record: TaskRecord) -> str:

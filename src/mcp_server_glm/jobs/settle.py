@@ -21,7 +21,7 @@ from ..glm import catalog
 from ..glm.models import TaskResult
 from ..store import Store, TaskRecord
 from .budget import wait_budget
-from .outcome import JobResult, Outcome, age, one_at_a_time, seconds_text
+from .outcome import JobResult, Outcome, age, one_at_a_time, seconds_text, took
 from .submit import Submitted
 
 log = logging.getLogger(__name__)
@@ -91,15 +91,18 @@ async def _settle(
         except (GLMError, Refusal) as exc:
             raise JobUnsaved(task_id, str(exc)) from exc
         note = None
+        finished: TaskRecord | None = None
         try:
-            await records.update_task(task_id, status="SUCCESS", result=job.model_dump(exclude_none=True))
+            result = job.model_dump(exclude_none=True)
+            finished = await records.update_task(task_id, status="SUCCESS", result=result)
             app_state(ctx).task_changed(task_id)
         except StoreError as exc:
             log.warning(
                 "The %s task %s is saved to %s but not recorded: %s", record.kind, task_id, job.path, exc
             )
             note = f"the store could not record the finished job ({exc}); the files above are saved."
-    job.elapsed_seconds, job.next_step = age(record), _next_for(record.kind, job)
+    job.elapsed_seconds = took(finished) if finished is not None else age(record)
+    job.next_step = _next_for(record.kind, job)
     return Outcome(_success_text(record.kind, job), job, links).noted(note)
 
 
@@ -181,7 +184,7 @@ async def report_recorded(ctx: Caller, record: TaskRecord) -> Outcome:
     job = JobResult.model_validate(
         {"task_id": record.id, "status": "SUCCESS", "model": record.model}
         | (record.result or {})
-        | {"elapsed_seconds": age(record)}
+        | {"elapsed_seconds": took(record) if record.status == "SUCCESS" else age(record)}
     )
     paths = [Path(path) for path in (job.path, job.cover_path) if path]
     sizes = [await app_state(ctx).files.saved_size(path) for path in paths]  # off the loop, in the output dir
