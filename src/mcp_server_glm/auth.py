@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import identity
 from .errors import ConfigError
 from .identity import SCOPE_KEY, Caller
+from .responses import json_rpc_error, send_json
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -349,25 +350,8 @@ def _challenge(
 async def _refuse(
     send: Send, status: int, message: str, headers: Sequence[tuple[bytes, bytes]], request_id: Any = None
 ) -> None:
-    body = json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": request_id,
-            "error": {"code": -32001 if status < 500 else -32000, "message": message},
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    code = -32001 if status < 500 else -32000
+    await json_rpc_error(send, status, code, message, headers, request_id)
 
 
 class OAuthGate:
@@ -434,19 +418,7 @@ class OAuthGate:
             auth_context_var.reset(reset)
 
     async def _metadata(self, send: Send) -> None:
-        body = json.dumps(self.rules.metadata()).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"access-control-allow-origin", b"*"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, 200, self.rules.metadata(), [(b"access-control-allow-origin", b"*")])
 
 
 class ToolScopes:

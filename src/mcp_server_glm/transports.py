@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import errno
 import hmac
-import json
 import logging
 import os
 import re
@@ -34,6 +33,7 @@ from . import __version__
 from .affinity import SessionAffinity
 from .errors import ConfigError
 from .http_guard import BACKLOG, ConnectionGuard, GuardedH11Protocol, RateLimit, SessionBudget, connection_cap
+from .responses import json_rpc_error
 from .server import GLMServer, hosting
 from .settings import MB, Settings
 
@@ -240,22 +240,6 @@ def _patterns(host: str) -> list[str]:
     return [host] if re.search(r":(\d+|\*)$", host) else [host, f"{host}:*"]
 
 
-async def _json_rpc_error(send: Send, status: int, code: int, message: str, headers: Headers = ()) -> None:
-    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 class BodyLimit:
     """ASGI middleware: a request body over `limit` bytes gets a JSON-RPC error (HTTP 413), unread."""
 
@@ -299,7 +283,7 @@ class BodyLimit:
     async def _refuse(self, send: Send) -> None:
         megabytes = self.limit // MB
         message = f"Request too large: the limit is {megabytes} MiB (GLM_MCP_MAX_BODY_MB)"
-        await _json_rpc_error(send, 413, -32600, message)
+        await json_rpc_error(send, 413, -32600, message)
 
 
 class BearerToken:
@@ -317,7 +301,7 @@ class BearerToken:
             await self.app(scope, receive, send)
         elif kind == "http":
             message = "Unauthorized: send Authorization: Bearer <the server's GLM_MCP_AUTH_TOKEN>"
-            await _json_rpc_error(
+            await json_rpc_error(
                 send, 401, -32001, message, [(b"www-authenticate", b'Bearer realm="mcp-server-glm"')]
             )
         elif kind == "websocket":
@@ -418,7 +402,7 @@ class CancelledAtShutdown:
                 if started:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
                 else:
-                    await _json_rpc_error(send, 503, -32000, message, [(b"connection", b"close")])
+                    await json_rpc_error(send, 503, -32000, message, [(b"connection", b"close")])
 
 
 def _shutdown_cancel_line(record: logging.LogRecord) -> bool:
