@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,3 +185,24 @@ async def tool_chat(client: Client, tool: str) -> None:
     result = await client.call_tool(tool, {"prompt": "Say hi."})
     if result.is_error:
         raise RuntimeError(f"{tool} failed: {result.content}")
+
+
+async def interleaved(
+    variants: dict[str, Callable[[], Awaitable[None]]], calls: int, *, rounds: int, warmup: int
+) -> dict[str, list[float]]:
+    """Each variant's call times: `warmup` calls each first, then `calls` in `rounds` that take turns
+    (the starting variant shifting each round), so drift hits every variant alike."""
+    timings: dict[str, list[float]] = {name: [] for name in variants}
+    for call in variants.values():
+        for _ in range(warmup):
+            await call()
+    names = list(variants)
+    per_round = max(1, calls // rounds)
+    for round_number in range(rounds):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            for _ in range(per_round):
+                started = time.perf_counter()
+                await variants[name]()
+                timings[name].append(time.perf_counter() - started)
+    return timings

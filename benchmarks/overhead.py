@@ -6,7 +6,6 @@ Calls go one at a time, in rounds that take turns between the variants, so drift
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from functools import partial
@@ -23,6 +22,7 @@ from .common import (
     free_port,
     http_process,
     http_session,
+    interleaved,
     median,
     ms,
     p99,
@@ -64,7 +64,7 @@ async def measure(calls: int) -> list[Row]:
                     bare_client = await stack.enter_async_context(bare_session)
                     variants[f"ours {transport}"] = partial(tool_chat, ours_client, "glm_chat")
                     variants[f"bare {transport}"] = partial(tool_chat, bare_client, "ask")
-                timings = await _interleaved(variants, calls)
+                timings = await interleaved(variants, calls, rounds=ROUNDS, warmup=WARMUP)
     direct_times = timings["direct POST"]
     rows: list[Row] = []
     for transport, label in (("stdio", "stdio"), ("http", "Streamable HTTP")):
@@ -90,21 +90,3 @@ async def measure(calls: int) -> list[Row]:
             ),
         ]
     return rows
-
-
-async def _interleaved(variants: dict[str, Call], calls: int) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {name: [] for name in variants}
-    for call in variants.values():
-        for _ in range(WARMUP):
-            await call()
-    names = list(variants)
-    per_round = max(1, calls // ROUNDS)
-    for round_number in range(ROUNDS):
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
-            call = variants[name]
-            for _ in range(per_round):
-                started = time.perf_counter()
-                await call()
-                timings[name].append(time.perf_counter() - started)
-    return timings

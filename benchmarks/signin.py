@@ -25,6 +25,7 @@ from .common import (
     fake_api,
     free_port,
     http_process,
+    interleaved,
     median,
     ms,
     p99,
@@ -67,7 +68,7 @@ async def measure(calls: int, verifications: int) -> list[Row]:
                 ):
                     client = await stack.enter_async_context(_session(port, token))
                     variants[name] = partial(_chat, client)
-                timings = await _interleaved(variants, calls)
+                timings = await interleaved(variants, calls, rounds=ROUNDS, warmup=WARMUP)
         alone = await _verify_alone(issuer, verifications)
     static = timings["static"]
     rows = []
@@ -86,7 +87,7 @@ async def measure(calls: int, verifications: int) -> list[Row]:
         rows.append(
             Row(
                 f"  added by sign-in {name} per call",
-                f"+{ms(median(signed) - median(static))} median",
+                _signed_ms(median(signed) - median(static)) + " median",
                 f"verification alone {ms(alone[name])} median",
                 None,
                 "reported",
@@ -94,6 +95,10 @@ async def measure(calls: int, verifications: int) -> list[Row]:
             )
         )
     return rows
+
+
+def _signed_ms(seconds: float) -> str:
+    return ("+" if seconds >= 0 else "-") + ms(abs(seconds))
 
 
 @asynccontextmanager
@@ -110,23 +115,6 @@ async def _chat(client: Client) -> None:
     result = await client.call_tool("glm_chat", {"prompt": "Say hi."})
     if result.is_error:
         raise RuntimeError(f"glm_chat failed: {result.content}")
-
-
-async def _interleaved(variants: dict[str, Call], calls: int) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {name: [] for name in variants}
-    for call in variants.values():
-        for _ in range(WARMUP):
-            await call()
-    names = list(variants)
-    per_round = max(1, calls // ROUNDS)
-    for round_number in range(ROUNDS):
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
-            for _ in range(per_round):
-                started = time.perf_counter()
-                await variants[name]()
-                timings[name].append(time.perf_counter() - started)
-    return timings
 
 
 async def _verify_alone(issuer: Issuer, count: int) -> dict[str, float]:
